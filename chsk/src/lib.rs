@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod codec;
+pub mod error;
+pub mod event;
+#[cfg(feature = "server")]
+pub mod handler;
+pub mod protocol;
+
+#[doc(hidden)]
+pub mod __private;
+
+#[doc(inline)]
+pub use codec::{Codec, Payload};
+#[doc(inline)]
+pub use error::{cb_success, CbError, CodecError, DecodeError};
+#[doc(inline)]
+pub use event::{Event, Request, Variant};
+#[doc(inline)]
+pub use protocol::Frame;
+#[cfg(feature = "server")]
+#[doc(inline)]
+pub use handler::{Ctx, Handler};
+
+#[cfg(feature = "macros")]
+pub use chsk_macros::{events, handler};

@@ -1,0 +1,5 @@
+//! The wire protocol: pure data, no IO. See `PROTOCOL.md` at the repository root.
+
+mod frame;
+
+pub use frame::{EventFrame, Frame, Handshake, ReplyId};

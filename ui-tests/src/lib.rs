@@ -1,0 +1,1 @@
+//! trybuild UI tests for chsk-macros (see tests/).
