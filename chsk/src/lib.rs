@@ -7,6 +7,10 @@ pub mod event;
 #[cfg(feature = "server")]
 pub mod handler;
 pub mod protocol;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "client")]
+pub mod client;
 
 #[doc(hidden)]
 pub mod __private;
@@ -22,6 +26,10 @@ pub use protocol::Frame;
 #[cfg(feature = "server")]
 #[doc(inline)]
 pub use handler::{Ctx, Handler};
+
+// Server re-exports (owned by the server work) go below this line.
+
+// Client re-exports (owned by the client work) go below this line.
 
 #[cfg(feature = "macros")]
 pub use chsk_macros::{events, handler};

@@ -1,0 +1,1 @@
+//! The server runtime (feature `server`).
