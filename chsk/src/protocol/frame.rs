@@ -53,6 +53,7 @@ pub enum Frame {
         /// The request's id.
         reply_id: ReplyId,
         /// `Ok(payload)` or `Err(message)` (unknown event, bad payload, handler failure).
+        #[serde(with = "reply_result")]
         result: Result<Payload, String>,
     },
     /// S→C: one or more pushed events, in order.
@@ -73,4 +74,46 @@ pub enum Frame {
         /// The reason (e.g. `slow consumer`, `too many connections`).
         reason: String,
     },
+}
+
+/// `Result<Payload, String>` on the wire as `{"ok": …}` / `{"err": "…"}` (variant 0 / 1 in
+/// postcard).
+mod reply_result {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::codec::Payload;
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Ref<'a> {
+        Ok(&'a Payload),
+        Err(&'a str),
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Owned {
+        Ok(Payload),
+        Err(String),
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Result<Payload, String>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Ok(p) => Ref::Ok(p),
+            Err(e) => Ref::Err(e),
+        }
+        .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Result<Payload, String>, D::Error> {
+        Ok(match Owned::deserialize(deserializer)? {
+            Owned::Ok(p) => Ok(p),
+            Owned::Err(e) => Err(e),
+        })
+    }
 }
