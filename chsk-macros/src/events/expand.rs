@@ -1,0 +1,422 @@
+//! Code generation for `#[chsk::events]`. Never reports user errors: everything it gets has
+//! passed `valid.rs`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::{spanned::Spanned, Ident, ItemEnum, Visibility};
+
+use super::{
+    ast::{EventVariant, EventsEnum, Field, Shape},
+    attr,
+};
+
+/// Generates everything for one enum; its [`ToTokens`] impl lists the items in order.
+pub(crate) struct Generator<'a> {
+    input: &'a EventsEnum<'a>,
+}
+
+impl ToTokens for Generator<'_> {
+    fn to_tokens(&self, output: &mut TokenStream) {
+        output.extend([self.item_enum(), self.impl_event(), self.mod_variants()]);
+    }
+}
+
+impl<'a> Generator<'a> {
+    pub(crate) fn new(input: &'a EventsEnum<'a>) -> Self {
+        Self { input }
+    }
+
+    /// The user's enum, without the `#[reply]` / `#[event]` helper attributes.
+    fn item_enum(&self) -> TokenStream {
+        stripped_enum(self.input.original).into_token_stream()
+    }
+
+    /// `const _: () = { payload helpers; impl Event for Enum { .. } };`
+    fn impl_event(&self) -> TokenStream {
+        let k = &self.input.krate;
+        let ident = self.input.ident;
+        let name = unraw(ident);
+        let ids = self.input.variants.iter().map(|v| &v.id);
+        let helpers = self.input.variants.iter().map(|v| self.payload_helpers(v));
+        let (id_arms, index_arms, encode_arms, decode_arms) = (
+            self.arms(|v| {
+                let id = &v.id;
+                quote!(#id)
+            }),
+            self.arms(|v| {
+                let index = v.index;
+                quote!(#index)
+            }),
+            self.encode_arms(),
+            self.input.variants.iter().map(|v| self.decode_arm(v)),
+        );
+        quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, non_snake_case, clippy::all)]
+            const _: () = {
+                #(#helpers)*
+
+                #[automatically_derived]
+                impl #k::Event for #ident {
+                    const NAME: &'static ::core::primitive::str = #name;
+                    const IDS: &'static [&'static ::core::primitive::str] = &[#(#ids),*];
+
+                    fn id(&self) -> &'static ::core::primitive::str {
+                        #id_arms
+                    }
+
+                    fn index(&self) -> ::core::primitive::usize {
+                        #index_arms
+                    }
+
+                    fn encode_payload(
+                        &self,
+                        codec: #k::Codec,
+                    ) -> ::core::result::Result<#k::Payload, #k::CodecError> {
+                        #encode_arms
+                    }
+
+                    fn decode(
+                        id: &::core::primitive::str,
+                        payload: &#k::Payload,
+                        codec: #k::Codec,
+                    ) -> ::core::result::Result<Self, #k::DecodeError> {
+                        match id {
+                            #(#decode_arms)*
+                            _ => ::core::result::Result::Err(#k::DecodeError::UnknownId {
+                                id: #k::__private::String::from(id),
+                                ty: #name,
+                            }),
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    /// `match *self { Self::A { .. } => value, .. }`
+    fn arms(&self, value: impl Fn(&EventVariant<'_>) -> TokenStream) -> TokenStream {
+        let arms = self.input.variants.iter().map(|v| {
+            let ident = v.ident;
+            let value = value(v);
+            quote!(Self::#ident { .. } => #value,)
+        });
+        quote!(match *self { #(#arms)* })
+    }
+
+    fn encode_arms(&self) -> TokenStream {
+        let arms = self.input.variants.iter().map(|v| {
+            let ident = v.ident;
+            let bindings = bindings(v.shape.fields());
+            let pat = pattern(quote!(Self::#ident), &v.shape, &bindings);
+            let value = match &v.shape {
+                Shape::Unit => quote!(codec.encode_payload(&())),
+                Shape::Tuple(fields) if fields.len() == 1 => {
+                    let ty = fields[0].ty;
+                    let binding = &bindings[0];
+                    quote_spanned!(ty.span()=> codec.encode_payload(#binding))
+                }
+                shape => {
+                    let helper = ser_helper(ident);
+                    let value = pattern(quote!(#helper), shape, &bindings);
+                    quote!(codec.encode_payload(&#value))
+                }
+            };
+            quote!(#pat => #value,)
+        });
+        quote!(match self { #(#arms)* })
+    }
+
+    fn decode_arm(&self, v: &EventVariant<'_>) -> TokenStream {
+        let k = &self.input.krate;
+        let ident = v.ident;
+        let id = &v.id;
+        let (decoded, value) = match &v.shape {
+            Shape::Unit => (
+                quote!(codec.decode_payload::<()>(payload)),
+                quote!(Self::#ident),
+            ),
+            Shape::Tuple(fields) if fields.len() == 1 => {
+                let ty = fields[0].ty;
+                (
+                    quote_spanned!(ty.span()=> codec.decode_payload::<#ty>(payload)),
+                    quote!(Self::#ident(__chsk_value)),
+                )
+            }
+            shape => {
+                let helper = de_helper(ident);
+                let moved: Vec<TokenStream> = match shape {
+                    Shape::Struct(fields) => fields
+                        .iter()
+                        .map(|f| {
+                            let name = f.ident;
+                            quote!(__chsk_value.#name)
+                        })
+                        .collect(),
+                    _ => (0..shape.fields().len())
+                        .map(|i| {
+                            let i = syn::Index::from(i);
+                            quote!(__chsk_value.#i)
+                        })
+                        .collect(),
+                };
+                (
+                    quote!(codec.decode_payload::<#helper>(payload)),
+                    pattern(quote!(Self::#ident), shape, &moved),
+                )
+            }
+        };
+        quote! {
+            #id => match #decoded {
+                ::core::result::Result::Ok(__chsk_value) => ::core::result::Result::Ok(#value),
+                ::core::result::Result::Err(source) => {
+                    ::core::result::Result::Err(#k::DecodeError::BadPayload { id: #id, source })
+                }
+            },
+        }
+    }
+
+    /// For variants with several fields or named fields: a borrowing `Serialize` helper and an
+    /// owning `Deserialize` helper with the same shape.
+    fn payload_helpers(&self, v: &EventVariant<'_>) -> TokenStream {
+        let fields = match &v.shape {
+            Shape::Tuple(fields) if fields.len() > 1 => fields,
+            Shape::Struct(fields) => fields,
+            _ => return TokenStream::new(),
+        };
+        let k = &self.input.krate;
+        let serde_path = format!("{}::__private::serde", path_string(k));
+        let (ser, de) = (ser_helper(v.ident), de_helper(v.ident));
+        let ser_fields = fields.iter().map(|f| {
+            let ty = f.ty;
+            let attrs = &f.serde_attrs;
+            let name = f.ident.map(|name| quote!(#name:));
+            quote!(#(#attrs)* #name &'__chsk #ty)
+        });
+        let de_fields = fields.iter().map(|f| {
+            let ty = f.ty;
+            let attrs = &f.serde_attrs;
+            let name = f.ident.map(|name| quote!(#name:));
+            quote!(#(#attrs)* #name #ty)
+        });
+        let (ser_body, de_body) = match &v.shape {
+            Shape::Struct(_) => (quote!({ #(#ser_fields),* }), quote!({ #(#de_fields),* })),
+            _ => (quote!(( #(#ser_fields),* );), quote!(( #(#de_fields),* );)),
+        };
+        quote! {
+            #[derive(#k::__private::Serialize)]
+            #[serde(crate = #serde_path)]
+            struct #ser<'__chsk> #ser_body
+
+            #[derive(#k::__private::Deserialize)]
+            #[serde(crate = #serde_path)]
+            struct #de #de_body
+        }
+    }
+
+    /// `mod chat_event { .. }`: one struct per variant.
+    fn mod_variants(&self) -> TokenStream {
+        let input = self.input;
+        let (vis, module, enum_ident) = (input.vis, &input.module, input.ident);
+        let doc = format!(
+            " The variants of [`{name}`](super::{name}) as types of their own, generated by \
+             `#[chsk::events]`.",
+            name = unraw(enum_ident),
+        );
+        let variants = input.variants.iter().map(|v| self.variant_struct(v));
+        quote! {
+            #[doc = #doc]
+            #vis mod #module {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #(#variants)*
+            }
+        }
+    }
+
+    fn variant_struct(&self, v: &EventVariant<'_>) -> TokenStream {
+        let input = self.input;
+        let k = &input.krate;
+        let vis = inner_vis(input.vis);
+        let enum_ident = input.ident;
+        let ident = v.ident;
+        let id = &v.id;
+        let index = v.index;
+        let derives = &input.derives;
+        let derive = (!derives.is_empty()).then(|| quote!(#[derive(#(#derives),*)]));
+        let default_doc = format!(
+            " The [`{e}::{name}`](super::{e}::{name}) event (id `{id}`) as a type of its own.",
+            e = unraw(enum_ident),
+            name = unraw(ident),
+        );
+        let docs: Vec<TokenStream> = if v.docs.is_empty() {
+            vec![quote!(#[doc = #default_doc])]
+        } else {
+            v.docs.iter().map(|d| d.to_token_stream()).collect()
+        };
+        let fields = v.shape.fields();
+        let field_decls = fields.iter().enumerate().map(|(i, f)| {
+            let ty = f.ty;
+            let docs: Vec<TokenStream> = if f.docs.is_empty() {
+                let doc = match f.ident {
+                    Some(name) => format!(" The `{}` field.", unraw(name)),
+                    None => format!(" Field {i}."),
+                };
+                vec![quote!(#[doc = #doc])]
+            } else {
+                f.docs.iter().map(|d| d.to_token_stream()).collect()
+            };
+            let name = f.ident.map(|name| quote!(#name:));
+            quote!(#(#docs)* #vis #name #ty)
+        });
+        let body = match &v.shape {
+            Shape::Unit => quote!(;),
+            Shape::Tuple(_) => quote!(( #(#field_decls),* );),
+            Shape::Struct(_) => quote!({ #(#field_decls),* }),
+        };
+        let types = fields.iter().map(|f| f.ty);
+        let field_names: Vec<TokenStream> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match f.ident {
+                Some(name) => quote!(#name),
+                None => syn::Index::from(i).into_token_stream(),
+            })
+            .collect();
+        let bindings = bindings(fields);
+        let enum_pattern = pattern(quote!(super::#enum_ident::#ident), &v.shape, &bindings);
+        let self_value = pattern(quote!(Self), &v.shape, &bindings);
+        let struct_pattern = pattern(quote!(#ident), &v.shape, &bindings);
+        let (output, has_reply, request) = match &v.reply {
+            Some(reply) => (
+                reply.to_token_stream(),
+                true,
+                quote_spanned! {reply.span()=>
+                    #[automatically_derived]
+                    impl #k::Request for #ident {
+                        type Reply = #reply;
+                    }
+                },
+            ),
+            None => (quote!(()), false, TokenStream::new()),
+        };
+        quote! {
+            #(#docs)*
+            #derive
+            #vis struct #ident #body
+
+            impl #ident {
+                /// The wire id of this event.
+                #vis const ID: &'static ::core::primitive::str = #id;
+            }
+
+            #[automatically_derived]
+            impl #k::Variant for #ident {
+                type Event = super::#enum_ident;
+                type Fields = (#(#types,)*);
+                type Output = #output;
+                const ID: &'static ::core::primitive::str = #id;
+                const INDEX: ::core::primitive::usize = #index;
+                const HAS_REPLY: ::core::primitive::bool = #has_reply;
+
+                fn into_fields(self) -> Self::Fields {
+                    (#(self.#field_names,)*)
+                }
+
+                fn try_from_event(
+                    event: Self::Event,
+                ) -> ::core::result::Result<Self, Self::Event> {
+                    #[allow(unreachable_patterns)]
+                    match event {
+                        #enum_pattern => ::core::result::Result::Ok(#self_value),
+                        other => ::core::result::Result::Err(other),
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl ::core::convert::From<#ident> for super::#enum_ident {
+                fn from(variant: #ident) -> Self {
+                    let #struct_pattern = variant;
+                    #enum_pattern
+                }
+            }
+
+            #request
+        }
+    }
+}
+
+/// The enum as written, minus the helper attributes.
+pub(crate) fn stripped_enum(item: &ItemEnum) -> ItemEnum {
+    let mut item = item.clone();
+    item.attrs.retain(|a| !attr::is_helper(a));
+    for variant in &mut item.variants {
+        variant.attrs.retain(|a| !attr::is_helper(a));
+        for field in variant.fields.iter_mut() {
+            field.attrs.retain(|a| !attr::is_helper(a));
+        }
+    }
+    item
+}
+
+/// Binding names for a variant's fields: `__chsk_f0`, `__chsk_f1`, ..
+fn bindings(fields: &[Field<'_>]) -> Vec<TokenStream> {
+    (0..fields.len())
+        .map(|i| format_ident!("__chsk_f{}", i).into_token_stream())
+        .collect()
+}
+
+/// `Path`, `Path(a, b)` or `Path { x: a, y: b }` for the given shape and values.
+fn pattern(path: TokenStream, shape: &Shape<'_>, values: &[TokenStream]) -> TokenStream {
+    match shape {
+        Shape::Unit => path,
+        Shape::Tuple(_) => quote!(#path(#(#values),*)),
+        Shape::Struct(fields) => {
+            let names = fields.iter().map(|f| f.ident);
+            quote!(#path { #(#names: #values),* })
+        }
+    }
+}
+
+fn ser_helper(variant: &Ident) -> Ident {
+    format_ident!("__chsk_ser_{}", unraw(variant), span = Span::call_site())
+}
+
+fn de_helper(variant: &Ident) -> Ident {
+    format_ident!("__chsk_de_{}", unraw(variant), span = Span::call_site())
+}
+
+fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+}
+
+/// The path as text, for `#[serde(crate = "..")]`.
+fn path_string(path: &syn::Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
+}
+
+/// The visibility of the items inside the generated module that matches the enum's visibility
+/// outside it (one module deeper: private becomes `pub(super)`).
+pub(crate) fn inner_vis(vis: &Visibility) -> TokenStream {
+    match vis {
+        Visibility::Public(_) => quote!(pub),
+        Visibility::Inherited => quote!(pub(super)),
+        Visibility::Restricted(r) => {
+            let path = &r.path;
+            let first = path.segments.first().map(|s| s.ident.to_string());
+            match first.as_deref() {
+                _ if path.is_ident("crate") => quote!(pub(crate)),
+                _ if path.is_ident("self") => quote!(pub(super)),
+                Some("crate") => quote!(pub(in #path)),
+                Some("self") => {
+                    let rest = path.segments.iter().skip(1);
+                    quote!(pub(in super #(::#rest)*))
+                }
+                _ => quote!(pub(in super::#path)),
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! What `#[chsk::events]` emits when the input is rejected: the errors, the enum itself and an
+//! `impl Event` whose bodies are `unreachable!()`, so that uses of the enum do not cascade into
+//! more errors (thiserror's `fallback.rs`).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemEnum;
+
+use super::expand::stripped_enum;
+
+/// The errors, the enum, and a placeholder `Event` impl (none for a generic enum).
+pub(crate) fn expand(item: &ItemEnum, krate: &syn::Path, errors: syn::Error) -> TokenStream {
+    let errors = errors.into_compile_error();
+    let item = stripped_enum(item);
+    let generics = &item.generics;
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
+        return quote!(#errors #item);
+    }
+    let ident = &item.ident;
+    let name = ident.to_string();
+    quote! {
+        #errors
+        #item
+
+        #[allow(unused_variables, clippy::all)]
+        const _: () = {
+            impl #krate::Event for #ident {
+                const NAME: &'static ::core::primitive::str = #name;
+                const IDS: &'static [&'static ::core::primitive::str] = &[];
+
+                fn id(&self) -> &'static ::core::primitive::str {
+                    ::core::unreachable!()
+                }
+
+                fn index(&self) -> ::core::primitive::usize {
+                    ::core::unreachable!()
+                }
+
+                fn encode_payload(
+                    &self,
+                    codec: #krate::Codec,
+                ) -> ::core::result::Result<#krate::Payload, #krate::CodecError> {
+                    ::core::unreachable!()
+                }
+
+                fn decode(
+                    id: &::core::primitive::str,
+                    payload: &#krate::Payload,
+                    codec: #krate::Codec,
+                ) -> ::core::result::Result<Self, #krate::DecodeError> {
+                    ::core::unreachable!()
+                }
+            }
+        };
+    }
+}
