@@ -4,6 +4,7 @@ mod case;
 mod ctxt;
 mod debug;
 mod events;
+mod handler;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -16,6 +17,6 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Binds an async fn to one event variant. See `chsk` docs.
 #[proc_macro_attribute]
-pub fn handler(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(args.into(), item.into()).into()
 }

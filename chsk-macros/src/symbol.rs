@@ -30,7 +30,6 @@ pub(crate) const SERIALIZE: Symbol = Symbol("Serialize");
 /// serde's derives, not copied onto the variant structs.
 pub(crate) const DESERIALIZE: Symbol = Symbol("Deserialize");
 /// The handler context type, `chsk::Ctx<S>`.
-#[allow(dead_code)] // used by `#[chsk::handler]`, next
 pub(crate) const CTX: Symbol = Symbol("Ctx");
 
 impl Symbol {

@@ -1,0 +1,73 @@
+//! Parsing of the macro argument: the event variant path (`ChatEvent::History`).
+
+use proc_macro2::{Span, TokenStream};
+use syn::{Ident, Path, PathArguments};
+
+use crate::{case, ctxt::Ctxt};
+
+const USAGE: &str = "expected the event variant, like `#[chsk::handler(ChatEvent::History)]`";
+
+/// The parsed argument.
+pub(crate) struct Args {
+    /// The path as written (`events::ChatEvent::History`).
+    pub(crate) written: Path,
+    /// The variant struct's path (`events::chat_event::History`).
+    pub(crate) variant: Path,
+}
+
+/// Parses `Enum::Variant` (any prefix of modules allowed) and maps it to the variant struct's
+/// path: the enum segment, when it starts with an uppercase letter, is snake-cased into the
+/// generated module's name (`a::b::ChatEvent::History` → `a::b::chat_event::History`); a path
+/// that already names the module (`chat_event::History`) is used as it is.
+pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
+    if args.is_empty() {
+        cx.error_at(
+            Span::call_site(),
+            format_args!("`#[chsk::handler]` needs the event it handles: {USAGE}"),
+        );
+        return None;
+    }
+    let written: Path = match syn::parse2(args.clone()) {
+        Ok(path) => path,
+        Err(_) => {
+            cx.error_spanned_by(
+                args,
+                format_args!("malformed `#[chsk::handler]` argument: {USAGE}"),
+            );
+            return None;
+        }
+    };
+    if written.segments.len() < 2 {
+        cx.error_spanned_by(
+            &written,
+            format_args!(
+                "expected a path to an enum variant, like `ChatEvent::{}`",
+                written
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default()
+            ),
+        );
+        return None;
+    }
+    if let Some(seg) = written
+        .segments
+        .iter()
+        .find(|s| !matches!(s.arguments, PathArguments::None))
+    {
+        cx.error_spanned_by(
+            &seg.arguments,
+            "generic arguments are not allowed in the event path: event enums are not generic",
+        );
+        return None;
+    }
+    let mut variant = written.clone();
+    let enum_index = variant.segments.len() - 2;
+    let enum_seg = &mut variant.segments[enum_index];
+    let name = enum_seg.ident.to_string();
+    if name.chars().next().is_some_and(char::is_uppercase) {
+        enum_seg.ident = Ident::new(&case::snake_case(&name), enum_seg.ident.span());
+    }
+    Some(Args { written, variant })
+}

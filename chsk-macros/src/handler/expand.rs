@@ -1,0 +1,147 @@
+//! Code generation for `#[chsk::handler]`. Never reports user errors: everything it gets has
+//! passed `valid.rs`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+
+use super::ast::HandlerFn;
+use crate::symbol::DOC;
+
+/// Generates the unit struct, its inherent `run` and the `Handler` impl.
+pub(crate) struct Generator<'a> {
+    input: &'a HandlerFn<'a>,
+    /// The variant struct's path.
+    variant: &'a syn::Path,
+    krate: syn::Path,
+}
+
+impl ToTokens for Generator<'_> {
+    fn to_tokens(&self, output: &mut TokenStream) {
+        output.extend([self.item_struct(), self.impl_run(), self.impl_handler()]);
+    }
+}
+
+impl<'a> Generator<'a> {
+    pub(crate) fn new(input: &'a HandlerFn<'a>, variant: &'a syn::Path) -> Self {
+        Self {
+            input,
+            variant,
+            krate: syn::parse_quote!(::chsk),
+        }
+    }
+
+    /// `pub struct history;`
+    fn item_struct(&self) -> TokenStream {
+        let f = self.input.original;
+        let (vis, ident) = (&f.vis, self.input.ident);
+        let docs: Vec<&syn::Attribute> = f.attrs.iter().filter(|a| a.path() == DOC).collect();
+        let docs = if docs.is_empty() {
+            let written = self.variant_written();
+            let doc = format!(
+                " The `#[chsk::handler]` of `{written}`; the function itself is \
+                 [`{ident}::run`]({ident}::run)."
+            );
+            quote!(#[doc = #doc])
+        } else {
+            quote!(#(#docs)*)
+        };
+        quote! {
+            #docs
+            #[allow(non_camel_case_types)]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
+            #vis struct #ident;
+        }
+    }
+
+    /// `impl history { pub async fn run(..) -> T { .. } }`: the function as written.
+    fn impl_run(&self) -> TokenStream {
+        let f = self.input.original;
+        let ident = self.input.ident;
+        let mut run = f.clone();
+        run.sig.ident = syn::Ident::new("run", f.sig.ident.span());
+        quote! {
+            impl #ident {
+                #run
+            }
+        }
+    }
+
+    /// `impl Handler<S> for history { .. }`
+    fn impl_handler(&self) -> TokenStream {
+        let k = &self.krate;
+        let input = self.input;
+        let ident = input.ident;
+        let variant = self.variant;
+        let (impl_generics, state) = match input.ctx.as_ref().and_then(|c| c.state) {
+            Some(state) => (TokenStream::new(), state.to_token_stream()),
+            None => (
+                quote!(<__ChskState: ::core::marker::Send + ::core::marker::Sync + 'static>),
+                quote!(__ChskState),
+            ),
+        };
+        let cx_arg = input.ctx.as_ref().map(|_| quote!(cx,));
+        let bindings: Vec<syn::Ident> = (0..input.params.len())
+            .map(|i| format_ident!("__chsk_arg{}", i, span = Span::call_site()))
+            .collect();
+        // The destructuring is spanned at the parameter list, so a wrong number of parameters
+        // points there; each argument is spanned at its parameter's type.
+        let params_span = params_span(input);
+        let destructure = quote_spanned!(params_span=> let (#(#bindings,)*) = fields;);
+        let args = input
+            .params
+            .iter()
+            .zip(&bindings)
+            .map(|(param, binding)| quote_spanned!(param.ty.span()=> #binding));
+        // The boxing is spanned at the return type: its bound ties the future's output to the
+        // variant's `Output`, so a wrong return type is reported there.
+        let output_span = match input.output {
+            Some(ty) => ty.span(),
+            None => input.original.sig.ident.span(),
+        };
+        let run = quote!(Self::run(#cx_arg #(#args),*));
+        let boxed = quote_spanned!(output_span=> __chsk_box::<Self::Variant, _>(#run));
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #k::Handler<#state> for #ident {
+                type Variant = #variant;
+
+                #[allow(unused_variables, clippy::let_unit_value, clippy::unused_unit)]
+                fn call(
+                    &self,
+                    cx: #k::Ctx<#state>,
+                    fields: <Self::Variant as #k::Variant>::Fields,
+                ) -> #k::handler::BoxFuture<<Self::Variant as #k::Variant>::Output> {
+                    fn __chsk_box<V, F>(future: F) -> #k::handler::BoxFuture<V::Output>
+                    where
+                        V: #k::Variant,
+                        F: ::core::future::Future<Output = V::Output>
+                            + ::core::marker::Send
+                            + 'static,
+                    {
+                        #k::__private::Box::pin(future)
+                    }
+                    #destructure
+                    #boxed
+                }
+            }
+        }
+    }
+
+    fn variant_written(&self) -> String {
+        match &self.input.args {
+            Some(args) => args.written.to_token_stream().to_string().replace(' ', ""),
+            None => String::new(),
+        }
+    }
+}
+
+/// The span of the field parameters (or of the parentheses when there are none).
+fn params_span(input: &HandlerFn<'_>) -> Span {
+    let sig = &input.original.sig;
+    let mut spans = input.params.iter().map(|p| p.span());
+    match spans.next() {
+        Some(first) => spans.fold(first, |acc, s| acc.join(s).unwrap_or(acc)),
+        None => sig.paren_token.span.join(),
+    }
+}
