@@ -148,9 +148,9 @@ fn parse_reply(cx: &Ctxt, attr: &Attribute) -> Option<syn::Type> {
             );
             return None;
         }
-        Meta::NameValue(nv) => {
+        Meta::NameValue(_) => {
             cx.error_spanned_by(
-                nv.eq_token,
+                attr,
                 format_args!("malformed `#[reply]` attribute: {REPLY_USAGE}"),
             );
             return None;
@@ -224,7 +224,7 @@ pub(crate) fn reject_misplaced(cx: &Ctxt, attrs: &[Attribute], place: &str) {
         cx.error_spanned_by(
             attr,
             format_args!(
-                "`#[{}]` is not expected on {place}; it belongs on a variant of the event enum",
+                "`#[{}]` belongs on a variant, not on {place}",
                 name.as_str()
             ),
         );

@@ -84,7 +84,9 @@ impl<'a> Generator<'a> {
                         match id {
                             #(#decode_arms)*
                             _ => ::core::result::Result::Err(#k::DecodeError::UnknownId {
-                                id: #k::__private::String::from(id),
+                                id: <#k::__private::String as ::core::convert::From<
+                                    &::core::primitive::str,
+                                >>::from(id),
                                 ty: #name,
                             }),
                         }
@@ -112,8 +114,9 @@ impl<'a> Generator<'a> {
             let value = match &v.shape {
                 Shape::Unit => quote!(codec.encode_payload(&())),
                 Shape::Tuple(fields) if fields.len() == 1 => {
+                    // Spanned at the field type, so a missing `Serialize` points there.
                     let ty = fields[0].ty;
-                    let binding = &bindings[0];
+                    let binding = Ident::new(&bindings[0].to_string(), ty.span());
                     quote_spanned!(ty.span()=> codec.encode_payload(#binding))
                 }
                 shape => {
@@ -124,6 +127,9 @@ impl<'a> Generator<'a> {
             };
             quote!(#pat => #value,)
         });
+        if self.input.variants.is_empty() {
+            return quote!(match *self {});
+        }
         quote!(match self { #(#arms)* })
     }
 

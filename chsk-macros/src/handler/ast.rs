@@ -20,8 +20,7 @@ pub(crate) struct HandlerFn<'a> {
 
 /// The context parameter `cx: chsk::Ctx<S>`.
 pub(crate) struct CtxParam<'a> {
-    pub(crate) param: &'a PatType,
-    /// `S`, or `None` when `Ctx` has no generic argument (rejected in `valid.rs`).
+    /// `S`, or `None` when `Ctx` has no generic argument (rustc reports it).
     pub(crate) state: Option<&'a Type>,
 }
 
@@ -38,7 +37,7 @@ impl<'a> HandlerFn<'a> {
             .collect();
         let ctx = typed
             .first()
-            .and_then(|param| ctx_state(&param.ty).map(|state| CtxParam { param, state }));
+            .and_then(|param| ctx_state(&param.ty).map(|state| CtxParam { state }));
         let params = typed.into_iter().skip(usize::from(ctx.is_some())).collect();
         let output = match &original.sig.output {
             syn::ReturnType::Default => None,

@@ -73,6 +73,8 @@ impl<'a> Generator<'a> {
         let input = self.input;
         let ident = input.ident;
         let variant = self.variant;
+        // A bare `Ctx` (no state type) gets the generic state, and rustc's own "missing
+        // generics" error on the function.
         let (impl_generics, state) = match input.ctx.as_ref().and_then(|c| c.state) {
             Some(state) => (TokenStream::new(), state.to_token_stream()),
             None => (
@@ -99,8 +101,10 @@ impl<'a> Generator<'a> {
             Some(ty) => ty.span(),
             None => input.original.sig.ident.span(),
         };
-        let run = quote!(Self::run(#cx_arg #(#args),*));
-        let boxed = quote_spanned!(output_span=> __chsk_box::<Self::Variant, _>(#run));
+        let future = syn::Ident::new("__chsk_future", output_span);
+        let boxed = quote_spanned! {output_span=>
+            __chsk_box::<Self::Variant, _>(#future)
+        };
         quote! {
             #[automatically_derived]
             impl #impl_generics #k::Handler<#state> for #ident {
@@ -122,6 +126,7 @@ impl<'a> Generator<'a> {
                         #k::__private::Box::pin(future)
                     }
                     #destructure
+                    let #future = Self::run(#cx_arg #(#args),*);
                     #boxed
                 }
             }

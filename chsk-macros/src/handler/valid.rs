@@ -1,5 +1,5 @@
 //! All rejections of `#[chsk::handler]`: not `async`, methods, generics, `unsafe`, a context
-//! parameter in the wrong place or without its state type.
+//! parameter in the wrong place.
 
 use syn::FnArg;
 
@@ -44,14 +44,6 @@ pub(crate) fn check(cx: &Ctxt, input: &HandlerFn<'_>) {
                 receiver,
                 "`#[chsk::handler]` cannot be applied to a method: remove `self`, \
                  a handler is a free `async fn`",
-            );
-        }
-    }
-    if let Some(ctx) = &input.ctx {
-        if ctx.state.is_none() {
-            cx.error_spanned_by(
-                &ctx.param.ty,
-                "the context needs the state type: `chsk::Ctx<AppState>`",
             );
         }
     }

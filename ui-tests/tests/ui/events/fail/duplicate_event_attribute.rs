@@ -1,0 +1,8 @@
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent {
+    #[event(id = "chat/ping")]
+    #[event(id = "chat/pong")]
+    Ping,
+}
+
+fn main() {}

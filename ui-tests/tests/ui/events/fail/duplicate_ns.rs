@@ -1,0 +1,6 @@
+#[chsk::events(ns = "chat", ns = "talk")]
+pub enum ChatEvent {
+    Post(String),
+}
+
+fn main() {}

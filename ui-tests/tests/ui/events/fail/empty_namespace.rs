@@ -1,0 +1,6 @@
+#[chsk::events(ns = "")]
+pub enum ChatEvent {
+    Post(String),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent<T> {
+    Post(T),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[chsk::events(ns = "chat/room")]
+pub enum ChatEvent {
+    Post(String),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[chsk::events]
+pub enum ChatEvent {
+    Post(String),
+}
+
+fn main() {}

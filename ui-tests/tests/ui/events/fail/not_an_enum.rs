@@ -1,0 +1,6 @@
+#[chsk::events(ns = "chat")]
+pub struct ChatEvent {
+    text: String,
+}
+
+fn main() {}

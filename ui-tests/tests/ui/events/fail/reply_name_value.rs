@@ -1,0 +1,7 @@
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent {
+    #[reply = u64]
+    Ping,
+}
+
+fn main() {}

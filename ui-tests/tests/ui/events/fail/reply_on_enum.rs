@@ -1,0 +1,7 @@
+#[chsk::events(ns = "chat")]
+#[reply(u64)]
+pub enum ChatEvent {
+    Ping,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent {
+    #[event(id = "chsk/ping")]
+    Ping,
+}
+
+fn main() {}

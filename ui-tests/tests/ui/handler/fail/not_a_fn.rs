@@ -1,0 +1,13 @@
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent {
+    Post(String),
+    #[reply(Vec<String>)]
+    History { room: String, _limit: u32 },
+}
+
+pub struct AppState;
+
+#[chsk::handler(ChatEvent::Post)]
+struct Post;
+
+fn main() {}

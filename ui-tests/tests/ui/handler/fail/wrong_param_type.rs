@@ -1,0 +1,15 @@
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent {
+    Post(String),
+    #[reply(Vec<String>)]
+    History { room: String, _limit: u32 },
+}
+
+pub struct AppState;
+
+#[chsk::handler(ChatEvent::History)]
+async fn history(_room: String, _limit: String) -> Vec<String> {
+    Vec::new()
+}
+
+fn main() {}
