@@ -30,6 +30,9 @@ pub use handler::{Ctx, Handler};
 // Server re-exports (owned by the server work) go below this line.
 
 // Client re-exports (owned by the client work) go below this line.
+#[cfg(feature = "client")]
+#[doc(inline)]
+pub use client::{Client, ClientOptions};
 
 #[cfg(feature = "macros")]
 pub use chsk_macros::{events, handler};

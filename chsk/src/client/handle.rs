@@ -1,0 +1,316 @@
+//! The typed, runtime-neutral client handle.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    marker::PhantomData,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::{
+    channel::{
+        mpsc::{self, UnboundedReceiver, UnboundedSender},
+        oneshot,
+    },
+    Stream, StreamExt,
+};
+
+use super::{
+    core::ClientCore,
+    driver::{drive, lock, Shared},
+    io::ClientIo,
+    options::ClientOptions,
+    state::{ClientState, CloseReason, StateChange},
+};
+use crate::{
+    codec::Codec,
+    error::{CbError, DecodeError},
+    event::{Event, Request},
+    protocol::EventFrame,
+};
+
+type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+struct Inner {
+    shared: Arc<Mutex<Shared>>,
+    wake: UnboundedSender<()>,
+    clock: Clock,
+    codec: Codec,
+    first_pushes: Mutex<Option<UnboundedReceiver<EventFrame>>>,
+}
+
+/// A chsk client: sends events `E` (and requests, typed by [`Request`]) and receives pushes `P`.
+///
+/// Cheap to clone (all clones share one connection); the connection ends when the last clone
+/// is dropped. The native client is created with `Client::connect` (feature `client-native`);
+/// other runtimes use [`Client::with_io`].
+///
+/// ```no_run
+/// # #[cfg(feature = "client-native")]
+/// # async fn demo<E: chsk::Event, P: chsk::Event + std::fmt::Debug>() -> Result<(), chsk::CbError> {
+/// use std::time::Duration;
+/// use chsk::client::{Client, ClientOptions};
+/// let client = Client::<E, P>::connect("http://127.0.0.1:3000/chsk", ClientOptions::default());
+/// client.wait_open(Duration::from_secs(5)).await?;
+/// let mut pushes = client.pushes();
+/// while let Some(push) = pushes.recv().await {
+///     println!("{:?}", push);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Client<E, P> {
+    inner: Arc<Inner>,
+    _types: PhantomData<fn() -> (E, P)>,
+}
+
+impl<E, P> Clone for Client<E, P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<E, P> fmt::Debug for Client<E, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let g = lock(&self.inner.shared);
+        f.debug_struct("Client")
+            .field("state", g.core.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Event, P: Event> Client<E, P> {
+    /// Creates a client on any runtime: returns the handle and the driver future, which the
+    /// caller spawns (tokio `spawn`, wasm `spawn_local`). The driver connects at once and runs
+    /// until every handle is dropped.
+    ///
+    /// `url_base` is the absolute `http(s)://host/path` of the chsk endpoint; the WebSocket URL
+    /// is derived from it (`ws(s)://…`).
+    pub fn with_io<Io>(
+        url_base: &str,
+        options: ClientOptions,
+        io: Io,
+    ) -> (Self, impl Future<Output = ()>)
+    where
+        Io: ClientIo + Clone + Send + Sync,
+    {
+        let codec = options.codec;
+        let core = ClientCore::new(url_base, options, io.seed());
+        let (push_tx, push_rx) = mpsc::unbounded();
+        let shared = Arc::new(Mutex::new(Shared {
+            core,
+            replies: HashMap::new(),
+            push_subs: vec![push_tx],
+            state_subs: Vec::new(),
+        }));
+        let (wake, wake_rx) = mpsc::unbounded();
+        let clock_io = io.clone();
+        let inner = Arc::new(Inner {
+            shared: shared.clone(),
+            wake,
+            clock: Arc::new(move || clock_io.now()),
+            codec,
+            first_pushes: Mutex::new(Some(push_rx)),
+        });
+        let client = Self {
+            inner,
+            _types: PhantomData,
+        };
+        (client, drive(shared, io, wake_rx))
+    }
+
+    /// Sends an event that wants no reply.
+    ///
+    /// Fails at once with [`CbError::Closed`] when the client is not open (unless the opt-in
+    /// send buffer takes it), or with [`CbError::Error`] when the event cannot be encoded.
+    pub fn send(&self, event: impl Into<E>) -> Result<(), CbError> {
+        let frame = event.into().to_frame(self.inner.codec)?;
+        lock(&self.inner.shared).core.send(frame)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Sends a request and waits for its typed reply, at most `timeout`.
+    ///
+    /// Exactly one outcome: the reply; [`CbError::Timeout`]; [`CbError::Closed`] when not open
+    /// (unless buffered) or when the connection closes first; [`CbError::Error`] when the server
+    /// answers with an error or the reply does not decode. A reply after the timeout is ignored.
+    pub async fn send_with_reply<R>(
+        &self,
+        request: R,
+        timeout: Duration,
+    ) -> Result<R::Reply, CbError>
+    where
+        R: Request<Event = E>,
+    {
+        let event: E = request.into();
+        let frame = event.to_frame(self.inner.codec)?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let now = (self.inner.clock)();
+            let mut g = lock(&self.inner.shared);
+            let reply_id = g.core.request(now, frame, timeout)?;
+            g.replies.insert(reply_id, tx);
+        }
+        self.wake();
+        match rx.await {
+            Ok(Ok(payload)) => Ok(self.inner.codec.decode_payload(&payload)?),
+            Ok(Err(e)) => Err(e),
+            Err(oneshot::Canceled) => Err(CbError::Closed),
+        }
+    }
+
+    /// The pushes from the server, typed.
+    ///
+    /// The first call gets every push since the client was created; each later call gets a new
+    /// stream of the pushes from then on. A push that does not decode as `P` is logged and
+    /// yielded as an `Err`; the stream goes on.
+    pub fn pushes(&self) -> Pushes<P> {
+        let first = self
+            .inner
+            .first_pushes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let rx = first.unwrap_or_else(|| {
+            let (tx, rx) = mpsc::unbounded();
+            lock(&self.inner.shared).push_subs.push(tx);
+            rx
+        });
+        Pushes {
+            rx,
+            codec: self.inner.codec,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<E, P> Client<E, P> {
+    fn wake(&self) {
+        let _ = self.inner.wake.unbounded_send(());
+    }
+
+    /// A snapshot of the state.
+    pub fn state(&self) -> ClientState {
+        lock(&self.inner.shared).core.state().clone()
+    }
+
+    /// The client's clock (the time base of [`ClientState::next_reconnect`] and
+    /// [`LastClose::at`](super::LastClose::at)).
+    pub fn now(&self) -> Duration {
+        (self.inner.clock)()
+    }
+
+    /// Every state change from now on (Sente's `:chsk/state` events).
+    pub fn state_changes(&self) -> StateChanges {
+        let (tx, rx) = mpsc::unbounded();
+        lock(&self.inner.shared).state_subs.push(tx);
+        StateChanges { rx }
+    }
+
+    /// Waits until the client is open (a handshake arrived). Fails with [`CbError::Closed`]
+    /// after a requested [`disconnect`](Self::disconnect). No timeout: see `wait_open`
+    /// (native) or race it with a timer.
+    pub async fn opened(&self) -> Result<(), CbError> {
+        let mut changes = {
+            let mut g = lock(&self.inner.shared);
+            let st = g.core.state();
+            if st.open {
+                return Ok(());
+            }
+            if st.last_close_reason() == Some(&CloseReason::RequestedDisconnect) {
+                return Err(CbError::Closed);
+            }
+            let (tx, rx) = mpsc::unbounded();
+            g.state_subs.push(tx);
+            StateChanges { rx }
+        };
+        while let Some(change) = changes.next().await {
+            if change.new.open {
+                return Ok(());
+            }
+            if change.new.last_close_reason() == Some(&CloseReason::RequestedDisconnect) {
+                return Err(CbError::Closed);
+            }
+        }
+        Err(CbError::Closed)
+    }
+
+    /// Closes the connection and stops reconnecting (Sente's `chsk-disconnect!`). Pending
+    /// requests fail with [`CbError::Closed`]. [`reconnect`](Self::reconnect) resumes.
+    pub fn disconnect(&self) {
+        let now = self.now();
+        lock(&self.inner.shared).core.disconnect(now);
+        self.wake();
+    }
+
+    /// Closes the connection and connects again at once (Sente's `chsk-reconnect!`), e.g. after
+    /// a login so the server sees the new session. `Auto` mode tries WebSocket again.
+    pub fn reconnect(&self) {
+        let now = self.now();
+        lock(&self.inner.shared).core.reconnect(now);
+        self.wake();
+    }
+}
+
+/// The typed stream of pushes; see [`Client::pushes`].
+pub struct Pushes<P> {
+    rx: UnboundedReceiver<EventFrame>,
+    codec: Codec,
+    _p: PhantomData<fn() -> P>,
+}
+
+impl<P> fmt::Debug for Pushes<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pushes").finish_non_exhaustive()
+    }
+}
+
+impl<P: Event> Pushes<P> {
+    /// The next push; `None` when the client is gone.
+    pub async fn recv(&mut self) -> Option<Result<P, DecodeError>> {
+        self.next().await
+    }
+}
+
+impl<P: Event> Stream for Pushes<P> {
+    type Item = Result<P, DecodeError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let codec = self.codec;
+        self.rx.poll_next_unpin(cx).map(|frame| {
+            frame.map(|frame| {
+                P::from_frame(&frame, codec).inspect_err(|e| {
+                    tracing::warn!(error = %e, "chsk client: a push did not decode");
+                })
+            })
+        })
+    }
+}
+
+/// The stream of state changes; see [`Client::state_changes`].
+#[derive(Debug)]
+pub struct StateChanges {
+    rx: UnboundedReceiver<StateChange>,
+}
+
+impl StateChanges {
+    /// The next change; `None` when the client is gone.
+    pub async fn recv(&mut self) -> Option<StateChange> {
+        self.rx.next().await
+    }
+}
+
+impl Stream for StateChanges {
+    type Item = StateChange;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StateChange>> {
+        self.rx.poll_next_unpin(cx)
+    }
+}

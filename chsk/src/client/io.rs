@@ -1,0 +1,101 @@
+//! What a runtime must provide to drive a client: time, timers, a WebSocket and HTTP.
+//!
+//! The native client implements [`ClientIo`] on tokio, tokio-tungstenite and reqwest
+//! ([`NativeIo`](super::NativeIo), feature `client-native`); a browser client implements it on
+//! `web_sys::WebSocket`, `fetch`, `setTimeout` and `performance.now()`. Everything else (the
+//! state machine in [`ClientCore`](super::ClientCore), the driver loop and the typed
+//! [`Client`](super::Client) handle) is shared.
+
+use std::{future::Future, time::Duration};
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use super::core::TransportClosed;
+
+/// An event from an open WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsEvent {
+    /// A binary or text message (text as its UTF-8 bytes).
+    Message(Vec<u8>),
+    /// The socket closed (the last event).
+    Closed(TransportClosed),
+}
+
+/// An open WebSocket, as two channels.
+///
+/// The driver sends each encoded frame on `outgoing` (the IO sends it as a binary message, or
+/// as a text message when the `binary` flag of [`ClientIo::connect_ws`] is `false`). When
+/// `outgoing` is dropped, the IO closes the socket with code 1000. The IO reports every
+/// received message on `incoming`, then one [`WsEvent::Closed`] (or just ends the channel).
+#[derive(Debug)]
+pub struct WsConnection {
+    /// Frames to send.
+    pub outgoing: UnboundedSender<Vec<u8>>,
+    /// Received messages, then the close.
+    pub incoming: UnboundedReceiver<WsEvent>,
+}
+
+/// The HTTP method of an Ajax request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// Handshake and long-poll.
+    Get,
+    /// Client → server frames.
+    Post,
+}
+
+/// An Ajax request to perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// GET or POST.
+    pub method: HttpMethod,
+    /// The full URL, query included.
+    pub url: String,
+    /// Headers to add (`content-type` for a POST, `x-csrf-token` when configured).
+    pub headers: Vec<(&'static str, String)>,
+    /// The POST body.
+    pub body: Option<Vec<u8>>,
+    /// Give up after this long with [`HttpError::Timeout`].
+    pub timeout: Duration,
+}
+
+/// An HTTP response (any status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP request that did not produce a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// The request's timeout fired.
+    Timeout,
+    /// Any other failure (connection refused, reset, …).
+    Failed(String),
+}
+
+/// The runtime and transports under a client. See the [module docs](self).
+///
+/// The futures need not be `Send`: the driver future is `Send` exactly when they are.
+pub trait ClientIo: 'static {
+    /// Opening a WebSocket: resolves once the socket is open, or with why it could not open.
+    type Connect: Future<Output = Result<WsConnection, String>>;
+    /// One HTTP request.
+    type Http: Future<Output = Result<HttpResponse, HttpError>>;
+    /// A timer.
+    type Sleep: Future<Output = ()>;
+
+    /// Opens a WebSocket to `url` (`ws://` or `wss://`); `binary` tells how to send frames.
+    fn connect_ws(&self, url: &str, binary: bool) -> Self::Connect;
+    /// Performs an HTTP request.
+    fn http(&self, request: HttpRequest) -> Self::Http;
+    /// Sleeps for `duration`.
+    fn sleep(&self, duration: Duration) -> Self::Sleep;
+    /// Monotonic time since an arbitrary fixed origin (the client's clock).
+    fn now(&self) -> Duration;
+    /// A random seed (client id, backoff jitter).
+    fn seed(&self) -> u64;
+}

@@ -1,0 +1,199 @@
+//! The native [`ClientIo`]: tokio timers, tokio-tungstenite WebSockets, reqwest Ajax.
+
+use std::{
+    future::Future,
+    hash::BuildHasher,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        OnceLock,
+    },
+    time::{Duration, Instant},
+};
+
+use futures::{channel::mpsc, SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{
+    protocol::{frame::coding::CloseCode, CloseFrame},
+    Message,
+};
+
+use super::{
+    core::TransportClosed,
+    handle::Client,
+    io::{ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse, WsConnection, WsEvent},
+    options::ClientOptions,
+};
+use crate::{error::CbError, event::Event};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The native runtime: tokio, tokio-tungstenite and reqwest (HTTP only, no TLS).
+#[derive(Debug, Clone, Default)]
+pub struct NativeIo {
+    http: reqwest::Client,
+}
+
+impl NativeIo {
+    /// A new IO with its own HTTP connection pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+impl ClientIo for NativeIo {
+    type Connect = BoxFuture<Result<WsConnection, String>>;
+    type Http = BoxFuture<Result<HttpResponse, HttpError>>;
+    type Sleep = tokio::time::Sleep;
+
+    fn connect_ws(&self, url: &str, binary: bool) -> Self::Connect {
+        let url = url.to_string();
+        Box::pin(async move {
+            let (socket, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (out_tx, out_rx) = mpsc::unbounded::<Vec<u8>>();
+            let (in_tx, in_rx) = mpsc::unbounded();
+            tokio::spawn(pump(socket, binary, out_rx, in_tx));
+            Ok(WsConnection {
+                outgoing: out_tx,
+                incoming: in_rx,
+            })
+        })
+    }
+
+    fn http(&self, request: HttpRequest) -> Self::Http {
+        let method = match request.method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+        };
+        let mut builder = self
+            .http
+            .request(method, &request.url)
+            .timeout(request.timeout);
+        for (name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        Box::pin(async move {
+            let map = |e: reqwest::Error| {
+                if e.is_timeout() {
+                    HttpError::Timeout
+                } else {
+                    HttpError::Failed(e.to_string())
+                }
+            };
+            let resp = builder.send().await.map_err(map)?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.map_err(map)?.to_vec();
+            Ok(HttpResponse { status, body })
+        })
+    }
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        tokio::time::sleep(duration)
+    }
+
+    fn now(&self) -> Duration {
+        origin().elapsed()
+    }
+
+    fn seed(&self) -> u64 {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        std::collections::hash_map::RandomState::new().hash_one((n, std::time::SystemTime::now()))
+    }
+}
+
+/// Moves frames between the socket and the driver's channels until either side ends.
+async fn pump<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    binary: bool,
+    mut out_rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    in_tx: mpsc::UnboundedSender<WsEvent>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = socket.split();
+    let closed = |how| {
+        let _ = in_tx.unbounded_send(WsEvent::Closed(how));
+    };
+    loop {
+        tokio::select! {
+            out = out_rx.next() => match out {
+                Some(bytes) => {
+                    let msg = if binary {
+                        Message::Binary(bytes.into())
+                    } else {
+                        Message::Text(String::from_utf8_lossy(&bytes).into_owned().into())
+                    };
+                    if let Err(e) = sink.send(msg).await {
+                        closed(TransportClosed::Error(e.to_string()));
+                        return;
+                    }
+                }
+                None => {
+                    let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = sink.close().await;
+                    return;
+                }
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let _ = in_tx.unbounded_send(WsEvent::Message(bytes.to_vec()));
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let _ = in_tx.unbounded_send(WsEvent::Message(text.as_bytes().to_vec()));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    closed(match frame {
+                        None => TransportClosed::Clean,
+                        Some(f) if f.code == CloseCode::Normal => TransportClosed::Clean,
+                        Some(f) => TransportClosed::Error(format!(
+                            "closed with code {}: {}", u16::from(f.code), f.reason
+                        )),
+                    });
+                    return;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    closed(TransportClosed::Error(e.to_string()));
+                    return;
+                }
+                None => {
+                    closed(TransportClosed::Error("connection lost".into()));
+                    return;
+                }
+            },
+        }
+    }
+}
+
+impl<E: Event, P: Event> Client<E, P> {
+    /// Connects a native client (tokio): returns at once and connects in the background;
+    /// wait for the handshake with [`wait_open`](Self::wait_open) or watch
+    /// [`state_changes`](Self::state_changes). Must be called inside a tokio runtime.
+    ///
+    /// `url_base` is the absolute endpoint, e.g. `http://127.0.0.1:3000/chsk`.
+    pub fn connect(url_base: &str, options: ClientOptions) -> Self {
+        let (client, driver) = Self::with_io(url_base, options, NativeIo::new());
+        tokio::spawn(driver);
+        client
+    }
+}
+
+impl<E, P> Client<E, P> {
+    /// Waits until the client is open, at most `timeout` ([`CbError::Timeout`]).
+    pub async fn wait_open(&self, timeout: Duration) -> Result<(), CbError> {
+        tokio::time::timeout(timeout, self.opened())
+            .await
+            .unwrap_or(Err(CbError::Timeout))
+    }
+}
