@@ -1,4 +1,7 @@
-//! Proc macros for chsk. Use them through the `chsk` crate.
+//! Proc macros for [chsk](https://docs.rs/chsk): `#[chsk::events]` and `#[chsk::handler]`.
+//!
+//! Use them through the `chsk` crate (feature `macros`, on by default); generated code names
+//! only `::chsk::…` and `::core::…` paths, so this crate is never named by users.
 
 mod case;
 mod ctxt;
@@ -9,13 +12,268 @@ mod symbol;
 
 use proc_macro::TokenStream;
 
-/// Declares an event enum. See `chsk` docs.
+/// Declares an event enum: a stable, namespaced id per variant, the serde packing of each
+/// variant's payload, a type of its own per variant, and typed replies.
+///
+/// ```
+/// #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// pub struct Message {
+///     pub text: String,
+/// }
+///
+/// #[chsk::events(ns = "chat")]
+/// #[derive(Debug, Clone, PartialEq)]
+/// pub enum ChatEvent {
+///     /// Fire and forget.
+///     Post(Message),
+///     /// A request: the reply type is part of the event.
+///     #[reply(Vec<Message>)]
+///     History { room: String, limit: u32 },
+///     /// An explicit id.
+///     #[event(id = "chat/who")]
+///     #[reply(Vec<String>)]
+///     Online,
+///     Pair(u8, String),
+/// }
+///
+/// use chsk::{Codec, Event, Request, Variant};
+///
+/// fn main() {
+///     // `impl chsk::Event for ChatEvent`
+///     assert_eq!(ChatEvent::NAME, "ChatEvent");
+///     assert_eq!(ChatEvent::IDS, ["chat/post", "chat/history", "chat/who", "chat/pair"]);
+///     let event = ChatEvent::History { room: "lobby".into(), limit: 5 };
+///     assert_eq!((event.id(), event.index()), ("chat/history", 1));
+///     let payload = event.encode_payload(Codec::Json).unwrap();
+///     assert_eq!(payload.as_bytes(), br#"{"room":"lobby","limit":5}"#);
+///     assert_eq!(ChatEvent::decode("chat/history", &payload, Codec::Json).unwrap(), event);
+///     assert!(ChatEvent::decode("chat/nope", &payload, Codec::Json).is_err());
+///
+///     // `mod chat_event`: one struct per variant, with the enum's derives (serde's excepted)
+///     let history = chat_event::History { room: "lobby".into(), limit: 5 };
+///     assert_eq!(chat_event::History::ID, "chat/history"); // inherent, no trait import needed
+///     assert_eq!(<chat_event::History as Variant>::INDEX, 1);
+///     assert!(<chat_event::History as Variant>::HAS_REPLY);
+///     let fields: (String, u32) = history.clone().into_fields();
+///     assert_eq!(fields, ("lobby".to_string(), 5));
+///     let back: ChatEvent = history.clone().into(); // `From<chat_event::History> for ChatEvent`
+///     assert_eq!(chat_event::History::try_from_event(back), Ok(history));
+///     assert_eq!(chat_event::Pair(1, "x".into()).into_fields(), (1, "x".to_string()));
+///     assert_eq!(chat_event::Online::ID, "chat/who");
+///
+///     // `impl chsk::Request for chat_event::History { type Reply = Vec<Message>; }`
+///     fn reply_of<R: Request>(_: &R) -> Option<R::Reply> { None }
+///     let _: Option<Vec<Message>> = reply_of(&chat_event::History { room: "a".into(), limit: 1 });
+///     let _: <chat_event::Post as Variant>::Output = (); // no `#[reply]`: the output is `()`
+/// }
+/// ```
+///
+/// # Arguments
+///
+/// - `ns = "chat"` (required): the namespace of the default ids. One non-empty part: no `/`,
+///   no whitespace, and not `chsk` (reserved for protocol events).
+/// - `crate = "::chsk"` (optional): the path of the chsk crate, when it is re-exported or
+///   renamed.
+///
+/// # Variant attributes
+///
+/// - `#[reply(T)]`: the variant is a request whose reply is `T` (`T: Serialize +
+///   DeserializeOwned + Send + 'static`). Its struct implements [`Request`] and its handler must
+///   return `T`. Without it, the variant is fire-and-forget and its handler returns `()`.
+/// - `#[event(id = "namespace/name")]`: a full id instead of the default one. It must have
+///   non-empty parts separated by `/`, no whitespace, and not be in the `chsk/` namespace.
+///
+/// # Ids
+///
+/// The default id is `ns + "/" + kebab-case(Variant)`. Words split at a lowercase-or-digit →
+/// uppercase boundary, and before the last capital of a run of capitals that is followed by a
+/// lowercase letter, so acronyms stay one word: `Post` → `post`, `UserJoined` → `user-joined`,
+/// `HTTPPing` → `http-ping`, `GetHTTP` → `get-http`, `V2Ping` → `v2-ping`. Ids are unique
+/// within the enum (after kebab-casing, so `FooBar` and `#[event(id = "ns/foo-bar")]`
+/// collide). The generated module's name is the enum's name in snake_case by the same rule
+/// (`ChatEvent` → `chat_event`, `HTTPPush` → `http_push`).
+///
+/// # Payloads
+///
+/// The payload of a variant is encoded by the connection's [`Codec`](../chsk/enum.Codec.html)
+/// (postcard or JSON) as:
+///
+/// | variant                 | payload                       | JSON                     |
+/// |-------------------------|-------------------------------|--------------------------|
+/// | `Online`                | `()`                          | `null`                   |
+/// | `Post(Message)`         | the field itself              | the `Message`            |
+/// | `Pair(u8, String)`      | a tuple                       | `[1,"x"]`                |
+/// | `History { room, limit }` | a struct with those fields  | `{"room":"a","limit":5}` |
+///
+/// The enum itself does not need `Serialize`/`Deserialize`; every field type must implement
+/// `Serialize + DeserializeOwned` (a missing impl is reported at the field's type).
+/// `#[serde(..)]` attributes on the fields of struct variants apply to the payload; container
+/// and variant `#[serde]` attributes do not.
+///
+/// # Generated items
+///
+/// For the enum above (with `pub` visibility), the macro emits the enum unchanged (minus
+/// `#[reply]`/`#[event]`) and:
+///
+/// ```text
+/// impl ::chsk::Event for ChatEvent {
+///     const NAME: &'static str = "ChatEvent";
+///     const IDS: &'static [&'static str] = &["chat/post", "chat/history", "chat/who", "chat/pair"];
+///     fn id(&self) -> &'static str;
+///     fn index(&self) -> usize;
+///     fn encode_payload(&self, codec: ::chsk::Codec) -> Result<::chsk::Payload, ::chsk::CodecError>;
+///     fn decode(id: &str, payload: &::chsk::Payload, codec: ::chsk::Codec)
+///         -> Result<Self, ::chsk::DecodeError>; // UnknownId / BadPayload, never a panic
+/// }
+///
+/// pub mod chat_event {                      // the enum's visibility
+///     pub struct Post(pub Message);         // same shape, pub fields, the enum's derives
+///     pub struct History { pub room: String, pub limit: u32 }
+///     pub struct Online;
+///     pub struct Pair(pub u8, pub String);
+///
+///     impl History { pub const ID: &'static str = "chat/history"; }   // for each struct
+///
+///     impl ::chsk::Variant for History {                              // for each struct
+///         type Event = ChatEvent;
+///         type Fields = (String, u32);      // `()` for a unit variant, `(T,)` for one field
+///         type Output = Vec<Message>;       // the `#[reply]` type, or `()`
+///         const ID: &'static str = "chat/history";
+///         const INDEX: usize = 1;
+///         const HAS_REPLY: bool = true;
+///         fn into_fields(self) -> (String, u32);
+///         fn try_from_event(event: ChatEvent) -> Result<Self, ChatEvent>;
+///     }
+///     impl From<History> for ChatEvent;                               // for each struct
+///     impl ::chsk::Request for History { type Reply = Vec<Message>; } // `#[reply]` only
+/// }
+/// ```
+///
+/// Hidden payload helpers (`__chsk_ser_*` borrowing the fields, `__chsk_de_*` owning them) live
+/// in a `const _: () = { .. };` block next to the `Event` impl. Items of the module get the
+/// enum's visibility as seen from outside it (a private enum's structs are `pub(super)`).
+/// The module starts with `use super::*;`, so field types resolve as they do next to the enum;
+/// declare event enums at module level (not inside a function body).
+///
+/// Sending a variant without `#[reply]` where a [`Request`] is expected does not compile:
+///
+/// ```compile_fail
+/// #[chsk::events(ns = "chat")]
+/// pub enum ChatEvent {
+///     Post(String),
+/// }
+///
+/// fn send_with_reply<R: chsk::Request>(_: R) {}
+///
+/// fn main() {
+///     send_with_reply(chat_event::Post("hi".into())); // `Post` does not take a reply
+/// }
+/// ```
+///
+/// # Errors
+///
+/// The macro rejects, all at once and each at the smallest span: a non-enum item, generic
+/// enums, a missing or invalid `ns`, unknown or duplicate arguments, malformed or duplicate
+/// `#[reply]`/`#[event]` attributes (or ones placed on the enum or a field), invalid ids,
+/// duplicate ids and the reserved `chsk/` namespace. On any error it still emits the enum and
+/// a placeholder `Event` impl, so other uses of the enum do not add errors.
+///
+/// Set `CHSK_MACROS_DEBUG=1` while building to print every expansion to stderr.
+///
+/// [`Request`]: ../chsk/trait.Request.html
 #[proc_macro_attribute]
 pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
     events::expand(args.into(), item.into()).into()
 }
 
-/// Binds an async fn to one event variant. See `chsk` docs.
+/// Binds an `async fn` to one event variant, for the server's dispatch table.
+///
+/// ```
+/// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// # pub struct Message { pub text: String }
+/// #[chsk::events(ns = "chat")]
+/// pub enum ChatEvent {
+///     Post(Message),
+///     #[reply(Vec<Message>)]
+///     History { room: String, limit: u32 },
+/// }
+///
+/// pub struct AppState {
+///     messages: Vec<Message>,
+/// }
+///
+/// /// With a context: serves `chsk::Server<AppState>` only; returns the reply.
+/// #[chsk::handler(ChatEvent::History)]
+/// async fn history(cx: chsk::Ctx<AppState>, room: String, limit: u32) -> Vec<Message> {
+///     let _ = room;
+///     cx.state().messages.iter().take(limit as usize).cloned().collect()
+/// }
+///
+/// /// Without a context: generic over any server state; no reply.
+/// #[chsk::handler(ChatEvent::Post)]
+/// pub async fn post(msg: Message) {
+///     let _ = msg;
+/// }
+///
+/// fn main() {
+///     use chsk::{Handler, Variant};
+///     fn variant_id<S, H: Handler<S>>(_: H) -> &'static str {
+///         <H::Variant as Variant>::ID
+///     }
+///     assert_eq!(variant_id::<AppState, _>(history), "chat/history");
+///     assert_eq!(variant_id::<(), _>(post), "chat/post");
+///     // The function itself stays callable, e.g. from unit tests:
+///     let _future = post::run(Message { text: "hi".into() });
+/// }
+/// ```
+///
+/// # The event path
+///
+/// The argument names the variant as `Enum::Variant`, with any module prefix. The variant's
+/// struct is found by snake-casing the enum segment into the module `#[chsk::events]`
+/// generates: `ChatEvent::History` → `chat_event::History`, `a::b::ChatEvent::History` →
+/// `a::b::chat_event::History`. A path whose second-to-last segment is already lowercase
+/// (`chat_event::History`) is used as it is.
+///
+/// # Parameters and return type
+///
+/// If the first parameter's type's last path segment is `Ctx` (e.g. `chsk::Ctx<AppState>`),
+/// it receives the context and the handler serves state `AppState`; otherwise the handler is
+/// generic over any state. The other parameters receive the variant's fields in order (any
+/// irrefutable patterns). The return type must be the variant's `#[reply]` type, or `()` (or
+/// nothing) for a variant without `#[reply]`; a mismatch is reported at the return type.
+/// The future must be `Send + 'static`.
+///
+/// # Generated items
+///
+/// For `async fn history(cx: chsk::Ctx<AppState>, room: String, limit: u32) -> Vec<Message>`:
+///
+/// ```text
+/// #[allow(non_camel_case_types)]
+/// #[derive(Debug, Clone, Copy)]
+/// struct history;                          // the fn's name, visibility and doc comments
+///
+/// impl history {
+///     async fn run(cx: chsk::Ctx<AppState>, room: String, limit: u32) -> Vec<Message>;
+///                                          // the function as written
+/// }
+///
+/// impl ::chsk::Handler<AppState> for history {   // `impl<S: Send + Sync + 'static> Handler<S>`
+///     type Variant = chat_event::History;         // when there is no `Ctx` parameter
+///     fn call(&self, cx: ::chsk::Ctx<AppState>, fields: (String, u32))
+///         -> ::chsk::handler::BoxFuture<Vec<Message>>;   // Box::pin(history::run(cx, room, limit))
+/// }
+/// ```
+///
+/// Because the unit struct takes the function's name in both namespaces, a local binding of
+/// that name in the same module (`let history = ..`) is read as the struct.
+///
+/// # Errors
+///
+/// Rejected with a message at the offending tokens: a non-`async` function, a missing or
+/// malformed event path, methods (`self`), generic, `unsafe` or `extern` functions, and a
+/// `Ctx` parameter that is not the first. A wrong number or type of parameters, or a wrong
+/// return type, is a type error pointing at the parameters or the return type.
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
