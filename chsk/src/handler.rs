@@ -1,32 +1,111 @@
-//! Handlers: the target of `#[chsk::handler]`.
-//!
-//! OWNED BY THE SERVER RUNTIME WORK: `Ctx` is a placeholder to be completed there.
+//! Handlers: the target of `#[chsk::handler]`, and the [`Ctx`] every handler gets.
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
-use crate::event::Variant;
+use crate::{
+    event::Variant,
+    server::{ConnId, HandshakeRequest, Server, Transport},
+};
 
 /// A boxed, sendable future (the return type of [`Handler::call`]).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The context a handler gets: who sent the event, the app state, and a handle to push.
-#[derive(Debug)]
+///
+/// Cheap to clone (three reference counts).
+///
+/// ```no_run
+/// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] enum Push { Hello }
+/// # impl chsk::Event for Push {
+/// #   const NAME: &'static str = "Push"; const IDS: &'static [&'static str] = &["app/hello"];
+/// #   fn id(&self) -> &'static str { "app/hello" } fn index(&self) -> usize { 0 }
+/// #   fn encode_payload(&self, c: chsk::Codec) -> Result<chsk::Payload, chsk::CodecError> { c.encode_payload(&()) }
+/// #   fn decode(_: &str, _: &chsk::Payload, _: chsk::Codec) -> Result<Self, chsk::DecodeError> { Ok(Push::Hello) }
+/// # }
+/// struct AppState { greeting: String }
+///
+/// fn greet(cx: &chsk::Ctx<AppState>) {
+///     println!("{} from {:?} ({})", cx.state().greeting, cx.uid(), cx.client_id());
+///     if let Some(uid) = cx.uid() {
+///         let _ = cx.server().send_to_user(uid, Push::Hello);
+///     }
+/// }
+/// ```
 pub struct Ctx<S> {
+    info: Arc<crate::server::ConnInfo>,
     state: Arc<S>,
+    server: Server,
 }
 
 impl<S> Clone for Ctx<S> {
     fn clone(&self) -> Self {
         Self {
+            info: self.info.clone(),
             state: self.state.clone(),
+            server: self.server.clone(),
         }
     }
 }
 
+impl<S> fmt::Debug for Ctx<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx")
+            .field("uid", &self.info.uid)
+            .field("client_id", &self.info.client_id)
+            .field("conn_id", &self.info.conn_id)
+            .field("transport", &self.info.transport)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S> Ctx<S> {
+    pub(crate) fn new(info: Arc<crate::server::ConnInfo>, state: Arc<S>, server: Server) -> Self {
+        Self {
+            info,
+            state,
+            server,
+        }
+    }
+
     /// The application state given to the server builder.
     pub fn state(&self) -> &S {
         &self.state
+    }
+
+    /// The server, to push events (`cx.server().send_to_user(..)`).
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The sender's user id (from the server's user-id fn), `None` when anonymous.
+    pub fn uid(&self) -> Option<&str> {
+        self.info.uid.as_deref()
+    }
+
+    /// The sender's client id (one per client instance: a browser tab).
+    pub fn client_id(&self) -> &str {
+        &self.info.client_id
+    }
+
+    /// The connection the event arrived on.
+    pub fn conn_id(&self) -> ConnId {
+        self.info.conn_id
+    }
+
+    /// The transport the event arrived on.
+    pub fn transport(&self) -> Transport {
+        self.info.transport
+    }
+
+    /// The request that opened the connection: the WebSocket handshake request, or the Ajax
+    /// `POST` that carried the event.
+    pub fn request(&self) -> &HandshakeRequest {
+        &self.info.request
+    }
+
+    /// The headers of [`request`](Self::request).
+    pub fn headers(&self) -> &http::HeaderMap {
+        self.info.request.headers()
     }
 }
 

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod codec;
 pub mod error;
 pub mod event;
@@ -9,8 +11,6 @@ pub mod handler;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
-#[cfg(feature = "client")]
-pub mod client;
 
 #[doc(hidden)]
 pub mod __private;
@@ -21,13 +21,16 @@ pub use codec::{Codec, Payload};
 pub use error::{cb_success, CbError, CodecError, DecodeError};
 #[doc(inline)]
 pub use event::{Event, Request, Variant};
-#[doc(inline)]
-pub use protocol::Frame;
 #[cfg(feature = "server")]
 #[doc(inline)]
 pub use handler::{Ctx, Handler};
+#[doc(inline)]
+pub use protocol::Frame;
 
 // Server re-exports (owned by the server work) go below this line.
+#[cfg(feature = "server")]
+#[doc(inline)]
+pub use server::Server;
 
 // Client re-exports (owned by the client work) go below this line.
 #[cfg(feature = "client")]

@@ -1,0 +1,115 @@
+//! The routes: `GET` (WebSocket upgrade, or Ajax handshake/poll) and `POST` (Ajax send).
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{FromRequestParts, Request, State, WebSocketUpgrade},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use chsk::server::{HandshakeRequest, HttpResponse, Rejection, Server};
+use http::StatusCode;
+
+/// The WebSocket read buffer: small, so idle connections stay cheap.
+const READ_BUFFER: usize = 4 * 1024;
+/// Written frames accumulate up to this size before they go to the socket (each burst ends
+/// with a flush anyway).
+const WRITE_BUFFER: usize = 8 * 1024;
+
+/// The chsk routes for `server`, at `/` of the returned router: nest it under any path
+/// (`Router::new().nest("/chsk", routes(server))`), with any router state.
+///
+/// ```no_run
+/// # fn f(server: chsk::Server) {
+/// #[derive(Clone)]
+/// struct AppState;
+/// let app: axum::Router = axum::Router::new()
+///     .nest("/chsk", chsk_axum::routes(server))
+///     .with_state(AppState);
+/// # }
+/// ```
+pub fn routes<S: Clone + Send + Sync + 'static>(server: Server) -> Router<S> {
+    Router::new()
+        .route("/", get(on_get).post(on_post))
+        .with_state(server)
+}
+
+async fn on_get(State(server): State<Server>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return into_axum(server.ajax_get(HandshakeRequest::new(parts)).await);
+    }
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let accepted = match server.accept(HandshakeRequest::new(parts)) {
+        Ok(accepted) => accepted,
+        Err(rejection) => return into_axum(rejection.into_response()),
+    };
+    // Messages a little over the limit reach chsk, which closes with 1009 and a reason;
+    // larger ones are cut by tungstenite before they are buffered whole.
+    let max = server.limits().max_frame_bytes;
+    let cap = max.saturating_mul(2).max(max.saturating_add(64 * 1024));
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(cap)
+        .max_frame_size(cap)
+        .on_upgrade(move |socket| async move {
+            server.serve_ws(accepted, crate::ws::adapt(socket)).await;
+        })
+}
+
+async fn on_post(State(server): State<Server>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let max = server.limits().max_frame_bytes;
+    let body = match read_body(body, max).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    into_axum(server.ajax_post(HandshakeRequest::new(parts), body).await)
+}
+
+/// Reads at most `max + 1` bytes (so chsk sees an oversized body and answers `413`).
+async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes, Response> {
+    match to_bytes(body, max.saturating_add(1)).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => {
+            // axum reports an exceeded limit as "length limit exceeded".
+            let too_big = e.to_string().contains("length limit");
+            if too_big {
+                Err(into_axum(
+                    Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "frame too large")
+                        .into_response(),
+                ))
+            } else {
+                tracing::debug!(error = %e, "chsk: could not read an Ajax body");
+                Err(into_axum(
+                    Rejection::new(StatusCode::BAD_REQUEST, "could not read the body")
+                        .into_response(),
+                ))
+            }
+        }
+    }
+}
+
+/// Copies chsk's response into axum's.
+fn into_axum(response: HttpResponse) -> Response {
+    let mut out = Response::new(Body::from(response.body));
+    *out.status_mut() = response.status;
+    if !response.content_type.is_empty() {
+        out.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(response.content_type),
+        );
+    }
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out
+}

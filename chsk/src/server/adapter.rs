@@ -1,0 +1,87 @@
+//! The adapter between the push/presence API and the connections: in-process by default; a
+//! cluster adapter (Redis pub/sub, say) can fan pushes and presence out to other server
+//! processes without touching the transports (socketioxide's `Adapter` is the model).
+
+use std::{fmt, sync::Arc};
+
+use super::{
+    presence::ConnectedUids,
+    push::{Flush, PushError, Target},
+    Inner,
+};
+use crate::protocol::EventFrame;
+
+/// Routes pushes and answers presence queries. Every method has the single-process default;
+/// implementors override only what differs.
+///
+/// ```
+/// use chsk::server::{Adapter, Flush, LocalNode, PushError, Target};
+/// use chsk::protocol::EventFrame;
+///
+/// /// Logs every push, then delivers it locally.
+/// #[derive(Debug)]
+/// struct Logging;
+///
+/// impl Adapter for Logging {
+///     fn push(&self, node: LocalNode<'_>, target: Target, event: EventFrame, flush: Flush)
+///         -> Result<usize, PushError>
+///     {
+///         println!("push {} to {target:?}", event.id);
+///         node.deliver(target, event, flush)
+///     }
+/// }
+/// ```
+pub trait Adapter: Send + Sync + fmt::Debug + 'static {
+    /// Delivers an encoded event to `target`'s clients; returns how many connections it will
+    /// reach. The default delivers to this process's connections only.
+    fn push(
+        &self,
+        node: LocalNode<'_>,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        node.deliver(target, event, flush)
+    }
+
+    /// The connected users. The default answers for this process only.
+    fn connected_uids(&self, node: LocalNode<'_>) -> ConnectedUids {
+        node.connected_uids()
+    }
+}
+
+/// The default adapter: one server process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalAdapter;
+
+impl Adapter for LocalAdapter {}
+
+/// This process's connections, as an [`Adapter`] sees them.
+#[derive(Clone, Copy)]
+pub struct LocalNode<'a> {
+    pub(crate) inner: &'a Arc<Inner>,
+}
+
+impl fmt::Debug for LocalNode<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalNode").finish_non_exhaustive()
+    }
+}
+
+impl LocalNode<'_> {
+    /// Batches `event` for this process's connections matched by `target`; returns how many
+    /// connections it will reach, or [`PushError::NoRecipient`] (counted) when none.
+    pub fn deliver(
+        &self,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        self.inner.deliver_local(target, event, flush)
+    }
+
+    /// This process's connected users.
+    pub fn connected_uids(&self) -> ConnectedUids {
+        self.inner.presence.snapshot()
+    }
+}

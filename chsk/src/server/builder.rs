@@ -1,0 +1,228 @@
+//! The server builder: handlers, hooks and options.
+
+use std::{fmt, marker::PhantomData, sync::Arc};
+
+use serde::Serialize;
+
+use super::{
+    adapter::{Adapter, LocalAdapter},
+    dispatch::{ErasedHandler, Table, Wrap},
+    options::{AllowedOrigins, Limits, Timings},
+    request::HandshakeRequest,
+    security::{Csrf, Rejection, RequestFn, Security, UserIdFn},
+    HandshakeDataFn, Server,
+};
+use crate::{
+    codec::Codec,
+    event::{Event, Variant},
+    handler::Handler,
+};
+
+/// Builds a [`Server`]: `Server::builder(state).handler(a).handler(b).build()`.
+///
+/// `E` (the client → server event enum) is inferred from the handlers.
+pub struct ServerBuilder<E, S> {
+    state: Arc<S>,
+    handlers: Vec<(usize, &'static str, Box<dyn ErasedHandler<E, S>>)>,
+    codec: Codec,
+    timings: Timings,
+    limits: Limits,
+    user_id: Option<UserIdFn>,
+    csrf: Csrf,
+    origins: AllowedOrigins,
+    authorized: Option<RequestFn<bool>>,
+    reject: Option<RequestFn<Option<Rejection>>>,
+    handshake_data: Option<HandshakeDataFn>,
+    adapter: Box<dyn Adapter>,
+    _event: PhantomData<fn() -> E>,
+}
+
+impl<E, S> fmt::Debug for ServerBuilder<E, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field(
+                "handlers",
+                &self.handlers.iter().map(|h| h.1).collect::<Vec<_>>(),
+            )
+            .field("codec", &self.codec)
+            .field("timings", &self.timings)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
+    pub(crate) fn new(state: S) -> Self {
+        Self {
+            state: Arc::new(state),
+            handlers: Vec::new(),
+            codec: Codec::default(),
+            timings: Timings::default(),
+            limits: Limits::default(),
+            user_id: None,
+            csrf: Csrf::Unset,
+            origins: AllowedOrigins::All,
+            authorized: None,
+            reject: None,
+            handshake_data: None,
+            adapter: Box::new(LocalAdapter),
+            _event: PhantomData,
+        }
+    }
+
+    /// Registers the handler of one variant. Registering two handlers for the same variant
+    /// panics in [`build`](Self::build).
+    pub fn handler<H>(mut self, handler: H) -> Self
+    where
+        H: Handler<S>,
+        H::Variant: Variant<Event = E>,
+        <H::Variant as Variant>::Output: Serialize,
+    {
+        let index = <H::Variant as Variant>::INDEX;
+        let id = <H::Variant as Variant>::ID;
+        self.handlers.push((index, id, Box::new(Wrap(handler))));
+        self
+    }
+
+    /// The codec of every connection (default [`Codec::Postcard`]).
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Timings (keep-alive, poll timeout, batching windows, grace periods).
+    pub fn timings(mut self, timings: Timings) -> Self {
+        self.timings = timings;
+        self
+    }
+
+    /// Limits (frame size, queue length, connections per user, rate limit).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Computes the user id from the request and the client id (default: every client is
+    /// anonymous). Pushes to a user reach every client with that user id.
+    pub fn user_id<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&HandshakeRequest, &str) -> Option<String> + Send + Sync + 'static,
+    {
+        self.user_id = Some(Box::new(f));
+        self
+    }
+
+    /// The reference CSRF token of a request (from the session, say). The client's token (the
+    /// `csrf-token` query parameter, or the `x-csrf-token` / `x-xsrf-token` header) must equal
+    /// it (constant-time compare); a `None` reference rejects with `403 bad CSRF token`.
+    ///
+    /// Either this or [`skip_csrf_check`](Self::skip_csrf_check) must be called: by default
+    /// every request is rejected, as in Sente.
+    pub fn csrf_token<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&HandshakeRequest) -> Option<String> + Send + Sync + 'static,
+    {
+        self.csrf = Csrf::Token(Box::new(f));
+        self
+    }
+
+    /// Skips the CSRF check (Sente's `:sente/skip-CSRF-check`): for servers whose cookies
+    /// cannot be used cross-site, or that check [`allowed_origins`](Self::allowed_origins)
+    /// instead, or that authenticate with something other than cookies.
+    pub fn skip_csrf_check(mut self) -> Self {
+        self.csrf = Csrf::Skip;
+        self
+    }
+
+    /// The origins allowed to connect (default all).
+    pub fn allowed_origins(mut self, origins: AllowedOrigins) -> Self {
+        self.origins = origins;
+        self
+    }
+
+    /// An authorization hook: `false` rejects with `401 unauthorized`.
+    pub fn authorize<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&HandshakeRequest) -> bool + Send + Sync + 'static,
+    {
+        self.authorized = Some(Box::new(f));
+        self
+    }
+
+    /// A custom rejection hook, run before every other check: `Some(rejection)` refuses the
+    /// request with that status and body.
+    pub fn reject<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&HandshakeRequest) -> Option<Rejection> + Send + Sync + 'static,
+    {
+        self.reject = Some(Box::new(f));
+        self
+    }
+
+    /// Data put in every handshake (encoded by the server's codec).
+    pub fn handshake_data<T, F>(mut self, f: F) -> Self
+    where
+        T: Serialize,
+        F: Fn(&HandshakeRequest, Option<&str>) -> Option<T> + Send + Sync + 'static,
+    {
+        self.handshake_data = Some(Box::new(move |req, uid, codec| {
+            f(req, uid).map(|v| codec.encode_payload(&v)).transpose()
+        }));
+        self
+    }
+
+    /// The push/presence adapter (default [`LocalAdapter`]).
+    pub fn adapter(mut self, adapter: impl Adapter) -> Self {
+        self.adapter = Box::new(adapter);
+        self
+    }
+
+    /// Builds the server.
+    ///
+    /// # Panics
+    ///
+    /// When two handlers serve the same variant.
+    pub fn build(self) -> Server {
+        let mut table: Vec<Option<Box<dyn ErasedHandler<E, S>>>> =
+            (0..E::IDS.len()).map(|_| None).collect();
+        for (index, id, handler) in self.handlers {
+            let Some(slot) = table.get_mut(index) else {
+                panic!(
+                    "chsk: handler for `{id}` has index {index}, out of range for `{}`",
+                    E::NAME
+                );
+            };
+            if slot.is_some() {
+                panic!(
+                    "chsk: two handlers registered for event `{id}` of `{}`; each variant \
+                     takes exactly one handler",
+                    E::NAME
+                );
+            }
+            *slot = Some(handler);
+        }
+        let dispatch = Table {
+            handlers: table,
+            state: self.state,
+            codec: self.codec,
+            _event: PhantomData,
+        };
+        let security = Security {
+            codec: self.codec,
+            csrf: self.csrf,
+            origins: self.origins,
+            authorized: self.authorized,
+            reject: self.reject,
+        };
+        Server::from_parts(super::Parts {
+            codec: self.codec,
+            timings: self.timings,
+            limits: self.limits,
+            security,
+            user_id: self.user_id,
+            handshake_data: self.handshake_data,
+            dispatch: Box::new(dispatch),
+            adapter: self.adapter,
+        })
+    }
+}

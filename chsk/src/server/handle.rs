@@ -1,0 +1,427 @@
+//! The [`Server`] handle: push, presence, metrics and in-process calls.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use tokio::sync::{broadcast, watch};
+
+use super::{
+    adapter::{Adapter, LocalNode},
+    builder::ServerBuilder,
+    conn::{Conn, ConnIds, ConnInfo},
+    dispatch::{Dispatch, HandlerResult},
+    metrics::{Counters, Metrics},
+    options::{Limits, Timings, Transport},
+    presence::{ConnectedUids, Presence, PresenceEvent},
+    push::{Batcher, Flush, PushError, Target},
+    registry::Registry,
+    request::HandshakeRequest,
+    security::{Rejection, Security, UserIdFn},
+};
+use crate::{
+    codec::{Codec, Payload},
+    error::{CbError, CodecError},
+    event::{Event, Request},
+    protocol::EventFrame,
+};
+
+/// Computes handshake data: request, user id, codec.
+pub(crate) type HandshakeDataFn = Box<
+    dyn Fn(&HandshakeRequest, Option<&str>, Codec) -> Result<Option<Payload>, CodecError>
+        + Send
+        + Sync,
+>;
+
+/// What the builder hands over.
+pub(crate) struct Parts {
+    pub(crate) codec: Codec,
+    pub(crate) timings: Timings,
+    pub(crate) limits: Limits,
+    pub(crate) security: Security,
+    pub(crate) user_id: Option<UserIdFn>,
+    pub(crate) handshake_data: Option<HandshakeDataFn>,
+    pub(crate) dispatch: Box<dyn Dispatch>,
+    pub(crate) adapter: Box<dyn Adapter>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) codec: Codec,
+    pub(crate) timings: Timings,
+    pub(crate) limits: Limits,
+    pub(crate) security: Security,
+    pub(crate) user_id: Option<UserIdFn>,
+    pub(crate) handshake_data: Option<HandshakeDataFn>,
+    pub(crate) dispatch: Box<dyn Dispatch>,
+    pub(crate) adapter: Box<dyn Adapter>,
+    pub(crate) registry: Registry,
+    pub(crate) presence: Presence,
+    pub(crate) counters: Counters,
+    pub(crate) conn_ids: ConnIds,
+    ws_batcher: Batcher,
+    ajax_batcher: Batcher,
+}
+
+/// The server: a cheap-to-clone handle (an `Arc` inside), not generic over the event type.
+///
+/// Build it with [`Server::builder`], mount it with `chsk_axum::routes(server)`, and push with
+/// [`send_to_user`](Self::send_to_user) and friends. Pushes and presence need a tokio runtime.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("events", &self.inner.dispatch.event_name())
+            .field("codec", &self.inner.codec)
+            .field("timings", &self.inner.timings)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request that passed every check and may open a WebSocket (see [`Server::accept`]).
+#[derive(Debug)]
+pub struct Accepted {
+    pub(crate) request: Arc<HandshakeRequest>,
+    pub(crate) client_id: String,
+    pub(crate) uid: Option<String>,
+}
+
+impl Accepted {
+    /// The user id the server assigned.
+    pub fn uid(&self) -> Option<&str> {
+        self.uid.as_deref()
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+}
+
+impl Server {
+    /// Starts building a server around the application state `S`; `E` (the client → server
+    /// event enum) is inferred from the handlers.
+    pub fn builder<E: Event, S: Send + Sync + 'static>(state: S) -> ServerBuilder<E, S> {
+        ServerBuilder::new(state)
+    }
+
+    pub(crate) fn from_parts(p: Parts) -> Self {
+        let ws_batcher = Batcher::new(Transport::Ws, p.timings.send_buf_ws);
+        let ajax_batcher = Batcher::new(Transport::Ajax, p.timings.send_buf_ajax);
+        Server {
+            inner: Arc::new(Inner {
+                codec: p.codec,
+                timings: p.timings,
+                limits: p.limits,
+                security: p.security,
+                user_id: p.user_id,
+                handshake_data: p.handshake_data,
+                dispatch: p.dispatch,
+                adapter: p.adapter,
+                registry: Registry::default(),
+                presence: Presence::default(),
+                counters: Counters::default(),
+                conn_ids: ConnIds::default(),
+                ws_batcher,
+                ajax_batcher,
+            }),
+        }
+    }
+
+    /// The codec of every connection.
+    pub fn codec(&self) -> Codec {
+        self.inner.codec
+    }
+
+    /// The timings.
+    pub fn timings(&self) -> &Timings {
+        &self.inner.timings
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Runs the checks of PROTOCOL.md section 1 (client id, codec, reject hook, CSRF, origin,
+    /// authorization, connections per user) on a request that wants to open a connection.
+    pub fn accept(&self, request: HandshakeRequest) -> Result<Accepted, Rejection> {
+        let (client_id, uid) = self.inner.check(&request)?;
+        if !self.inner.registry.has_room(
+            uid.as_deref(),
+            &client_id,
+            self.inner.limits.max_conns_per_user,
+        ) {
+            Counters::inc(&self.inner.counters.rejected_requests);
+            return Err(too_many_conns());
+        }
+        Ok(Accepted {
+            request: Arc::new(request),
+            client_id,
+            uid,
+        })
+    }
+
+    /// Pushes `event` to every client of user `uid` (batched); returns how many connections it
+    /// will reach.
+    ///
+    /// ```no_run
+    /// # fn f<P: chsk::Event>(server: chsk::Server, ev: P) {
+    /// match server.send_to_user("alice", ev) {
+    ///     Ok(n) => println!("queued for {n} connections"),
+    ///     Err(e) => println!("not delivered: {e}"), // counted in `metrics()`
+    /// }
+    /// # }
+    /// ```
+    pub fn send_to_user(&self, uid: &str, event: impl Event) -> Result<usize, PushError> {
+        self.push(Target::User(uid.to_owned()), event, Flush::Batched)
+    }
+
+    /// Pushes `event` to one client id (batched).
+    pub fn send_to_client(&self, client_id: &str, event: impl Event) -> Result<usize, PushError> {
+        self.push(Target::Client(client_id.to_owned()), event, Flush::Batched)
+    }
+
+    /// Pushes `event` to every connected client, anonymous ones included (batched).
+    pub fn send_to_all(&self, event: impl Event) -> Result<usize, PushError> {
+        self.push(Target::All, event, Flush::Batched)
+    }
+
+    /// Pushes `event` to `target`, batched or flushed at once.
+    pub fn push(
+        &self,
+        target: Target,
+        event: impl Event,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        let frame = event.to_frame(self.inner.codec)?;
+        self.inner
+            .adapter
+            .push(LocalNode { inner: &self.inner }, target, frame, flush)
+    }
+
+    /// Sends every batched push now.
+    pub fn flush(&self) {
+        self.inner.ws_batcher.flush_all(&self.inner);
+        self.inner.ajax_batcher.flush_all(&self.inner);
+    }
+
+    /// The connected users (Sente's `connected-uids`).
+    pub fn connected_uids(&self) -> ConnectedUids {
+        self.inner
+            .adapter
+            .connected_uids(LocalNode { inner: &self.inner })
+    }
+
+    /// A watchable view of [`connected_uids`](Self::connected_uids) (this process).
+    pub fn watch_connected_uids(&self) -> watch::Receiver<ConnectedUids> {
+        self.inner.presence.watch()
+    }
+
+    /// User-port open/close events (after grace periods). A receiver that falls more than 1024
+    /// events behind gets `RecvError::Lagged`.
+    pub fn presence_events(&self) -> broadcast::Receiver<PresenceEvent> {
+        self.inner.presence.subscribe()
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        self.inner.counters.snapshot()
+    }
+
+    /// Closes every connection with `Close { reason }` (WebSocket code 1001).
+    pub fn close_all(&self, reason: &str) {
+        for conn in self.inner.registry.all() {
+            conn.request_close(reason);
+            if conn.transport() == Transport::Ajax {
+                self.inner.drop_conn(&conn);
+            }
+        }
+    }
+
+    /// Calls the handler of `request` in-process, as user `uid`, through the real path:
+    /// encode → dispatch → decode. For tests and docs.
+    ///
+    /// ```no_run
+    /// # async fn f<R: chsk::Request>(server: chsk::Server, req: R) {
+    /// let reply: Result<R::Reply, chsk::CbError> = server.call_local(Some("alice"), req).await;
+    /// # }
+    /// ```
+    pub async fn call_local<R: Request>(
+        &self,
+        uid: Option<&str>,
+        request: R,
+    ) -> Result<R::Reply, CbError> {
+        let codec = self.inner.codec;
+        let event: R::Event = request.into();
+        if std::any::TypeId::of::<R::Event>() != self.inner.dispatch.event_type() {
+            return Err(CbError::Error(format!(
+                "`{}` is not this server's event enum (`{}`)",
+                R::Event::NAME,
+                self.inner.dispatch.event_name()
+            )));
+        }
+        let frame = event.to_frame(codec)?;
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let info = Arc::new(ConnInfo {
+            uid: uid.map(str::to_owned),
+            client_id: "local".to_owned(),
+            conn_id: self.inner.conn_ids.next(),
+            transport: Transport::Local,
+            request: Arc::new(HandshakeRequest::new(parts)),
+        });
+        let payload = self.run(info, &frame).await.map_err(CbError::Error)?;
+        Ok(codec.decode_payload(&payload)?)
+    }
+
+    /// Dispatches one event and awaits its handler; failures are counted and logged.
+    pub(crate) async fn run(
+        &self,
+        info: Arc<ConnInfo>,
+        frame: &EventFrame,
+    ) -> Result<Payload, String> {
+        let fut = self.start(info, frame)?;
+        self.finish(fut.await)
+    }
+
+    /// Decodes and starts a handler (counting a bad event).
+    pub(crate) fn start(
+        &self,
+        info: Arc<ConnInfo>,
+        frame: &EventFrame,
+    ) -> Result<crate::handler::BoxFuture<HandlerResult>, String> {
+        self.inner
+            .dispatch
+            .dispatch(self, info, frame)
+            .map_err(|e| {
+                Counters::inc(&self.inner.counters.bad_events);
+                tracing::debug!(event = %frame.id, error = %e.0, "chsk: bad event");
+                e.0
+            })
+    }
+
+    /// Turns a handler's result into a reply result (counting a panic).
+    pub(crate) fn finish(&self, result: HandlerResult) -> Result<Payload, String> {
+        result.map_err(|f| {
+            if f.panicked {
+                Counters::inc(&self.inner.counters.handler_panics);
+            }
+            f.message
+        })
+    }
+}
+
+fn too_many_conns() -> Rejection {
+    Rejection::new(http::StatusCode::TOO_MANY_REQUESTS, "too many connections")
+}
+
+impl Inner {
+    pub(crate) fn batcher(&self, transport: Transport) -> &Batcher {
+        match transport {
+            Transport::Ajax => &self.ajax_batcher,
+            _ => &self.ws_batcher,
+        }
+    }
+
+    /// The security checks plus the user id.
+    pub(crate) fn check(
+        &self,
+        request: &HandshakeRequest,
+    ) -> Result<(String, Option<String>), Rejection> {
+        let client_id = self.security.check(request).map_err(|r| {
+            Counters::inc(&self.counters.rejected_requests);
+            tracing::debug!(status = %r.status(), "chsk: request rejected");
+            r
+        })?;
+        let uid = self.user_id.as_ref().and_then(|f| f(request, client_id));
+        Ok((client_id.to_owned(), uid))
+    }
+
+    /// Local delivery: counts recipients now, batches per transport.
+    pub(crate) fn deliver_local(
+        self: &Arc<Self>,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        let (ws, ajax) = self.registry.count(&target);
+        if ws + ajax == 0 {
+            Counters::inc(&self.counters.pushes_undeliverable);
+            tracing::debug!(?target, event = %event.id, "chsk: push has no recipient");
+            return Err(PushError::NoRecipient(target));
+        }
+        match (ws > 0, ajax > 0) {
+            (true, true) => {
+                self.ws_batcher
+                    .push(self, target.clone(), event.clone(), flush);
+                self.ajax_batcher.push(self, target, event, flush);
+            }
+            (true, false) => self.ws_batcher.push(self, target, event, flush),
+            _ => self.ajax_batcher.push(self, target, event, flush),
+        }
+        Ok(ws + ajax)
+    }
+
+    /// Registers a new connection, closing the one it replaces; updates presence.
+    pub(crate) fn register(self: &Arc<Self>, conn: &Arc<Conn>) -> Result<bool, Rejection> {
+        let remember = self.timings.ws_grace.max(self.timings.ajax_grace);
+        let inserted = self
+            .registry
+            .insert(conn.clone(), self.limits.max_conns_per_user, remember)
+            .map_err(|_| too_many_conns())?;
+        if let Some(old) = inserted.replaced {
+            old.request_close("replaced by a newer connection");
+            self.unregistered(&old);
+        }
+        match conn.transport() {
+            Transport::Ws => Counters::inc(&self.counters.ws_opened),
+            _ => Counters::inc(&self.counters.ajax_opened),
+        }
+        if let Some(uid) = &conn.info.uid {
+            self.presence.opened(uid, conn.transport());
+        }
+        Ok(inserted.first)
+    }
+
+    /// Removes a connection from the registry (if still there) and updates presence.
+    pub(crate) fn drop_conn(self: &Arc<Self>, conn: &Arc<Conn>) {
+        if self.registry.remove(conn) {
+            self.unregistered(conn);
+        }
+    }
+
+    /// Presence and counters after a connection left the registry.
+    fn unregistered(self: &Arc<Self>, conn: &Arc<Conn>) {
+        let transport = conn.transport();
+        match transport {
+            Transport::Ws => Counters::inc(&self.counters.ws_closed),
+            _ => Counters::inc(&self.counters.ajax_closed),
+        }
+        let Some(uid) = conn.info.uid.clone() else {
+            return;
+        };
+        self.presence.closed(&uid, transport);
+        // Ajax states already waited their grace period before being dropped.
+        let grace = match transport {
+            Transport::Ws => self.timings.ws_grace,
+            _ => Duration::ZERO,
+        };
+        if grace.is_zero() {
+            let live = self.registry.uid_has(&uid, transport);
+            self.presence.settle(&uid, transport, grace, live);
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                tokio::time::sleep(grace).await;
+                if let Some(inner) = weak.upgrade() {
+                    let live = inner.registry.uid_has(&uid, transport);
+                    inner.presence.settle(&uid, transport, grace, live);
+                }
+            });
+        }
+    }
+}

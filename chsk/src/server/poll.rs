@@ -1,0 +1,294 @@
+//! The Ajax transport: handshake and long-poll (GET), sends (POST). A client's state (and its
+//! queued pushes) lives between polls for the Ajax grace period.
+
+use std::{
+    sync::{atomic::Ordering, Arc},
+    time::Instant,
+};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use super::{
+    conn::{Conn, ConnInfo},
+    handle::{Inner, Server},
+    metrics::Counters,
+    options::Transport,
+    request::HandshakeRequest,
+    security::{HttpResponse, Rejection},
+    ws::kind,
+};
+use crate::protocol::{EventFrame, Frame, Handshake};
+
+impl Server {
+    /// Answers an Ajax `GET`: a handshake (`handshake=1`, or no state for this client), or a
+    /// long-poll held up to `lp_timeout`.
+    pub async fn ajax_get(&self, request: HandshakeRequest) -> HttpResponse {
+        let inner = &self.inner;
+        let (client_id, uid) = match inner.check(&request) {
+            Ok(ok) => ok,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let handshake = request.query("handshake") == Some("1");
+        let existing = inner
+            .registry
+            .get(&client_id)
+            .filter(|c| c.transport() == Transport::Ajax && c.info.uid == uid && !c.is_closing());
+        match existing {
+            Some(conn) if !handshake => self.poll(&conn).await,
+            _ => self.ajax_handshake(request, client_id, uid, handshake),
+        }
+    }
+
+    /// Creates (or re-creates) the client's state and answers `Handshake`.
+    fn ajax_handshake(
+        &self,
+        request: HandshakeRequest,
+        client_id: String,
+        uid: Option<String>,
+        asked: bool,
+    ) -> HttpResponse {
+        let inner = &self.inner;
+        let info = ConnInfo {
+            uid,
+            client_id,
+            conn_id: inner.conn_ids.next(),
+            transport: Transport::Ajax,
+            request: Arc::new(request),
+        };
+        let (conn, _) = Conn::new(info, inner.limits.send_queue, inner.limits.rate_limit);
+        let first = match inner.register(&conn) {
+            Ok(first) => first && asked,
+            Err(rejection) => {
+                Counters::inc(&inner.counters.rejected_requests);
+                return rejection.into_response();
+            }
+        };
+        schedule_reap(inner, &conn);
+        let data = inner.handshake_data.as_ref().and_then(|f| {
+            f(&conn.info.request, conn.info.uid.as_deref(), inner.codec)
+                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
+                .ok()
+                .flatten()
+        });
+        let frame = Frame::Handshake(Handshake {
+            uid: conn.info.uid.clone(),
+            client_id: conn.info.client_id.clone(),
+            data,
+            first,
+        });
+        self.frame_response(StatusCode::OK, &frame)
+    }
+
+    /// Holds one poll: the first queued item (plus everything else queued) as one `Push`, or
+    /// `PollTimeout`.
+    async fn poll(&self, conn: &Arc<Conn>) -> HttpResponse {
+        let Some(ajax) = &conn.ajax else {
+            return self.frame_response(StatusCode::OK, &Frame::PollTimeout);
+        };
+        // A newer poll ends this one.
+        let mut gen = ajax.poll_gen.subscribe();
+        ajax.poll_gen.send_modify(|g| *g += 1);
+        let mine = *gen.borrow_and_update();
+        ajax.active_polls.fetch_add(1, Ordering::AcqRel);
+        let _guard = PollGuard {
+            inner: self.inner.clone(),
+            conn: conn.clone(),
+        };
+        let mut close = conn.close_signal();
+        let superseded = async {
+            loop {
+                if gen.changed().await.is_err() || *gen.borrow() != mine {
+                    return;
+                }
+            }
+        };
+        let deadline = tokio::time::sleep(self.inner.timings.lp_timeout);
+        let got = async {
+            let mut rx = ajax.rx.lock().await;
+            let first = rx.recv().await;
+            first.map(|first| {
+                let mut items = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    items.push(more);
+                }
+                items
+            })
+        };
+        tokio::select! {
+            items = got => match items {
+                Some(items) if items.len() == 1 => {
+                    let bytes = items.into_iter().next().map(|i| i.bytes).unwrap_or_default();
+                    self.bytes_response(StatusCode::OK, bytes)
+                }
+                Some(items) => {
+                    let events: Vec<EventFrame> = items
+                        .iter()
+                        .flat_map(|i| i.events.iter().flat_map(|e| e.iter().cloned()))
+                        .collect();
+                    self.frame_response(StatusCode::OK, &Frame::Push(events))
+                }
+                None => self.frame_response(StatusCode::OK, &Frame::PollTimeout),
+            },
+            _ = close.changed() => {
+                let reason = close.borrow().clone().unwrap_or_default();
+                self.frame_response(StatusCode::OK, &Frame::Close { reason })
+            }
+            () = superseded => self.frame_response(StatusCode::OK, &Frame::PollTimeout),
+            () = deadline => self.frame_response(StatusCode::OK, &Frame::PollTimeout),
+        }
+    }
+
+    /// Answers an Ajax `POST`: one frame in the body.
+    pub async fn ajax_post(&self, request: HandshakeRequest, body: Bytes) -> HttpResponse {
+        let inner = &self.inner;
+        let (client_id, uid) = match inner.check(&request) {
+            Ok(ok) => ok,
+            Err(rejection) => return rejection.into_response(),
+        };
+        if body.len() > inner.limits.max_frame_bytes {
+            Counters::inc(&inner.counters.oversized_frames);
+            return Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "frame too large")
+                .into_response();
+        }
+        let conn = inner
+            .registry
+            .get(&client_id)
+            .filter(|c| c.transport() == Transport::Ajax && c.info.uid == uid);
+        if let Some(conn) = &conn {
+            if !conn.allow_frame() {
+                Counters::inc(&inner.counters.rate_limited);
+                return Rejection::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded")
+                    .into_response();
+            }
+        }
+        let frame = match inner.codec.decode_frame(&body) {
+            Ok(frame) => frame,
+            Err(e) => {
+                Counters::inc(&inner.counters.malformed_frames);
+                return Rejection::new(StatusCode::BAD_REQUEST, format!("malformed frame: {e}"))
+                    .into_response();
+            }
+        };
+        let info = Arc::new(ConnInfo {
+            uid,
+            client_id,
+            conn_id: conn.map_or_else(|| inner.conn_ids.next(), |c| c.id()),
+            transport: Transport::Ajax,
+            request: Arc::new(request),
+        });
+        match frame {
+            Frame::Event(event) => {
+                if let Ok(fut) = self.start(info, &event) {
+                    let server = self.clone();
+                    tokio::spawn(async move {
+                        let _ = server.finish(fut.await);
+                    });
+                }
+                HttpResponse {
+                    status: StatusCode::NO_CONTENT,
+                    content_type: "",
+                    body: Bytes::new(),
+                }
+            }
+            Frame::Request { reply_id, event } => {
+                let result = match self.start(info, &event) {
+                    Err(message) => Err(message),
+                    Ok(fut) => {
+                        // Run as a task: the handler finishes even if the reply times out.
+                        let server = self.clone();
+                        let task = tokio::spawn(async move { server.finish(fut.await) });
+                        match tokio::time::timeout(inner.timings.ajax_reply_timeout, task).await {
+                            Ok(Ok(result)) => result,
+                            Ok(Err(_)) => Err("handler failed".to_owned()),
+                            Err(_) => {
+                                Counters::inc(&inner.counters.reply_timeouts);
+                                return Rejection::new(
+                                    StatusCode::GATEWAY_TIMEOUT,
+                                    "reply timeout",
+                                )
+                                .into_response();
+                            }
+                        }
+                    }
+                };
+                self.frame_response(StatusCode::OK, &Frame::Reply { reply_id, result })
+            }
+            Frame::Ping => self.frame_response(StatusCode::OK, &Frame::Pong),
+            other => {
+                Counters::inc(&inner.counters.malformed_frames);
+                Rejection::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "malformed frame: unexpected frame from a client: {}",
+                        kind(&other)
+                    ),
+                )
+                .into_response()
+            }
+        }
+    }
+
+    fn frame_response(&self, status: StatusCode, frame: &Frame) -> HttpResponse {
+        match self.inner.codec.encode_frame(frame) {
+            Ok(body) => self.bytes_response(status, Bytes::from(body)),
+            Err(e) => {
+                tracing::error!(error = %e, "chsk: could not encode a frame");
+                Rejection::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "could not encode the frame",
+                )
+                .into_response()
+            }
+        }
+    }
+
+    fn bytes_response(&self, status: StatusCode, body: Bytes) -> HttpResponse {
+        HttpResponse {
+            status,
+            content_type: self.inner.codec.content_type(),
+            body,
+        }
+    }
+}
+
+/// Marks the end of a poll (also when the HTTP client went away and the poll was dropped).
+struct PollGuard {
+    inner: Arc<Inner>,
+    conn: Arc<Conn>,
+}
+
+impl Drop for PollGuard {
+    fn drop(&mut self) {
+        if let Some(ajax) = &self.conn.ajax {
+            if let Ok(mut at) = ajax.last_poll_end.lock() {
+                *at = Instant::now();
+            }
+            ajax.active_polls.fetch_sub(1, Ordering::AcqRel);
+        }
+        schedule_reap(&self.inner, &self.conn);
+    }
+}
+
+/// After the Ajax grace period, drops the client's state if no poll came in the meantime.
+fn schedule_reap(inner: &Arc<Inner>, conn: &Arc<Conn>) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let grace = inner.timings.ajax_grace;
+    let weak = Arc::downgrade(inner);
+    let conn = conn.clone();
+    rt.spawn(async move {
+        tokio::time::sleep(grace).await;
+        let Some(inner) = weak.upgrade() else { return };
+        let Some(ajax) = &conn.ajax else { return };
+        let idle = ajax
+            .last_poll_end
+            .lock()
+            .map(|at| at.elapsed() >= grace)
+            .unwrap_or(true);
+        if idle && ajax.active_polls.load(Ordering::Acquire) == 0 {
+            inner.drop_conn(&conn);
+        }
+    });
+}

@@ -1,0 +1,198 @@
+//! Pushes: targets, batching windows per transport, one encoding per batch.
+//!
+//! Ordering: at most one open batch may reach any given connection at a time. A push whose
+//! target overlaps an open batch for another target (a broadcast while a user's batch is open,
+//! say) flushes that batch first, so every connection sees pushes in the order they were made.
+
+use std::{
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::Duration,
+};
+
+use super::{mailbox::Outgoing, metrics::Counters, options::Transport, Inner};
+use crate::{
+    error::CodecError,
+    protocol::{EventFrame, Frame},
+};
+
+/// Who receives a push.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Target {
+    /// Every connected client of this user id (every tab, every device).
+    User(String),
+    /// One client id.
+    Client(String),
+    /// Every connected client, anonymous ones included.
+    All,
+}
+
+impl Target {
+    /// Whether a connection could be reached by both targets.
+    fn overlaps(&self, other: &Target) -> bool {
+        match (self, other) {
+            (Target::User(a), Target::User(b)) | (Target::Client(a), Target::Client(b)) => a == b,
+            _ => true,
+        }
+    }
+}
+
+/// Whether a push waits for its transport's batching window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Flush {
+    /// Batched with the other pushes of the window (`send_buf_ws` / `send_buf_ajax`).
+    #[default]
+    Batched,
+    /// Sent at once, together with whatever is already batched for the same target.
+    Now,
+}
+
+/// Why a push was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// No connection matched the target (counted in `pushes_undeliverable`).
+    #[error("no connected client for {0:?}")]
+    NoRecipient(Target),
+    /// The event could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] CodecError),
+    /// The event belongs to another event enum than the one requested.
+    #[error("{0}")]
+    Other(String),
+}
+
+#[derive(Debug)]
+struct Batch {
+    target: Target,
+    events: Vec<EventFrame>,
+    gen: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    open: Vec<Batch>,
+    next_gen: u64,
+}
+
+/// The push batcher of one transport.
+#[derive(Debug)]
+pub(crate) struct Batcher {
+    transport: Transport,
+    window: Duration,
+    state: Mutex<State>,
+}
+
+impl Batcher {
+    pub(crate) fn new(transport: Transport, window: Duration) -> Self {
+        Self {
+            transport,
+            window,
+            state: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an event for `target`; schedules the window's flush, or flushes now.
+    pub(crate) fn push(&self, inner: &Arc<Inner>, target: Target, event: EventFrame, flush: Flush) {
+        let mut st = self.lock();
+        // Keep per-connection order: flush overlapping batches of other targets first.
+        let mut i = 0;
+        while i < st.open.len() {
+            if st.open[i].target != target && st.open[i].target.overlaps(&target) {
+                let batch = st.open.remove(i);
+                self.deliver(inner, batch);
+            } else {
+                i += 1;
+            }
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let flush_now = flush == Flush::Now || self.window.is_zero() || runtime.is_none();
+        if let Some(batch) = st.open.iter_mut().find(|b| b.target == target) {
+            batch.events.push(event);
+        } else {
+            let gen = st.next_gen;
+            st.next_gen += 1;
+            st.open.push(Batch {
+                target: target.clone(),
+                events: vec![event],
+                gen,
+            });
+            if let (false, Some(rt)) = (flush_now, runtime) {
+                let weak: Weak<Inner> = Arc::downgrade(inner);
+                let window = self.window;
+                let transport = self.transport;
+                rt.spawn(async move {
+                    tokio::time::sleep(window).await;
+                    if let Some(inner) = weak.upgrade() {
+                        inner.batcher(transport).flush_gen(&inner, gen);
+                    }
+                });
+            }
+        }
+        if flush_now {
+            if let Some(pos) = st.open.iter().position(|b| b.target == target) {
+                let batch = st.open.remove(pos);
+                self.deliver(inner, batch);
+            }
+        }
+    }
+
+    /// The window's timer: flushes the batch `gen` if it is still open.
+    fn flush_gen(&self, inner: &Arc<Inner>, gen: u64) {
+        let mut st = self.lock();
+        if let Some(pos) = st.open.iter().position(|b| b.gen == gen) {
+            let batch = st.open.remove(pos);
+            self.deliver(inner, batch);
+        }
+    }
+
+    /// Flushes every open batch.
+    pub(crate) fn flush_all(&self, inner: &Arc<Inner>) {
+        let mut st = self.lock();
+        for batch in std::mem::take(&mut st.open) {
+            self.deliver(inner, batch);
+        }
+    }
+
+    /// Encodes a batch once and queues the same bytes for every connection it reaches. Called
+    /// with the state lock held, so batches are queued in order.
+    fn deliver(&self, inner: &Arc<Inner>, batch: Batch) {
+        let conns = inner.registry.targets(&batch.target, self.transport);
+        let n = batch.events.len() as u64;
+        if conns.is_empty() {
+            Counters::add(&inner.counters.pushes_undeliverable, n);
+            tracing::debug!(target_ = ?batch.target, events = n,
+                "chsk: push batch found no connection at flush time");
+            return;
+        }
+        let frame = Frame::Push(batch.events);
+        let bytes = match inner.codec.encode_frame(&frame) {
+            Ok(b) => bytes::Bytes::from(b),
+            Err(e) => {
+                Counters::add(&inner.counters.pushes_undeliverable, n);
+                tracing::error!(error = %e, "chsk: could not encode a push batch");
+                return;
+            }
+        };
+        let events: Option<Arc<[EventFrame]>> = match (self.transport, frame) {
+            (Transport::Ajax, Frame::Push(events)) => Some(events.into()),
+            _ => None,
+        };
+        for conn in conns {
+            let item = Outgoing {
+                bytes: bytes.clone(),
+                events: events.clone(),
+            };
+            if !conn.enqueue(item, &inner.counters) {
+                Counters::add(&inner.counters.pushes_undeliverable, n);
+                if conn.transport() == Transport::Ajax && conn.is_closing() {
+                    inner.drop_conn(&conn);
+                }
+            }
+        }
+    }
+}

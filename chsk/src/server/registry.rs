@@ -1,0 +1,192 @@
+//! Live connections by client id and by user id.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
+use super::{conn::Conn, options::Transport, push::Target};
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Client id → its one live connection.
+    clients: HashMap<String, Arc<Conn>>,
+    /// User id → client ids with a live connection.
+    by_uid: HashMap<String, HashSet<String>>,
+    /// Client ids whose connection closed recently (for the handshake's `first` flag).
+    recently_closed: HashMap<String, Instant>,
+}
+
+/// Why a connection could not be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooManyConns;
+
+/// The result of registering a connection.
+#[derive(Debug)]
+pub(crate) struct Inserted {
+    /// The connection this one replaced (same client id), to be closed by the caller.
+    pub(crate) replaced: Option<Arc<Conn>>,
+    /// Whether this is the first connection the server has seen for this client id (no live
+    /// connection and none closed within `remember`).
+    pub(crate) first: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    inner: Mutex<Inner>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the maps inconsistent in a way that
+        // matters more than losing the whole server, so keep going with the data.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the user may open one more connection (replacing `client_id`'s doesn't count).
+    pub(crate) fn has_room(&self, uid: Option<&str>, client_id: &str, max: usize) -> bool {
+        let Some(uid) = uid else { return true };
+        let inner = self.lock();
+        let n = inner
+            .by_uid
+            .get(uid)
+            .map_or(0, |c| c.len() - usize::from(c.contains(client_id)));
+        n < max
+    }
+
+    /// Registers a connection; an older connection with the same client id is replaced.
+    pub(crate) fn insert(
+        &self,
+        conn: Arc<Conn>,
+        max_per_user: usize,
+        remember: Duration,
+    ) -> Result<Inserted, TooManyConns> {
+        let mut inner = self.lock();
+        let client_id = conn.info.client_id.clone();
+        if let Some(uid) = &conn.info.uid {
+            let n = inner
+                .by_uid
+                .get(uid)
+                .map_or(0, |c| c.len() - usize::from(c.contains(&client_id)));
+            if n >= max_per_user {
+                return Err(TooManyConns);
+            }
+        }
+        let now = Instant::now();
+        inner
+            .recently_closed
+            .retain(|_, at| now.saturating_duration_since(*at) < remember);
+        let was_closed = inner.recently_closed.remove(&client_id).is_some();
+        let replaced = inner.clients.insert(client_id.clone(), conn.clone());
+        if let Some(old) = &replaced {
+            if let Some(uid) = &old.info.uid {
+                remove_uid_client(&mut inner.by_uid, uid, &client_id);
+            }
+        }
+        if let Some(uid) = &conn.info.uid {
+            inner
+                .by_uid
+                .entry(uid.clone())
+                .or_default()
+                .insert(client_id);
+        }
+        let first = replaced.is_none() && !was_closed;
+        Ok(Inserted { replaced, first })
+    }
+
+    /// Unregisters `conn` if it is still the live connection of its client id.
+    pub(crate) fn remove(&self, conn: &Conn) -> bool {
+        let mut inner = self.lock();
+        let client_id = &conn.info.client_id;
+        match inner.clients.get(client_id) {
+            Some(live) if live.id() == conn.id() => {}
+            _ => return false,
+        }
+        inner.clients.remove(client_id);
+        if let Some(uid) = &conn.info.uid {
+            remove_uid_client(&mut inner.by_uid, uid, client_id);
+        }
+        inner
+            .recently_closed
+            .insert(client_id.clone(), Instant::now());
+        true
+    }
+
+    /// The live connection of a client id.
+    pub(crate) fn get(&self, client_id: &str) -> Option<Arc<Conn>> {
+        self.lock().clients.get(client_id).cloned()
+    }
+
+    /// The live connections a push to `target` reaches on `transport`.
+    pub(crate) fn targets(&self, target: &Target, transport: Transport) -> Vec<Arc<Conn>> {
+        let inner = self.lock();
+        let on = |c: &&Arc<Conn>| c.transport() == transport;
+        match target {
+            Target::All => inner.clients.values().filter(on).cloned().collect(),
+            Target::Client(id) => inner
+                .clients
+                .get(id)
+                .filter(on)
+                .cloned()
+                .into_iter()
+                .collect(),
+            Target::User(uid) => inner
+                .by_uid
+                .get(uid)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| inner.clients.get(id))
+                .filter(on)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// How many live connections of each transport a push to `target` reaches: `(ws, ajax)`.
+    pub(crate) fn count(&self, target: &Target) -> (usize, usize) {
+        let inner = self.lock();
+        let mut n = (0, 0);
+        let mut add = |c: &Arc<Conn>| match c.transport() {
+            Transport::Ws => n.0 += 1,
+            Transport::Ajax => n.1 += 1,
+            Transport::Local => {}
+        };
+        match target {
+            Target::All => inner.clients.values().for_each(&mut add),
+            Target::Client(id) => inner.clients.get(id).into_iter().for_each(&mut add),
+            Target::User(uid) => inner
+                .by_uid
+                .get(uid)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| inner.clients.get(id))
+                .for_each(&mut add),
+        }
+        n
+    }
+
+    /// Whether the user has a live connection on `transport`.
+    pub(crate) fn uid_has(&self, uid: &str, transport: Transport) -> bool {
+        let inner = self.lock();
+        inner.by_uid.get(uid).is_some_and(|ids| {
+            ids.iter()
+                .filter_map(|id| inner.clients.get(id))
+                .any(|c| c.transport() == transport)
+        })
+    }
+
+    /// Every live connection (for shutdown).
+    pub(crate) fn all(&self) -> Vec<Arc<Conn>> {
+        self.lock().clients.values().cloned().collect()
+    }
+}
+
+fn remove_uid_client(by_uid: &mut HashMap<String, HashSet<String>>, uid: &str, client_id: &str) {
+    if let Some(set) = by_uid.get_mut(uid) {
+        set.remove(client_id);
+        if set.is_empty() {
+            by_uid.remove(uid);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The transport-neutral view of an HTTP request that opens a connection or carries an Ajax
+//! frame.
+
+use std::fmt;
+
+use http::{request::Parts, HeaderMap, Method, Uri};
+
+/// An HTTP request as the server's hooks see it: the WebSocket handshake request, an Ajax poll
+/// or an Ajax send. Built by the web-framework adapter (`chsk-axum`) from the request's parts.
+///
+/// ```
+/// let (parts, ()) = http::Request::get("/chsk?client-id=tab1&csrf-token=t")
+///     .header("origin", "https://example.com")
+///     .body(())
+///     .unwrap()
+///     .into_parts();
+/// let req = chsk::server::HandshakeRequest::new(parts);
+/// assert_eq!(req.query("client-id"), Some("tab1"));
+/// assert_eq!(req.header("origin"), Some("https://example.com"));
+/// ```
+pub struct HandshakeRequest {
+    parts: Parts,
+    query: Vec<(String, String)>,
+}
+
+impl HandshakeRequest {
+    /// Wraps a request's parts (method, URI, headers, extensions).
+    pub fn new(parts: Parts) -> Self {
+        let query = parts.uri.query().map(parse_query).unwrap_or_default();
+        Self { parts, query }
+    }
+
+    /// The request's method.
+    pub fn method(&self) -> &Method {
+        &self.parts.method
+    }
+
+    /// The request's URI.
+    pub fn uri(&self) -> &Uri {
+        &self.parts.uri
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.parts.headers
+    }
+
+    /// A header's value, when present and valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name)?.to_str().ok()
+    }
+
+    /// The request's extensions (where session middleware puts its data).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.parts.extensions
+    }
+
+    /// The request's parts.
+    pub fn parts(&self) -> &Parts {
+        &self.parts
+    }
+
+    /// The first value of a query parameter, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `client-id` query parameter when it is valid (1–128 chars of `[A-Za-z0-9_-]`).
+    pub fn client_id(&self) -> Option<&str> {
+        self.query("client-id").filter(|id| valid_client_id(id))
+    }
+}
+
+impl fmt::Debug for HandshakeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers may hold credentials: show only the method and path.
+        f.debug_struct("HandshakeRequest")
+            .field("method", &self.parts.method)
+            .field("path", &self.parts.uri.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a client id is 1–128 chars of `[A-Za-z0-9_-]` (PROTOCOL.md section 1).
+pub(crate) fn valid_client_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_query() {
+        assert_eq!(
+            parse_query("a=1&b=x%2Fy+z&c&d=%zz"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x/y z".into()),
+                ("c".into(), "".into()),
+                ("d".into(), "%zz".into()),
+            ]
+        );
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!(valid_client_id("a-B_9"));
+        assert!(!valid_client_id(""));
+        assert!(!valid_client_id("a b"));
+        assert!(!valid_client_id(&"x".repeat(129)));
+    }
+}
