@@ -39,7 +39,7 @@ pub enum TestEvent {
 }
 
 #[chsk::events(ns = "test")]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TestPush {
     Seq(u32),
     Text(String),
