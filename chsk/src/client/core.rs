@@ -98,7 +98,7 @@ pub enum Output {
         result: Result<Payload, CbError>,
     },
     /// The state changed.
-    State(StateChange),
+    State(Box<StateChange>),
 }
 
 #[derive(Debug)]
@@ -509,10 +509,10 @@ impl ClientCore {
             return;
         }
         let old = std::mem::replace(&mut self.published, self.state.clone());
-        self.out.push_back(Output::State(StateChange {
+        self.out.push_back(Output::State(Box::new(StateChange {
             old,
             new: self.state.clone(),
-        }));
+        })));
     }
 
     fn conn_mut(&mut self, conn: ConnId) -> Option<&mut Conn> {

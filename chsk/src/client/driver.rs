@@ -32,7 +32,7 @@ use crate::{codec::Payload, error::CbError, protocol::EventFrame, protocol::Repl
 pub(crate) struct Shared {
     pub(crate) core: ClientCore,
     pub(crate) replies: HashMap<ReplyId, oneshot::Sender<Result<Payload, CbError>>>,
-    pub(crate) push_subs: Vec<UnboundedSender<EventFrame>>,
+    pub(crate) push_subs: Vec<UnboundedSender<Arc<[EventFrame]>>>,
     pub(crate) state_subs: Vec<UnboundedSender<StateChange>>,
 }
 
@@ -51,15 +51,15 @@ impl Shared {
                         let _ = tx.send(result);
                     }
                 }
+                Output::Push(events) if events.is_empty() => {}
                 Output::Push(events) => {
-                    for ev in events {
-                        self.push_subs
-                            .retain(|tx| tx.unbounded_send(ev.clone()).is_ok());
-                    }
+                    let batch: Arc<[EventFrame]> = events.into();
+                    self.push_subs
+                        .retain(|tx| tx.unbounded_send(batch.clone()).is_ok());
                 }
                 Output::State(change) => {
                     self.state_subs
-                        .retain(|tx| tx.unbounded_send(change.clone()).is_ok());
+                        .retain(|tx| tx.unbounded_send((*change).clone()).is_ok());
                 }
                 other => io.push(other),
             }

@@ -40,7 +40,7 @@ struct Inner {
     wake: UnboundedSender<()>,
     clock: Clock,
     codec: Codec,
-    first_pushes: Mutex<Option<UnboundedReceiver<EventFrame>>>,
+    first_pushes: Mutex<Option<UnboundedReceiver<Arc<[EventFrame]>>>>,
 }
 
 /// A chsk client: sends events `E` (and requests, typed by [`Request`]) and receives pushes `P`.
@@ -185,6 +185,7 @@ impl<E: Event, P: Event> Client<E, P> {
         });
         Pushes {
             rx,
+            batch: None,
             codec: self.inner.codec,
             _p: PhantomData,
         }
@@ -231,11 +232,13 @@ impl<E, P> Client<E, P> {
             g.state_subs.push(tx);
             StateChanges { rx }
         };
-        while let Some(change) = changes.next().await {
-            if change.new.open {
+        // A change queued before we subscribed may still arrive: judge by the current state.
+        while changes.next().await.is_some() {
+            let st = self.state();
+            if st.open {
                 return Ok(());
             }
-            if change.new.last_close_reason() == Some(&CloseReason::RequestedDisconnect) {
+            if st.last_close_reason() == Some(&CloseReason::RequestedDisconnect) {
                 return Err(CbError::Closed);
             }
         }
@@ -260,8 +263,12 @@ impl<E, P> Client<E, P> {
 }
 
 /// The typed stream of pushes; see [`Client::pushes`].
+///
+/// Yields one event at a time, in the server's order; [`recv_batch`](Self::recv_batch) yields
+/// whole batches, as the server batched them.
 pub struct Pushes<P> {
-    rx: UnboundedReceiver<EventFrame>,
+    rx: UnboundedReceiver<Arc<[EventFrame]>>,
+    batch: Option<(Arc<[EventFrame]>, usize)>,
     codec: Codec,
     _p: PhantomData<fn() -> P>,
 }
@@ -272,10 +279,31 @@ impl<P> fmt::Debug for Pushes<P> {
     }
 }
 
+fn decode<P: Event>(frame: &EventFrame, codec: Codec) -> Result<P, DecodeError> {
+    P::from_frame(frame, codec).inspect_err(|e| {
+        tracing::warn!(error = %e, "chsk client: a push did not decode");
+    })
+}
+
 impl<P: Event> Pushes<P> {
     /// The next push; `None` when the client is gone.
     pub async fn recv(&mut self) -> Option<Result<P, DecodeError>> {
         self.next().await
+    }
+
+    /// The rest of the current batch, or the next whole batch (one `Push` frame of the server,
+    /// never empty); `None` when the client is gone.
+    pub async fn recv_batch(&mut self) -> Option<Vec<Result<P, DecodeError>>> {
+        let (batch, start) = match self.batch.take() {
+            Some((batch, i)) if i < batch.len() => (batch, i),
+            _ => (self.rx.next().await?, 0),
+        };
+        Some(
+            batch[start..]
+                .iter()
+                .map(|f| decode(f, self.codec))
+                .collect(),
+        )
     }
 }
 
@@ -283,14 +311,21 @@ impl<P: Event> Stream for Pushes<P> {
     type Item = Result<P, DecodeError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let codec = self.codec;
-        self.rx.poll_next_unpin(cx).map(|frame| {
-            frame.map(|frame| {
-                P::from_frame(&frame, codec).inspect_err(|e| {
-                    tracing::warn!(error = %e, "chsk client: a push did not decode");
-                })
-            })
-        })
+        loop {
+            let codec = self.codec;
+            if let Some((batch, i)) = &mut self.batch {
+                if let Some(frame) = batch.get(*i) {
+                    *i += 1;
+                    return Poll::Ready(Some(decode(frame, codec)));
+                }
+                self.batch = None;
+            }
+            match self.rx.poll_next_unpin(cx) {
+                Poll::Ready(Some(batch)) => self.batch = Some((batch, 0)),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 

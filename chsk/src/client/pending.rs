@@ -29,8 +29,8 @@ impl Pending {
         loop {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1);
-            if !self.map.contains_key(&id) {
-                self.map.insert(id, Entry { deadline, sent });
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.map.entry(id) {
+                slot.insert(Entry { deadline, sent });
                 return id;
             }
         }

@@ -95,7 +95,7 @@ fn replies(outs: &[Output]) -> Vec<(u32, Result<Payload, CbError>)> {
 fn states(outs: &[Output]) -> Vec<StateChange> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::State(s) => Some(s.clone()),
+            Output::State(s) => Some((**s).clone()),
             _ => None,
         })
         .collect()
