@@ -120,9 +120,15 @@ impl<'a> Generator<'a> {
                     quote_spanned!(ty.span()=> codec.encode_payload(#binding))
                 }
                 shape => {
-                    let helper = ser_helper(ident);
-                    let value = pattern(quote!(#helper), shape, &bindings);
-                    quote!(codec.encode_payload(&#value))
+                    // Each argument is spanned at its field's type: a type that is not
+                    // `Serialize` is reported there.
+                    let encode = helper_fn("encode", ident);
+                    let args = shape
+                        .fields()
+                        .iter()
+                        .zip(&bindings)
+                        .map(|(f, b)| Ident::new(&b.to_string(), f.ty.span()));
+                    quote!(#encode(codec, #(#args),*))
                 }
             };
             quote!(#pat => #value,)
@@ -150,7 +156,7 @@ impl<'a> Generator<'a> {
                 )
             }
             shape => {
-                let helper = de_helper(ident);
+                let decode = helper_fn("decode", ident);
                 let moved: Vec<TokenStream> = match shape {
                     Shape::Struct(fields) => fields
                         .iter()
@@ -166,8 +172,18 @@ impl<'a> Generator<'a> {
                         })
                         .collect(),
                 };
+                // One marker per generic field, spanned at its type: a type that is not
+                // `Deserialize` is reported there.
+                let markers = shape
+                    .fields()
+                    .iter()
+                    .filter(|f| f.serde_attrs.is_empty())
+                    .map(|f| {
+                        let ty = f.ty;
+                        quote_spanned!(ty.span()=> ::core::marker::PhantomData::<#ty>)
+                    });
                 (
-                    quote!(codec.decode_payload::<#helper>(payload)),
+                    quote!(#decode(codec, payload, #(#markers),*)),
                     pattern(quote!(Self::#ident), shape, &moved),
                 )
             }
@@ -193,18 +209,44 @@ impl<'a> Generator<'a> {
         let k = &self.input.krate;
         let serde_path = format!("{}::__private::serde", path_string(k));
         let (ser, de) = (ser_helper(v.ident), de_helper(v.ident));
-        let ser_fields = fields.iter().map(|f| {
-            let ty = f.ty;
+        // Fields without `#[serde]` attributes are generic parameters, so a field type that is
+        // not `Serialize`/`Deserialize` fails where the helper is used (once per direction),
+        // not inside serde's derived code.
+        let params: Vec<Option<Ident>> = (0..fields.len())
+            .map(|i| {
+                fields[i]
+                    .serde_attrs
+                    .is_empty()
+                    .then(|| format_ident!("__ChskT{}", i))
+            })
+            .collect();
+        let field_ty = |i: usize| match &params[i] {
+            Some(param) => param.to_token_stream(),
+            None => fields[i].ty.to_token_stream(),
+        };
+        let ser_fields = fields.iter().enumerate().map(|(i, f)| {
+            let ty = field_ty(i);
             let attrs = &f.serde_attrs;
             let name = f.ident.map(|name| quote!(#name:));
             quote!(#(#attrs)* #name &'__chsk #ty)
         });
-        let de_fields = fields.iter().map(|f| {
-            let ty = f.ty;
+        let de_fields = fields.iter().enumerate().map(|(i, f)| {
+            let ty = field_ty(i);
             let attrs = &f.serde_attrs;
             let name = f.ident.map(|name| quote!(#name:));
             quote!(#(#attrs)* #name #ty)
         });
+        let fn_params = fields.iter().enumerate().map(|(i, _)| {
+            let ty = field_ty(i);
+            let name = format_ident!("__chsk_f{}", i);
+            quote!(#name: &'__chsk #ty)
+        });
+        let fn_args: Vec<TokenStream> = (0..fields.len())
+            .map(|i| format_ident!("__chsk_f{}", i).into_token_stream())
+            .collect();
+        let value = pattern(quote!(#ser), &v.shape, &fn_args);
+        let (encode, decode) = (helper_fn("encode", v.ident), helper_fn("decode", v.ident));
+        let params: Vec<&Ident> = params.iter().flatten().collect();
         let (ser_body, de_body) = match &v.shape {
             Shape::Struct(_) => (quote!({ #(#ser_fields),* }), quote!({ #(#de_fields),* })),
             _ => (quote!(( #(#ser_fields),* );), quote!(( #(#de_fields),* );)),
@@ -212,11 +254,26 @@ impl<'a> Generator<'a> {
         quote! {
             #[derive(#k::__private::Serialize)]
             #[serde(crate = #serde_path)]
-            struct #ser<'__chsk> #ser_body
+            struct #ser<'__chsk, #(#params: ?::core::marker::Sized),*> #ser_body
 
             #[derive(#k::__private::Deserialize)]
             #[serde(crate = #serde_path)]
-            struct #de #de_body
+            struct #de<#(#params),*> #de_body
+
+            fn #encode<'__chsk, #(#params: #k::__private::Serialize + ?::core::marker::Sized),*>(
+                codec: #k::Codec,
+                #(#fn_params),*
+            ) -> ::core::result::Result<#k::Payload, #k::CodecError> {
+                codec.encode_payload(&#value)
+            }
+
+            fn #decode<#(#params: #k::__private::DeserializeOwned),*>(
+                codec: #k::Codec,
+                payload: &#k::Payload,
+                #(_: ::core::marker::PhantomData<#params>),*
+            ) -> ::core::result::Result<#de<#(#params),*>, #k::CodecError> {
+                codec.decode_payload::<#de<#(#params),*>>(payload)
+            }
         }
     }
 
@@ -384,6 +441,15 @@ fn pattern(path: TokenStream, shape: &Shape<'_>, values: &[TokenStream]) -> Toke
             quote!(#path { #(#names: #values),* })
         }
     }
+}
+
+fn helper_fn(kind: &str, variant: &Ident) -> Ident {
+    format_ident!(
+        "__chsk_{}_{}",
+        kind,
+        unraw(variant),
+        span = Span::call_site()
+    )
 }
 
 fn ser_helper(variant: &Ident) -> Ident {

@@ -1,0 +1,8 @@
+pub struct NotSerde;
+
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent {
+    Post { text: String, extra: NotSerde },
+}
+
+fn main() {}
