@@ -94,7 +94,7 @@ impl<'a> Generator<'a> {
             .params
             .iter()
             .zip(&bindings)
-            .map(|(param, binding)| quote_spanned!(param.ty.span()=> #binding));
+            .map(|(param, binding)| syn::Ident::new(&binding.to_string(), param.ty.span()));
         // The boxing is spanned at the return type: its bound ties the future's output to the
         // variant's `Output`, so a wrong return type is reported there.
         let output_span = match input.output {
