@@ -1,4 +1,5 @@
 //! Ajax: handshake, long-poll, sends with and without a reply, timeouts, bad bodies.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

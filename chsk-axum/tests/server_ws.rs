@@ -1,4 +1,5 @@
 //! WebSocket: handshake, events, requests and replies, errors, keep-alive.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

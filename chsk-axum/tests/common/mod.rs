@@ -1,6 +1,13 @@
 //! Shared test fixtures: a small event enum, handlers, a real axum server on 127.0.0.1:0, and
 //! raw WebSocket / Ajax clients that speak frames encoded with `chsk::Codec`.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+// `clippy::unused_unit`: the `#[chsk::events]` expansion of unit variants trips it (macro issue).
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::unused_unit
+)]
 
 use std::{
     net::SocketAddr,
@@ -74,6 +81,11 @@ async fn boom() -> u32 {
 #[chsk::handler(TestEvent::Shout)]
 async fn shout(cx: Ctx<State>, text: String) {
     let _ = cx.server().send_to_all(TestPush::Text(text));
+}
+
+/// The `echo` handler, for builders that register handlers themselves.
+pub fn echo_for_tests() -> impl chsk::Handler<State, Variant = test_event::Echo> {
+    echo
 }
 
 /// Short timings for tests.

@@ -18,12 +18,15 @@ use crate::{
     handler::Handler,
 };
 
+/// A registered handler: its variant's index and id, and the erased handler.
+type Registered<E, S> = (usize, &'static str, Box<dyn ErasedHandler<E, S>>);
+
 /// Builds a [`Server`]: `Server::builder(state).handler(a).handler(b).build()`.
 ///
 /// `E` (the client → server event enum) is inferred from the handlers.
 pub struct ServerBuilder<E, S> {
     state: Arc<S>,
-    handlers: Vec<(usize, &'static str, Box<dyn ErasedHandler<E, S>>)>,
+    handlers: Vec<Registered<E, S>>,
     codec: Codec,
     timings: Timings,
     limits: Limits,

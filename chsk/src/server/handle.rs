@@ -330,10 +330,9 @@ impl Inner {
         &self,
         request: &HandshakeRequest,
     ) -> Result<(String, Option<String>), Rejection> {
-        let client_id = self.security.check(request).map_err(|r| {
+        let client_id = self.security.check(request).inspect_err(|r| {
             Counters::inc(&self.counters.rejected_requests);
             tracing::debug!(status = %r.status(), "chsk: request rejected");
-            r
         })?;
         let uid = self.user_id.as_ref().and_then(|f| f(request, client_id));
         Ok((client_id.to_owned(), uid))
