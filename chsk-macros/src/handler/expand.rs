@@ -73,15 +73,7 @@ impl<'a> Generator<'a> {
         let input = self.input;
         let ident = input.ident;
         let variant = self.variant;
-        // A bare `Ctx` (no state type) gets the generic state, and rustc's own "missing
-        // generics" error on the function.
-        let (impl_generics, state) = match input.ctx.as_ref().and_then(|c| c.state) {
-            Some(state) => (TokenStream::new(), state.to_token_stream()),
-            None => (
-                quote!(<__ChskState: ::core::marker::Send + ::core::marker::Sync + 'static>),
-                quote!(__ChskState),
-            ),
-        };
+        let (impl_generics, state) = impl_state(input);
         let cx_arg = input.ctx.as_ref().map(|_| quote!(cx,));
         let bindings: Vec<syn::Ident> = (0..input.params.len())
             .map(|i| format_ident!("__chsk_arg{}", i, span = Span::call_site()))
@@ -148,5 +140,18 @@ fn params_span(input: &HandlerFn<'_>) -> Span {
     match spans.next() {
         Some(first) => spans.fold(first, |acc, s| acc.join(s).unwrap_or(acc)),
         None => sig.paren_token.span.join(),
+    }
+}
+
+/// The impl's generics and state type: the `Ctx<S>` parameter's `S`, or a generic state when
+/// there is no context. A bare `Ctx` (no state type) also gets the generic state, and rustc's
+/// own "missing generics" error on the function.
+pub(crate) fn impl_state(input: &HandlerFn<'_>) -> (TokenStream, TokenStream) {
+    match input.ctx.as_ref().and_then(|c| c.state) {
+        Some(state) => (TokenStream::new(), state.to_token_stream()),
+        None => (
+            quote!(<__ChskState: ::core::marker::Send + ::core::marker::Sync + 'static>),
+            quote!(__ChskState),
+        ),
     }
 }

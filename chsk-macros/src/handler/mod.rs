@@ -1,9 +1,10 @@
 //! `#[chsk::handler]`: parse (`attr.rs`, `ast.rs`) → validate (`valid.rs`) → expand
-//! (`expand.rs`); on any error, the errors and the function unchanged.
+//! (`expand.rs`), or on any error the fallback (`fallback.rs`).
 
 mod ast;
 mod attr;
 mod expand;
+mod fallback;
 mod valid;
 
 use proc_macro2::TokenStream;
@@ -39,11 +40,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     valid::check(&cx, &model);
     let out = match (cx.check(), &model.args) {
         (Ok(()), Some(args)) => expand::Generator::new(&model, &args.variant).into_token_stream(),
-        (Err(errors), _) => {
-            let mut out = errors.into_compile_error();
-            out.extend(function.to_token_stream());
-            out
-        }
+        (Err(errors), _) => fallback::expand(&model, errors),
         // `parse_args` reports every `None`; this arm is never taken.
         (Ok(()), None) => function.to_token_stream(),
     };
