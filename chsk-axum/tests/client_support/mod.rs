@@ -1,7 +1,7 @@
 //! Fixtures for the native client's integration tests: events and handlers, a real axum server
 //! on 127.0.0.1 that can be stopped (connections included) and restarted on the same port, and
 //! client options with short timings.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::{
     net::SocketAddr,
