@@ -1,0 +1,13 @@
+//! chsk-bench: a load generator that measures chsk against the raw WebSocket limit (a plain axum
+//! WebSocket server) and against socketioxide, in one run, on one machine.
+//!
+//! The `chsk-bench` binary runs every scenario and prints one table; `serve <kind>` runs one
+//! server in a child process (so its RSS and CPU time can be read from `/proc` in isolation).
+//! See `BENCHMARKS.md` at the repository root.
+
+pub mod http;
+pub mod load;
+pub mod proc;
+pub mod report;
+pub mod servers;
+pub mod wire;
