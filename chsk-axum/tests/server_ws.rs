@@ -213,3 +213,63 @@ async fn server_pings_an_idle_client_and_closes_a_silent_one() {
     }
     assert_eq!(t.server.metrics().ping_timeouts, 1);
 }
+
+#[test]
+#[should_panic(expected = "two handlers registered for event `test/echo`")]
+fn two_handlers_for_one_variant_panic_at_build() {
+    let _ = builder().handler(echo_for_tests()).build();
+}
+
+#[tokio::test]
+async fn json_codec_uses_text_frames() {
+    let t = serve(builder().codec(chsk::Codec::Json).build()).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(t.ws_url("client-id=j&codec=json"))
+        .await
+        .unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(Ok(Message::Text(hs))) = socket.next().await else {
+        panic!("expected a text handshake")
+    };
+    assert!(hs.as_str().starts_with(r#"{"handshake":"#), "{hs}");
+    let req = r#"{"request":{"reply_id":1,"event":{"id":"test/echo","payload":{"text":"json"}}}}"#;
+    socket.send(Message::Text(req.into())).await.unwrap();
+    let Some(Ok(Message::Text(reply))) = socket.next().await else {
+        panic!("expected a text reply")
+    };
+    assert_eq!(
+        reply.as_str(),
+        r#"{"reply":{"reply_id":1,"result":{"ok":"json from anonymous"}}}"#
+    );
+    // A postcard client is told the codec does not match.
+    let (status, body) = t.ws_status("client-id=p&codec=postcard", &[]).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "codec mismatch: server uses json")
+    );
+}
+
+#[tokio::test]
+async fn a_newer_connection_replaces_the_older_one() {
+    let t = start().await;
+    let mut old = t.ws("client-id=same&uid=fay").await;
+    old.handshake().await;
+    let mut new = t.ws("client-id=same&uid=fay").await;
+    assert!(!new.handshake().await.first);
+    let (reason, code) = old.closed().await;
+    assert_eq!(reason.as_deref(), Some("replaced by a newer connection"));
+    assert_eq!(code, Some(1000));
+    assert_eq!(t.server.send_to_user("fay", TestPush::Seq(1)).unwrap(), 1);
+    assert_eq!(new.pushes(1).await.concat(), vec![TestPush::Seq(1)]);
+}
+
+#[tokio::test]
+async fn close_all_closes_every_connection() {
+    let t = start().await;
+    let mut ws = t.ws("client-id=w").await;
+    ws.handshake().await;
+    t.server.close_all("shutting down");
+    let (reason, code) = ws.closed().await;
+    assert_eq!(reason.as_deref(), Some("shutting down"));
+    assert_eq!(code, Some(1001));
+}

@@ -15,21 +15,29 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Cheap to clone (three reference counts).
 ///
 /// ```no_run
-/// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] enum Push { Hello }
-/// # impl chsk::Event for Push {
-/// #   const NAME: &'static str = "Push"; const IDS: &'static [&'static str] = &["app/hello"];
-/// #   fn id(&self) -> &'static str { "app/hello" } fn index(&self) -> usize { 0 }
-/// #   fn encode_payload(&self, c: chsk::Codec) -> Result<chsk::Payload, chsk::CodecError> { c.encode_payload(&()) }
-/// #   fn decode(_: &str, _: &chsk::Payload, _: chsk::Codec) -> Result<Self, chsk::DecodeError> { Ok(Push::Hello) }
-/// # }
-/// struct AppState { greeting: String }
-///
-/// fn greet(cx: &chsk::Ctx<AppState>) {
-///     println!("{} from {:?} ({})", cx.state().greeting, cx.uid(), cx.client_id());
-///     if let Some(uid) = cx.uid() {
-///         let _ = cx.server().send_to_user(uid, Push::Hello);
-///     }
+/// #[chsk::events(ns = "app")]
+/// #[derive(Debug, Clone)]
+/// pub enum AppEvent {
+///     Hello,
 /// }
+///
+/// #[chsk::events(ns = "app")]
+/// #[derive(Debug, Clone)]
+/// pub enum AppPush {
+///     Greeting(String),
+/// }
+///
+/// struct AppState {
+///     greeting: String,
+/// }
+///
+/// #[chsk::handler(AppEvent::Hello)]
+/// async fn hello(cx: chsk::Ctx<AppState>) {
+///     println!("{:?} says hello over {} ({})", cx.uid(), cx.transport(), cx.client_id());
+///     let text = cx.state().greeting.clone();
+///     let _ = cx.server().send_to_client(cx.client_id(), AppPush::Greeting(text));
+/// }
+/// # fn main() {}
 /// ```
 pub struct Ctx<S> {
     info: Arc<crate::server::ConnInfo>,

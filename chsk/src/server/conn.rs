@@ -53,7 +53,7 @@ pub(crate) struct AjaxState {
 pub(crate) struct Conn {
     pub(crate) info: Arc<ConnInfo>,
     mailbox: Mailbox,
-    close: watch::Sender<Option<String>>,
+    close: watch::Sender<Option<(String, u16)>>,
     closing: AtomicBool,
     pub(crate) ajax: Option<AjaxState>,
     pub(crate) limiter: Option<Mutex<Bucket>>,
@@ -104,7 +104,7 @@ impl Conn {
             Ok(()) => true,
             Err(QueueError::Full) => {
                 Counters::inc(&counters.frames_dropped);
-                if self.request_close("slow consumer") {
+                if self.request_close("slow consumer", 1008) {
                     Counters::inc(&counters.slow_consumer_closes);
                     tracing::warn!(conn = %self.id(), client_id = %self.info.client_id,
                         "chsk: send queue full, closing the connection (slow consumer)");
@@ -118,13 +118,13 @@ impl Conn {
         }
     }
 
-    /// Asks the transport to close this connection with `reason`; `false` if it was already
-    /// closing.
-    pub(crate) fn request_close(&self, reason: &str) -> bool {
+    /// Asks the transport to close this connection with `reason` (and WebSocket close `code`);
+    /// `false` if it was already closing.
+    pub(crate) fn request_close(&self, reason: &str, code: u16) -> bool {
         if self.closing.swap(true, Ordering::AcqRel) {
             return false;
         }
-        self.close.send_replace(Some(reason.to_owned()));
+        self.close.send_replace(Some((reason.to_owned(), code)));
         true
     }
 
@@ -133,7 +133,7 @@ impl Conn {
     }
 
     /// Watches for a close request.
-    pub(crate) fn close_signal(&self) -> watch::Receiver<Option<String>> {
+    pub(crate) fn close_signal(&self) -> watch::Receiver<Option<(String, u16)>> {
         self.close.subscribe()
     }
 

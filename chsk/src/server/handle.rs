@@ -234,7 +234,7 @@ impl Server {
     /// Closes every connection with `Close { reason }` (WebSocket code 1001).
     pub fn close_all(&self, reason: &str) {
         for conn in self.inner.registry.all() {
-            conn.request_close(reason);
+            conn.request_close(reason, 1001);
             if conn.transport() == Transport::Ajax {
                 self.inner.drop_conn(&conn);
             }
@@ -371,7 +371,7 @@ impl Inner {
             .insert(conn.clone(), self.limits.max_conns_per_user, remember)
             .map_err(|_| too_many_conns())?;
         if let Some(old) = inserted.replaced {
-            old.request_close("replaced by a newer connection");
+            old.request_close("replaced by a newer connection", 1000);
             self.unregistered(&old);
         }
         match conn.transport() {

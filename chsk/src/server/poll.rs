@@ -131,7 +131,7 @@ impl Server {
                 None => self.frame_response(StatusCode::OK, &Frame::PollTimeout),
             },
             _ = close.changed() => {
-                let reason = close.borrow().clone().unwrap_or_default();
+                let reason = close.borrow().clone().map(|(r, _)| r).unwrap_or_default();
                 self.frame_response(StatusCode::OK, &Frame::Close { reason })
             }
             () = superseded => self.frame_response(StatusCode::OK, &Frame::PollTimeout),

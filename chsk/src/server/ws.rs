@@ -99,12 +99,11 @@ impl Server {
             tokio::select! {
                 biased;
                 changed = close_signal.changed() => {
-                    let reason = match changed {
-                        Ok(()) => close_signal.borrow().clone().unwrap_or_default(),
-                        Err(_) => String::new(),
+                    let requested = match changed {
+                        Ok(()) => close_signal.borrow().clone(),
+                        Err(_) => None,
                     };
-                    let code = if reason == "slow consumer" { POLICY } else { NORMAL };
-                    closing = Some((reason, code));
+                    closing = Some(requested.unwrap_or((String::new(), NORMAL)));
                 }
                 msg = stream.next() => match msg {
                     None | Some(Ok(WsMessage::Close(..))) => break,
