@@ -1,7 +1,7 @@
 //! What a runtime must provide to drive a client: time, timers, a WebSocket and HTTP.
 //!
 //! The native client implements [`ClientIo`] on tokio, tokio-tungstenite and reqwest
-//! ([`NativeIo`](super::NativeIo), feature `client-native`); a browser client implements it on
+//! (`NativeIo`, feature `client-native`); a browser client implements it on
 //! `web_sys::WebSocket`, `fetch`, `setTimeout` and `performance.now()`. Everything else (the
 //! state machine in [`ClientCore`](super::ClientCore), the driver loop and the typed
 //! [`Client`](super::Client) handle) is shared.
@@ -77,7 +77,12 @@ pub enum HttpError {
     Failed(String),
 }
 
-/// The runtime and transports under a client. See the [module docs](self).
+/// The runtime and transports under a client.
+///
+/// The native client implements it on tokio, tokio-tungstenite and reqwest
+/// (`NativeIo`, feature `client-native`); a browser client implements it on
+/// `web_sys::WebSocket`, `fetch`, `setTimeout` and `performance.now()`. The state machine, the
+/// driver loop and the typed [`Client`](super::Client) handle are shared.
 ///
 /// The futures need not be `Send`: the driver future is `Send` exactly when they are.
 pub trait ClientIo: 'static {

@@ -14,7 +14,7 @@
 //!   (`send`, `send_with_reply`, `pushes`, `state`, `state_changes`, `disconnect`,
 //!   `reconnect`). Both are runtime-neutral: a browser client only implements [`ClientIo`] and
 //!   spawns the driver future from [`Client::with_io`].
-//! - [`NativeIo`] (feature `client-native`): tokio + tokio-tungstenite + reqwest, with
+//! - `NativeIo` (feature `client-native`): tokio + tokio-tungstenite + reqwest, with
 //!   `Client::connect` and `Client::wait_open`.
 //!
 //! # Example (native)
