@@ -1,9 +1,10 @@
-//! Parsing of the macro argument: the event variant path (`ChatEvent::History`).
+//! Parsing of the macro arguments: the event variant path (`ChatEvent::History`), then an
+//! optional `crate = "::chsk"`.
 
 use proc_macro2::{Span, TokenStream};
-use syn::{Ident, Path, PathArguments};
+use syn::{parse::Parser, Ident, LitStr, Path, PathArguments, Token};
 
-use crate::{case, ctxt::Ctxt};
+use crate::{case, ctxt::Ctxt, symbol::CRATE};
 
 const USAGE: &str = "expected the event variant, like `#[chsk::handler(ChatEvent::History)]`";
 
@@ -13,6 +14,8 @@ pub(crate) struct Args {
     pub(crate) written: Path,
     /// The variant struct's path (`events::chat_event::History`).
     pub(crate) variant: Path,
+    /// The path of the chsk crate (default `::chsk`).
+    pub(crate) krate: Path,
 }
 
 /// Parses `Enum::Variant` (any prefix of modules allowed) and maps it to the variant struct's
@@ -27,13 +30,10 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
         );
         return None;
     }
-    let written: Path = match syn::parse2(args.clone()) {
-        Ok(path) => path,
-        Err(_) => {
-            cx.error_spanned_by(
-                args,
-                format_args!("malformed `#[chsk::handler]` argument: {USAGE}"),
-            );
+    let (written, krate) = match split_args.parse2(args.clone()) {
+        Ok((path, krate)) => (path, krate),
+        Err(err) => {
+            cx.syn_error(err);
             return None;
         }
     };
@@ -69,5 +69,37 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
     if name.chars().next().is_some_and(char::is_uppercase) {
         enum_seg.ident = Ident::new(&case::snake_case(&name), enum_seg.ident.span());
     }
-    Some(Args { written, variant })
+    Some(Args {
+        written,
+        variant,
+        krate: krate.unwrap_or_else(|| syn::parse_quote!(::chsk)),
+    })
+}
+
+/// `Path` or `Path, crate = "path"`.
+fn split_args(input: syn::parse::ParseStream<'_>) -> syn::Result<(Path, Option<Path>)> {
+    let path: Path = input.parse().map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            format_args!("malformed `#[chsk::handler]` argument: {USAGE}"),
+        )
+    })?;
+    let mut krate = None;
+    if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
+        let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        if key != CRATE {
+            return Err(syn::Error::new(
+                key.span(),
+                format_args!("unknown `#[chsk::handler]` argument `{key}`, expected `crate`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let lit: LitStr = input.parse()?;
+        krate = Some(lit.parse::<Path>()?);
+        input.parse::<Option<Token![,]>>()?;
+    }
+    if !input.is_empty() {
+        return Err(input.error("unexpected tokens after the event path"));
+    }
+    Ok((path, krate))
 }

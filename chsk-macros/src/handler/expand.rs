@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
-use super::ast::HandlerFn;
+use super::{ast::HandlerFn, attr::Args};
 use crate::symbol::DOC;
 
 /// Generates the unit struct, its inherent `run` and the `Handler` impl.
@@ -23,11 +23,11 @@ impl ToTokens for Generator<'_> {
 }
 
 impl<'a> Generator<'a> {
-    pub(crate) fn new(input: &'a HandlerFn<'a>, variant: &'a syn::Path) -> Self {
+    pub(crate) fn new(input: &'a HandlerFn<'a>, args: &'a Args) -> Self {
         Self {
             input,
-            variant,
-            krate: syn::parse_quote!(::chsk),
+            variant: &args.variant,
+            krate: args.krate.clone(),
         }
     }
 

@@ -17,7 +17,12 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
     let Some(args) = input.args.as_ref().filter(|_| !is_method) else {
         return quote!(#errors #f);
     };
-    let (vis, ident, variant) = (&f.vis, input.ident, args.variant.to_token_stream());
+    let (vis, ident, variant, k) = (
+        &f.vis,
+        input.ident,
+        args.variant.to_token_stream(),
+        &args.krate,
+    );
     let (impl_generics, state) = impl_state(input);
     quote! {
         #errors
@@ -25,14 +30,14 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
         #[allow(non_camel_case_types)]
         #vis struct #ident;
 
-        impl #impl_generics ::chsk::Handler<#state> for #ident {
+        impl #impl_generics #k::Handler<#state> for #ident {
             type Variant = #variant;
 
             fn call(
                 &self,
-                _: ::chsk::Ctx<#state>,
-                _: <Self::Variant as ::chsk::Variant>::Fields,
-            ) -> ::chsk::handler::BoxFuture<<Self::Variant as ::chsk::Variant>::Output> {
+                _: #k::Ctx<#state>,
+                _: <Self::Variant as #k::Variant>::Fields,
+            ) -> #k::handler::BoxFuture<<Self::Variant as #k::Variant>::Output> {
                 ::core::unreachable!()
             }
         }

@@ -39,7 +39,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let model = ast::HandlerFn::from_syn(&function, args);
     valid::check(&cx, &model);
     let out = match (cx.check(), &model.args) {
-        (Ok(()), Some(args)) => expand::Generator::new(&model, &args.variant).into_token_stream(),
+        (Ok(()), Some(args)) => expand::Generator::new(&model, args).into_token_stream(),
         (Err(errors), _) => fallback::expand(&model, errors),
         // `parse_args` reports every `None`; this arm is never taken.
         (Ok(()), None) => function.to_token_stream(),
