@@ -235,6 +235,9 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `a::b::chat_event::History`. A path whose second-to-last segment is already lowercase
 /// (`chat_event::History`) is used as it is.
 ///
+/// An optional second argument, `crate = "::chsk"`, names a renamed or re-exported chsk:
+/// `#[chsk::handler(ChatEvent::History, crate = "::my_chsk")]`.
+///
 /// # Parameters and return type
 ///
 /// If the first parameter's type's last path segment is `Ctx` (e.g. `chsk::Ctx<AppState>`),
