@@ -153,3 +153,27 @@ async fn newer_poll_ends_the_older_one() {
         other => panic!("expected the push, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn closing_a_client_ends_its_outstanding_poll_with_close() {
+    let t = start().await;
+    let ajax = t.ajax("client-id=ajax1&uid=gus");
+    ajax.handshake().await;
+    let poll = {
+        let ajax = t.ajax("client-id=ajax1&uid=gus");
+        tokio::spawn(async move { ajax.get_frame("").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let n = t
+        .server
+        .close(&chsk::server::Target::User("gus".into()), "bye");
+    assert_eq!(n, 1);
+    assert_eq!(
+        poll.await.unwrap(),
+        Frame::Close {
+            reason: "bye".into()
+        }
+    );
+    // The state is gone: the next poll is a handshake.
+    assert!(matches!(ajax.get_frame("").await, Frame::Handshake(h) if !h.first));
+}

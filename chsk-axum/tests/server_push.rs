@@ -174,3 +174,52 @@ async fn slow_consumer_is_closed_and_counted_and_others_keep_working() {
     eventually(|| t.server.send_to_user("slow", TestPush::Seq(0)).is_err()).await;
     eventually(|| !t.server.connected_uids().ws.contains("slow")).await;
 }
+
+/// An adapter that counts pushes and delivers them locally, as a cluster adapter would after
+/// publishing them.
+#[derive(Debug, Default)]
+struct Counting {
+    pushes: std::sync::atomic::AtomicUsize,
+    node: std::sync::Mutex<Option<chsk::server::NodeHandle>>,
+}
+
+#[derive(Debug)]
+struct Shared(std::sync::Arc<Counting>);
+
+impl chsk::server::Adapter for Shared {
+    fn push(
+        &self,
+        node: chsk::server::LocalNode<'_>,
+        target: Target,
+        event: chsk::protocol::EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        self.0
+            .pushes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        node.deliver(target, event, flush)
+    }
+
+    fn attach(&self, node: chsk::server::NodeHandle) {
+        *self.0.node.lock().unwrap() = Some(node);
+    }
+}
+
+#[tokio::test]
+async fn pushes_go_through_the_adapter() {
+    let adapter = std::sync::Arc::new(Counting::default());
+    let t = serve(builder().adapter(Shared(adapter.clone())).build()).await;
+    let mut ws = t.ws("client-id=w&uid=hal").await;
+    ws.handshake().await;
+    t.server.send_to_user("hal", TestPush::Seq(1)).unwrap();
+    assert_eq!(counter(&adapter.pushes), 1);
+    // A push "from another process" arrives through the attached handle.
+    let node = adapter.node.lock().unwrap().clone().unwrap();
+    let frame = chsk::Event::to_frame(&TestPush::Seq(2), chsk::Codec::Postcard).unwrap();
+    node.deliver(Target::User("hal".into()), frame, Flush::Now)
+        .unwrap();
+    assert_eq!(
+        ws.pushes(2).await.concat(),
+        vec![TestPush::Seq(1), TestPush::Seq(2)]
+    );
+}

@@ -2,7 +2,10 @@
 //! cluster adapter (Redis pub/sub, say) can fan pushes and presence out to other server
 //! processes without touching the transports (socketioxide's `Adapter` is the model).
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, Weak},
+};
 
 use super::{
     presence::ConnectedUids,
@@ -47,6 +50,41 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
     /// The connected users. The default answers for this process only.
     fn connected_uids(&self, node: LocalNode<'_>) -> ConnectedUids {
         node.connected_uids()
+    }
+
+    /// Called once when the server is built, with a handle that delivers to this process's
+    /// connections (a cluster adapter keeps it for pushes that arrive from other processes).
+    fn attach(&self, node: NodeHandle) {
+        let _ = node;
+    }
+}
+
+/// An owned, weak handle to this process's connections (see [`Adapter::attach`]); it does not
+/// keep the server alive.
+#[derive(Clone)]
+pub struct NodeHandle {
+    pub(crate) inner: Weak<Inner>,
+}
+
+impl fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeHandle").finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    /// Delivers to this process's connections, like [`LocalNode::deliver`]; fails with
+    /// [`PushError::Other`] once the server is dropped.
+    pub fn deliver(
+        &self,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        match self.inner.upgrade() {
+            Some(inner) => inner.deliver_local(target, event, flush),
+            None => Err(PushError::Other("the server was dropped".to_owned())),
+        }
     }
 }
 

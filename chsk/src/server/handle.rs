@@ -1,13 +1,13 @@
 //! The [`Server`] handle: push, presence, metrics and in-process calls.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc};
 
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    adapter::{Adapter, LocalNode},
+    adapter::{Adapter, LocalNode, NodeHandle},
     builder::ServerBuilder,
-    conn::{Conn, ConnIds, ConnInfo},
+    conn::{ConnIds, ConnInfo},
     dispatch::{Dispatch, HandlerResult},
     metrics::{Counters, Metrics},
     options::{Limits, Timings, Transport},
@@ -56,8 +56,8 @@ pub(crate) struct Inner {
     pub(crate) presence: Presence,
     pub(crate) counters: Counters,
     pub(crate) conn_ids: ConnIds,
-    ws_batcher: Batcher,
-    ajax_batcher: Batcher,
+    pub(crate) ws_batcher: Batcher,
+    pub(crate) ajax_batcher: Batcher,
 }
 
 /// The server: a cheap-to-clone handle (an `Arc` inside), not generic over the event type.
@@ -110,7 +110,7 @@ impl Server {
     pub(crate) fn from_parts(p: Parts) -> Self {
         let ws_batcher = Batcher::new(Transport::Ws, p.timings.send_buf_ws);
         let ajax_batcher = Batcher::new(Transport::Ajax, p.timings.send_buf_ajax);
-        Server {
+        let server = Server {
             inner: Arc::new(Inner {
                 codec: p.codec,
                 timings: p.timings,
@@ -127,7 +127,11 @@ impl Server {
                 ws_batcher,
                 ajax_batcher,
             }),
-        }
+        };
+        server.inner.adapter.attach(NodeHandle {
+            inner: Arc::downgrade(&server.inner),
+        });
+        server
     }
 
     /// The codec of every connection.
@@ -155,7 +159,7 @@ impl Server {
             self.inner.limits.max_conns_per_user,
         ) {
             Counters::inc(&self.inner.counters.rejected_requests);
-            return Err(too_many_conns());
+            return Err(super::lifecycle::too_many_conns());
         }
         Ok(Accepted {
             request: Arc::new(request),
@@ -233,12 +237,24 @@ impl Server {
 
     /// Closes every connection with `Close { reason }` (WebSocket code 1001).
     pub fn close_all(&self, reason: &str) {
-        for conn in self.inner.registry.all() {
-            conn.request_close(reason, 1001);
-            if conn.transport() == Transport::Ajax {
-                self.inner.drop_conn(&conn);
+        self.close(&Target::All, reason);
+    }
+
+    /// Closes the connections `target` reaches with `Close { reason }` (WebSocket code 1001;
+    /// a waiting Ajax poll gets the `Close` frame); returns how many. Sente's
+    /// `(send-fn uid [:chsk/close])`.
+    pub fn close(&self, target: &Target, reason: &str) -> usize {
+        let mut n = 0;
+        for transport in [Transport::Ws, Transport::Ajax] {
+            for conn in self.inner.registry.targets(target, transport) {
+                n += 1;
+                conn.request_close(reason, 1001);
+                if transport == Transport::Ajax {
+                    self.inner.drop_conn(&conn);
+                }
             }
         }
+        n
     }
 
     /// Calls the handler of `request` in-process, as user `uid`, through the real path:
@@ -310,117 +326,5 @@ impl Server {
             }
             f.message
         })
-    }
-}
-
-fn too_many_conns() -> Rejection {
-    Rejection::new(http::StatusCode::TOO_MANY_REQUESTS, "too many connections")
-}
-
-impl Inner {
-    pub(crate) fn batcher(&self, transport: Transport) -> &Batcher {
-        match transport {
-            Transport::Ajax => &self.ajax_batcher,
-            _ => &self.ws_batcher,
-        }
-    }
-
-    /// The security checks plus the user id.
-    pub(crate) fn check(
-        &self,
-        request: &HandshakeRequest,
-    ) -> Result<(String, Option<String>), Rejection> {
-        let client_id = self.security.check(request).inspect_err(|r| {
-            Counters::inc(&self.counters.rejected_requests);
-            tracing::debug!(status = %r.status(), "chsk: request rejected");
-        })?;
-        let uid = self.user_id.as_ref().and_then(|f| f(request, client_id));
-        Ok((client_id.to_owned(), uid))
-    }
-
-    /// Local delivery: counts recipients now, batches per transport.
-    pub(crate) fn deliver_local(
-        self: &Arc<Self>,
-        target: Target,
-        event: EventFrame,
-        flush: Flush,
-    ) -> Result<usize, PushError> {
-        let (ws, ajax) = self.registry.count(&target);
-        if ws + ajax == 0 {
-            Counters::inc(&self.counters.pushes_undeliverable);
-            tracing::debug!(?target, event = %event.id, "chsk: push has no recipient");
-            return Err(PushError::NoRecipient(target));
-        }
-        match (ws > 0, ajax > 0) {
-            (true, true) => {
-                self.ws_batcher
-                    .push(self, target.clone(), event.clone(), flush);
-                self.ajax_batcher.push(self, target, event, flush);
-            }
-            (true, false) => self.ws_batcher.push(self, target, event, flush),
-            _ => self.ajax_batcher.push(self, target, event, flush),
-        }
-        Ok(ws + ajax)
-    }
-
-    /// Registers a new connection, closing the one it replaces; updates presence.
-    pub(crate) fn register(self: &Arc<Self>, conn: &Arc<Conn>) -> Result<bool, Rejection> {
-        let remember = self.timings.ws_grace.max(self.timings.ajax_grace);
-        let inserted = self
-            .registry
-            .insert(conn.clone(), self.limits.max_conns_per_user, remember)
-            .map_err(|_| too_many_conns())?;
-        if let Some(old) = inserted.replaced {
-            old.request_close("replaced by a newer connection", 1000);
-            self.unregistered(&old);
-        }
-        match conn.transport() {
-            Transport::Ws => Counters::inc(&self.counters.ws_opened),
-            _ => Counters::inc(&self.counters.ajax_opened),
-        }
-        if let Some(uid) = &conn.info.uid {
-            self.presence.opened(uid, conn.transport());
-        }
-        Ok(inserted.first)
-    }
-
-    /// Removes a connection from the registry (if still there) and updates presence.
-    pub(crate) fn drop_conn(self: &Arc<Self>, conn: &Arc<Conn>) {
-        if self.registry.remove(conn) {
-            self.unregistered(conn);
-        }
-    }
-
-    /// Presence and counters after a connection left the registry.
-    fn unregistered(self: &Arc<Self>, conn: &Arc<Conn>) {
-        let transport = conn.transport();
-        match transport {
-            Transport::Ws => Counters::inc(&self.counters.ws_closed),
-            _ => Counters::inc(&self.counters.ajax_closed),
-        }
-        let Some(uid) = conn.info.uid.clone() else {
-            return;
-        };
-        self.presence.closed(&uid, transport);
-        // Ajax states already waited their grace period before being dropped.
-        let grace = match transport {
-            Transport::Ws => self.timings.ws_grace,
-            _ => Duration::ZERO,
-        };
-        if grace.is_zero() {
-            let live = self.registry.uid_has(&uid, transport);
-            self.presence.settle(&uid, transport, grace, live);
-            return;
-        }
-        let weak = Arc::downgrade(self);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                tokio::time::sleep(grace).await;
-                if let Some(inner) = weak.upgrade() {
-                    let live = inner.registry.uid_has(&uid, transport);
-                    inner.presence.settle(&uid, transport, grace, live);
-                }
-            });
-        }
     }
 }

@@ -80,6 +80,7 @@ mod conn;
 mod dispatch;
 mod handle;
 mod keepalive;
+mod lifecycle;
 mod mailbox;
 mod metrics;
 mod options;
@@ -91,7 +92,7 @@ mod request;
 mod security;
 mod ws;
 
-pub use adapter::{Adapter, LocalAdapter, LocalNode};
+pub use adapter::{Adapter, LocalAdapter, LocalNode, NodeHandle};
 pub use builder::ServerBuilder;
 pub use conn::ConnId;
 pub use handle::{Accepted, Server};

@@ -175,11 +175,6 @@ impl Registry {
                 .any(|c| c.transport() == transport)
         })
     }
-
-    /// Every live connection (for shutdown).
-    pub(crate) fn all(&self) -> Vec<Arc<Conn>> {
-        self.lock().clients.values().cloned().collect()
-    }
 }
 
 fn remove_uid_client(by_uid: &mut HashMap<String, HashSet<String>>, uid: &str, client_id: &str) {

@@ -1,0 +1,127 @@
+//! The lifecycle of connections: checks, registration, removal, presence updates, local
+//! delivery.
+
+use std::{sync::Arc, time::Duration};
+
+use super::{
+    conn::Conn,
+    handle::Inner,
+    metrics::Counters,
+    options::Transport,
+    push::{Batcher, Flush, PushError, Target},
+    request::HandshakeRequest,
+    security::Rejection,
+};
+use crate::protocol::EventFrame;
+
+pub(crate) fn too_many_conns() -> Rejection {
+    Rejection::new(http::StatusCode::TOO_MANY_REQUESTS, "too many connections")
+}
+
+impl Inner {
+    pub(crate) fn batcher(&self, transport: Transport) -> &Batcher {
+        match transport {
+            Transport::Ajax => &self.ajax_batcher,
+            _ => &self.ws_batcher,
+        }
+    }
+
+    /// The security checks plus the user id.
+    pub(crate) fn check(
+        &self,
+        request: &HandshakeRequest,
+    ) -> Result<(String, Option<String>), Rejection> {
+        let client_id = self.security.check(request).inspect_err(|r| {
+            Counters::inc(&self.counters.rejected_requests);
+            tracing::debug!(status = %r.status(), "chsk: request rejected");
+        })?;
+        let uid = self.user_id.as_ref().and_then(|f| f(request, client_id));
+        Ok((client_id.to_owned(), uid))
+    }
+
+    /// Local delivery: counts recipients now, batches per transport.
+    pub(crate) fn deliver_local(
+        self: &Arc<Self>,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        let (ws, ajax) = self.registry.count(&target);
+        if ws + ajax == 0 {
+            Counters::inc(&self.counters.pushes_undeliverable);
+            tracing::debug!(?target, event = %event.id, "chsk: push has no recipient");
+            return Err(PushError::NoRecipient(target));
+        }
+        match (ws > 0, ajax > 0) {
+            (true, true) => {
+                self.ws_batcher
+                    .push(self, target.clone(), event.clone(), flush);
+                self.ajax_batcher.push(self, target, event, flush);
+            }
+            (true, false) => self.ws_batcher.push(self, target, event, flush),
+            _ => self.ajax_batcher.push(self, target, event, flush),
+        }
+        Ok(ws + ajax)
+    }
+
+    /// Registers a new connection, closing the one it replaces; updates presence.
+    pub(crate) fn register(self: &Arc<Self>, conn: &Arc<Conn>) -> Result<bool, Rejection> {
+        let remember = self.timings.ws_grace.max(self.timings.ajax_grace);
+        let inserted = self
+            .registry
+            .insert(conn.clone(), self.limits.max_conns_per_user, remember)
+            .map_err(|_| too_many_conns())?;
+        if let Some(old) = inserted.replaced {
+            old.request_close("replaced by a newer connection", 1000);
+            self.unregistered(&old);
+        }
+        match conn.transport() {
+            Transport::Ws => Counters::inc(&self.counters.ws_opened),
+            _ => Counters::inc(&self.counters.ajax_opened),
+        }
+        if let Some(uid) = &conn.info.uid {
+            self.presence.opened(uid, conn.transport());
+        }
+        Ok(inserted.first)
+    }
+
+    /// Removes a connection from the registry (if still there) and updates presence.
+    pub(crate) fn drop_conn(self: &Arc<Self>, conn: &Arc<Conn>) {
+        if self.registry.remove(conn) {
+            self.unregistered(conn);
+        }
+    }
+
+    /// Presence and counters after a connection left the registry.
+    fn unregistered(self: &Arc<Self>, conn: &Arc<Conn>) {
+        let transport = conn.transport();
+        match transport {
+            Transport::Ws => Counters::inc(&self.counters.ws_closed),
+            _ => Counters::inc(&self.counters.ajax_closed),
+        }
+        let Some(uid) = conn.info.uid.clone() else {
+            return;
+        };
+        self.presence.closed(&uid, transport);
+        // Ajax states already waited their grace period before being dropped.
+        let grace = match transport {
+            Transport::Ws => self.timings.ws_grace,
+            _ => Duration::ZERO,
+        };
+        if grace.is_zero() {
+            let live = self.registry.uid_has(&uid, transport);
+            self.presence.settle(&uid, transport, grace, live);
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                tokio::time::sleep(grace).await;
+                if let Some(inner) = weak.upgrade() {
+                    let live = inner.registry.uid_has(&uid, transport);
+                    inner.presence.settle(&uid, transport, grace, live);
+                }
+            });
+        }
+    }
+}
