@@ -40,6 +40,9 @@ const GOING_AWAY: u16 = 1001;
 const POLICY: u16 = 1008;
 const TOO_BIG: u16 = 1009;
 
+/// Flush at least every this many fed frames, even while more work is ready.
+const FLUSH_EVERY: usize = 64;
+
 /// How long a closing connection may take to write its `Close` frame.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -94,6 +97,10 @@ impl Server {
             inner.drop_conn(&conn);
             return;
         }
+        // Frames fed since the last flush. The socket is flushed when nothing else is ready
+        // (the last, lowest-priority branch), or after `FLUSH_EVERY` frames: one write per
+        // burst, not per frame.
+        let mut unflushed = 0usize;
         loop {
             let mut dirty = false;
             tokio::select! {
@@ -158,13 +165,23 @@ impl Server {
                         }
                     }
                 }
+                () = std::future::ready(()), if unflushed > 0 => {
+                    unflushed = 0;
+                    if sink.flush().await.is_err() { break; }
+                }
             }
             if let Some((reason, code)) = closing.take() {
                 close(&mut sink, codec, &reason, code).await;
                 break;
             }
-            if dirty && sink.flush().await.is_err() {
-                break;
+            if dirty {
+                unflushed += 1;
+            }
+            if unflushed >= FLUSH_EVERY {
+                unflushed = 0;
+                if sink.flush().await.is_err() {
+                    break;
+                }
             }
         }
         inner.drop_conn(&conn);
