@@ -49,6 +49,7 @@ both!(
     batches_are_visible_and_flush_sends_at_once,
     send_while_closed_fails_with_closed,
     send_buffer_flushes_after_connecting,
+    json_codec_and_typed_handshake_data,
 );
 
 async fn handshake_opens_the_client(t: Transport) {
@@ -274,4 +275,31 @@ async fn send_buffer_flushes_after_connecting(t: Transport) {
         Ok("early from alice")
     );
     eventually(|| state.notes() == 1).await;
+}
+
+async fn json_codec_and_typed_handshake_data(t: Transport) {
+    let server = builder(State::default())
+        .codec(chsk::Codec::Json)
+        .handshake_data(|_req, uid| uid.map(|u| (u.to_uppercase(), 42u32)))
+        .build();
+    let running = serve_app(app(&server), any_port()).await;
+    let options = chsk::client::ClientOptions {
+        codec: chsk::Codec::Json,
+        ..opts(mode(t), "alice")
+    };
+    let client = open(&running.url(), options).await;
+    let data = client.state().handshake_data::<(String, u32)>();
+    assert_eq!(data, Some(Ok(("ALICE".to_string(), 42))));
+    let mut pushes = client.pushes();
+    let reply = client
+        .send_with_reply(
+            c_event::Echo {
+                text: "json".into(),
+            },
+            WAIT,
+        )
+        .await;
+    assert_eq!(reply.as_deref(), Ok("json from alice"));
+    server.send_to_user("alice", CPush::Seq(5)).expect("pushed");
+    assert_eq!(next_pushes(&mut pushes, 1).await, [CPush::Seq(5)]);
 }

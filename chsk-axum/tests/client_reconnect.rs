@@ -202,3 +202,71 @@ async fn auto_falls_back_to_ajax_when_the_upgrade_is_refused() {
     );
     assert_eq!(client.state().transport, Some(Transport::Ajax));
 }
+
+#[tokio::test]
+async fn server_close_reason_is_reported_then_the_client_reconnects() {
+    let (server, _state, running) = start().await;
+    for mode in [TransportMode::Ws, TransportMode::Ajax] {
+        let client = open(&running.url(), opts(mode, "alice")).await;
+        let mut changes = client.state_changes();
+        // Ajax: let the first long-poll reach the server (it carries the `Close` frame; without
+        // an outstanding poll the server just forgets the client, which re-handshakes).
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        server.close_all("maintenance");
+        let mut closed_with = None;
+        while closed_with.is_none() {
+            let change = tokio::time::timeout(WAIT, changes.recv())
+                .await
+                .expect("changes")
+                .expect("alive");
+            if change.closed() {
+                closed_with = change.new.last_close_reason().cloned();
+            }
+        }
+        assert_eq!(
+            closed_with,
+            Some(CloseReason::ServerClose("maintenance".into())),
+            "{mode:?}"
+        );
+        client.wait_open(WAIT).await.expect("reconnects");
+    }
+}
+
+#[tokio::test]
+async fn send_buffer_flushes_after_a_reconnect() {
+    for mode in [TransportMode::Ws, TransportMode::Ajax] {
+        let (_server, _state, running) = start().await;
+        let addr = running.addr;
+        let client = open(
+            &running.url(),
+            ClientOptions {
+                send_buffer: Some(4),
+                ..opts(mode, "alice")
+            },
+        )
+        .await;
+        running.stop();
+        wait_state(&client, |s| !s.open).await;
+        client
+            .send(CEvent::Note("while down".into()))
+            .expect("buffered");
+        let asking = client.clone();
+        let reply = tokio::spawn(async move {
+            asking
+                .send_with_reply(
+                    c_event::Echo {
+                        text: "queued".into(),
+                    },
+                    WAIT,
+                )
+                .await
+        });
+        let (_server2, state2, _running2) = start_on(addr).await;
+        assert_eq!(
+            reply.await.expect("joined").as_deref(),
+            Ok("queued from alice"),
+            "{mode:?}"
+        );
+        eventually(|| state2.notes() == 1).await;
+    }
+}
