@@ -1,0 +1,56 @@
+//! The core's HTTP requests (Ajax handshake, long-poll GETs, POSTed frames) on `fetch`.
+
+use chsk::client::{HttpError, HttpMethod, HttpRequest, HttpResponse};
+use futures::future::LocalBoxFuture;
+use web_sys::AbortController;
+
+use crate::{error::js_text, page, Ajax, AjaxError};
+
+/// Performs one request. Dropping the future aborts the `fetch` (the driver drops a poll when
+/// its connection closes). While the page unloads nothing is sent and nothing is reported.
+pub(crate) fn http(
+    request: HttpRequest,
+) -> LocalBoxFuture<'static, Result<HttpResponse, HttpError>> {
+    Box::pin(async move {
+        if page::unloading() {
+            return std::future::pending().await;
+        }
+        let controller = AbortController::new().map_err(|e| HttpError::Failed(js_text(&e)))?;
+        let _abort = AbortOnDrop(controller.clone());
+        let mut ajax = match request.method {
+            HttpMethod::Get => Ajax::get(request.url),
+            HttpMethod::Post => Ajax::post(request.url),
+        }
+        .timeout(request.timeout);
+        for (name, value) in &request.headers {
+            ajax = ajax.header(name, value);
+        }
+        if let Some(body) = request.body {
+            ajax = ajax.body(body);
+        }
+        let result = ajax.send_with(&controller).await;
+        if page::unloading() {
+            return std::future::pending().await;
+        }
+        match result {
+            Ok(resp) => Ok(HttpResponse {
+                status: resp.status,
+                body: resp.body,
+            }),
+            Err(AjaxError::Status { status, body }) => Ok(HttpResponse {
+                status,
+                body: body.into_bytes(),
+            }),
+            Err(AjaxError::Timeout) => Err(HttpError::Timeout),
+            Err(e) => Err(HttpError::Failed(e.to_string())),
+        }
+    })
+}
+
+struct AbortOnDrop(AbortController);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

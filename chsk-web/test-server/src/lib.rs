@@ -1,0 +1,57 @@
+//! The events shared by chsk-web's browser tests (`chsk-web/tests/`) and the test server
+//! (`src/main.rs`, started by `scripts/browser-tests.sh`).
+//!
+//! The server listens on [`CHSK_ADDR`] (the chsk routes; CORS allows any origin, since the test
+//! page is served by wasm-bindgen-test-runner on another port) and [`CONTROL_ADDR`] (test
+//! control: `POST /restart?down_ms=N` drops every connection and all server state, keeps the
+//! port closed for N ms, then serves again, like a server restart).
+//!
+//! Routes on [`CHSK_ADDR`]:
+//! - `/chsk`: postcard codec, user id from the `uid` query parameter, CSRF token `test-token`
+//!   (query parameter or header);
+//! - `/chsk-json`: the same with the JSON codec;
+//! - `/chsk-nows`: like `/chsk`, but WebSocket upgrades are refused with `403` (the Auto
+//!   fallback test);
+//! - `/big`: a plain GET returning [`BIG_LEN`] bytes (the `Ajax` helper test);
+//! - `/slow?ms=N`: answers after N ms;
+//! - `/connected`: the user ids connected to `/chsk`, one a line.
+
+// `#[chsk::events]` expands unit variants (`WhoAmI`) with a `()` that trips this lint.
+#![allow(clippy::unused_unit)]
+
+/// Where the chsk routes listen.
+pub const CHSK_ADDR: &str = "127.0.0.1:38471";
+/// Where the control routes listen.
+pub const CONTROL_ADDR: &str = "127.0.0.1:38472";
+/// The CSRF token the server expects.
+pub const CSRF_TOKEN: &str = "test-token";
+/// The size of the `/big` body.
+pub const BIG_LEN: usize = 200_000;
+
+/// Client → server events of the tests.
+#[chsk::events(ns = "test")]
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestEvent {
+    /// Replies with the same text.
+    #[reply(String)]
+    Echo(String),
+    /// Replies after `ms` milliseconds.
+    #[reply(u32)]
+    Sleep {
+        /// How long the handler waits.
+        ms: u32,
+    },
+    /// Replies with the caller's user id.
+    #[reply(Option<String>)]
+    WhoAmI,
+    /// The server pushes [`TestPush::Said`] with this text to every client of the caller's user.
+    PushMe(String),
+}
+
+/// Server → client pushes of the tests.
+#[chsk::events(ns = "test")]
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestPush {
+    /// Pushed in answer to [`TestEvent::PushMe`].
+    Said(String),
+}

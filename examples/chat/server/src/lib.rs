@@ -1,0 +1,173 @@
+//! The chsk chat demo's server: the page (`/`), the wasm bundle (`/pkg/*`, from the directory
+//! built by `cargo run -p xtask -- build-web`) and the chsk routes (`/chsk`).
+//!
+//! The user id is the `user` query parameter (the page puts its own `?user=` on the chsk
+//! requests); the CSRF token is random per process and given to the page in
+//! `<meta name="csrf-token">`.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use axum::{
+    extract::{Path, Query},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use chat_events::{chat_event, ChatPush, Message, HISTORY_LEN, ROOMS};
+use chsk::{server::Server, Ctx};
+
+mod page;
+
+/// The rooms' recent messages.
+#[derive(Debug, Default)]
+pub struct AppState {
+    rooms: Mutex<HashMap<String, VecDeque<Message>>>,
+}
+
+/// A valid user name: 1 to 24 of `[A-Za-z0-9_-]`.
+pub fn valid_user(name: &str) -> bool {
+    (1..=24).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[chsk::handler(ChatEvent::Post)]
+async fn on_post(cx: Ctx<AppState>, room: String, text: String) {
+    let (Some(from), true) = (cx.uid(), ROOMS.contains(&room.as_str())) else {
+        return;
+    };
+    let text: String = text.trim().chars().take(500).collect();
+    if text.is_empty() {
+        return;
+    }
+    let msg = Message {
+        room: room.clone(),
+        from: from.to_string(),
+        text,
+    };
+    {
+        let mut rooms = cx
+            .state()
+            .rooms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let history = rooms.entry(room).or_default();
+        history.push_back(msg.clone());
+        if history.len() > HISTORY_LEN {
+            history.pop_front();
+        }
+    }
+    let _ = cx.server().send_to_all(ChatPush::NewMessage(msg));
+}
+
+#[chsk::handler(ChatEvent::History)]
+async fn on_history(cx: Ctx<AppState>, room: String, limit: u32) -> Vec<Message> {
+    let rooms = cx
+        .state()
+        .rooms
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let history = rooms.get(&room).map(|h| h.iter()).into_iter().flatten();
+    let all: Vec<Message> = history.cloned().collect();
+    let skip = all.len().saturating_sub(limit as usize);
+    all.into_iter().skip(skip).collect()
+}
+
+#[chsk::handler(ChatEvent::Online)]
+async fn on_online(cx: Ctx<AppState>) -> Vec<String> {
+    cx.server().connected_uids().any.into_iter().collect()
+}
+
+#[chsk::handler(ChatEvent::Nudge)]
+async fn on_nudge(cx: Ctx<AppState>, user: String) {
+    if let Some(by) = cx.uid() {
+        let _ = cx
+            .server()
+            .send_to_user(&user, ChatPush::Nudged { by: by.to_string() });
+    }
+}
+
+/// The chsk server of the chat, with a random CSRF token.
+pub fn chsk_server(csrf_token: String) -> Server {
+    Server::builder(AppState::default())
+        .handler(on_post)
+        .handler(on_history)
+        .handler(on_online)
+        .handler(on_nudge)
+        .user_id(|req, _client_id| {
+            req.query("user")
+                .filter(|u| valid_user(u))
+                .map(str::to_string)
+        })
+        .csrf_token(move |_| Some(csrf_token.clone()))
+        .build()
+}
+
+/// Pushes [`ChatPush::Online`] to everyone whenever the set of connected users changes.
+/// Needs a tokio runtime; runs until the server is dropped.
+pub fn spawn_presence(server: &Server) {
+    let mut uids = server.watch_connected_uids();
+    let server = server.clone();
+    tokio::spawn(async move {
+        while uids.changed().await.is_ok() {
+            let online: Vec<String> = uids.borrow_and_update().any.iter().cloned().collect();
+            let _ = server.send_to_all(ChatPush::Online(online));
+        }
+    });
+}
+
+/// The whole app: page, bundle from `dist`, chsk routes. Spawns the presence task.
+pub fn app(dist: PathBuf) -> Router {
+    let csrf = random_token();
+    let server = chsk_server(csrf.clone());
+    spawn_presence(&server);
+    let dist = Arc::new(dist);
+    Router::new()
+        .route(
+            "/",
+            get(move |q: Query<HashMap<String, String>>| page::index(q, csrf.clone())),
+        )
+        .route(
+            "/pkg/{file}",
+            get(move |Path(file): Path<String>| bundle_file(dist.clone(), file)),
+        )
+        .nest("/chsk", chsk_axum::routes(server))
+}
+
+async fn bundle_file(dist: Arc<PathBuf>, file: String) -> Response {
+    let content_type = if file.ends_with(".wasm") {
+        "application/wasm"
+    } else if file.ends_with(".js") {
+        "text/javascript"
+    } else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if file.contains('/') || file.contains("..") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(dist.join(&file)).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            format!("{file} not found: build the bundle with `cargo run -p xtask -- build-web`"),
+        )
+            .into_response(),
+    }
+}
+
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for i in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}

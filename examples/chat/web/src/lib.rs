@@ -1,0 +1,283 @@
+//! The chsk chat demo's browser UI: plain `web_sys` DOM on top of [`chsk_web::Client`].
+//!
+//! The page (served by `chat-server`) has the static layout; this fills it in: rooms, messages
+//! (history through `send_with_reply`, new ones pushed), who is online (pushed on change),
+//! nudges (pushed to every tab of the nudged user), and the connection state and transport.
+
+use std::{cell::RefCell, rc::Rc, time::Duration};
+
+use chat_events::{chat_event, ChatEvent, ChatPush, Message, ROOMS};
+use chsk_web::{Client, ClientOptions, ClientState, StateChange, Transport, TransportMode};
+use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen, JsCast, JsValue};
+use web_sys::{Document, Element, HtmlInputElement};
+
+type ChatClient = Client<ChatEvent, ChatPush>;
+
+struct App {
+    doc: Document,
+    client: ChatClient,
+    user: String,
+    room: RefCell<String>,
+}
+
+/// Runs when the module loads.
+#[wasm_bindgen(start)]
+pub fn start() {
+    if let Err(e) = run() {
+        web_sys::console::error_1(&e);
+    }
+}
+
+fn run() -> Result<(), JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let doc = window.document().ok_or("no document")?;
+    let params = web_sys::UrlSearchParams::new_with_str(&window.location().search()?)?;
+    let Some(user) = params.get("user") else {
+        return Ok(()); // the name form: nothing to do
+    };
+    let force_ajax = params.get("transport").as_deref() == Some("ajax");
+    let client = ChatClient::connect(
+        "/chsk",
+        ClientOptions {
+            transport: if force_ajax {
+                TransportMode::Ajax
+            } else {
+                TransportMode::Auto
+            },
+            params: vec![("user".into(), user.clone())],
+            ..Default::default()
+        },
+    );
+    let app = Rc::new(App {
+        doc,
+        client,
+        user,
+        room: RefCell::new(ROOMS[0].to_string()),
+    });
+    app.force_ajax_switch(force_ajax)?;
+    app.render_rooms()?;
+    app.render_state(&app.client.state());
+    let a = Rc::clone(&app);
+    app.client.on_state_change(move |change: StateChange| {
+        a.render_state(&change.new);
+        if change.opened() {
+            a.load_history();
+            a.load_online();
+        }
+    });
+    let a = Rc::clone(&app);
+    app.client.on_push(move |push| a.on_push(push));
+    let a = Rc::clone(&app);
+    on(&app.by_id("compose")?, "submit", move |e| {
+        e.prevent_default();
+        a.post();
+    })?;
+    Ok(())
+}
+
+/// Adds an event listener that lives as long as the page.
+fn on(
+    target: &Element,
+    name: &str,
+    f: impl FnMut(web_sys::Event) + 'static,
+) -> Result<(), JsValue> {
+    let cb = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+    target.add_event_listener_with_callback(name, cb.as_ref().unchecked_ref())?;
+    cb.forget();
+    Ok(())
+}
+
+impl App {
+    fn by_id(&self, id: &str) -> Result<Element, JsValue> {
+        self.doc
+            .get_element_by_id(id)
+            .ok_or_else(|| JsValue::from_str(&format!("no #{id}")))
+    }
+
+    fn el(&self, tag: &str, class: &str, text: &str) -> Result<Element, JsValue> {
+        let el = self.doc.create_element(tag)?;
+        if !class.is_empty() {
+            el.set_class_name(class);
+        }
+        el.set_text_content(Some(text));
+        Ok(el)
+    }
+
+    /// The "force Ajax" checkbox reloads the page with or without `transport=ajax`.
+    fn force_ajax_switch(&self, checked: bool) -> Result<(), JsValue> {
+        let input: HtmlInputElement = self.by_id("force-ajax")?.dyn_into()?;
+        input.set_checked(checked);
+        let user = self.user.clone();
+        on(&input.clone().into(), "change", move |_| {
+            let search = if input.checked() {
+                format!("?user={user}&transport=ajax")
+            } else {
+                format!("?user={user}")
+            };
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().set_search(&search);
+            }
+        })
+    }
+
+    fn render_rooms(self: &Rc<Self>) -> Result<(), JsValue> {
+        let nav = self.by_id("rooms")?;
+        nav.set_inner_html("");
+        for room in ROOMS {
+            let current = *self.room.borrow() == *room;
+            let button = self.el(
+                "button",
+                if current { "current" } else { "" },
+                &format!("#{room}"),
+            )?;
+            button.set_attribute("data-room", room)?;
+            let app = Rc::clone(self);
+            on(&button, "click", move |_| {
+                *app.room.borrow_mut() = room.to_string();
+                let _ = app.render_rooms();
+                app.load_history();
+            })?;
+            nav.append_child(&button)?;
+        }
+        Ok(())
+    }
+
+    fn render_state(&self, st: &ClientState) {
+        let Ok(el) = self.by_id("state") else { return };
+        let transport = match st.transport {
+            Some(Transport::Ws) => "WebSocket",
+            Some(Transport::Ajax) => "Ajax",
+            None => "-",
+        };
+        let text = if st.open {
+            format!("open · {transport}")
+        } else if let Some(at) = st.next_reconnect {
+            let secs = at.saturating_sub(self.client.now()).as_secs_f64();
+            format!("closed · reconnecting in {secs:.1} s")
+        } else if st.ever_opened {
+            "closed".to_string()
+        } else {
+            "connecting…".to_string()
+        };
+        el.set_text_content(Some(&text));
+        el.set_class_name(if st.open { "open" } else { "" });
+        let _ = el.set_attribute(
+            "data-transport",
+            match st.transport {
+                Some(Transport::Ws) => "ws",
+                Some(Transport::Ajax) => "ajax",
+                None => "",
+            },
+        );
+    }
+
+    fn on_push(self: &Rc<Self>, push: ChatPush) {
+        let result = match push {
+            ChatPush::NewMessage(msg) if msg.room == *self.room.borrow() => self.append(&msg),
+            ChatPush::NewMessage(_) => Ok(()),
+            ChatPush::Online(users) => self.render_online(&users),
+            ChatPush::Nudged { by } => self.notice(&format!("{by} nudged you")),
+        };
+        if let Err(e) = result {
+            web_sys::console::error_1(&e);
+        }
+    }
+
+    fn append(&self, msg: &Message) -> Result<(), JsValue> {
+        let li = self.el("li", "", "")?;
+        let (from, text) = (
+            self.el("span", "from", &msg.from)?,
+            self.el("span", "text", &msg.text)?,
+        );
+        li.append_child(&from)?;
+        li.append_child(&text)?;
+        self.by_id("messages")?.append_child(&li)?;
+        Ok(())
+    }
+
+    fn post(&self) {
+        let Ok(input) = self
+            .by_id("text")
+            .and_then(|e| Ok(e.dyn_into::<HtmlInputElement>()?))
+        else {
+            return;
+        };
+        let text = input.value();
+        if text.trim().is_empty() {
+            return;
+        }
+        let room = self.room.borrow().clone();
+        match self.client.send(chat_event::Post { room, text }) {
+            Ok(()) => input.set_value(""),
+            Err(e) => {
+                let _ = self.notice(&format!("not sent: {e}"));
+            }
+        }
+    }
+
+    fn load_history(self: &Rc<Self>) {
+        let app = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let room = app.room.borrow().clone();
+            let request = chat_event::History {
+                room: room.clone(),
+                limit: 50,
+            };
+            let reply = app
+                .client
+                .send_with_reply(request, Duration::from_secs(8))
+                .await;
+            if *app.room.borrow() != room {
+                return; // switched meanwhile
+            }
+            let result = match reply {
+                Ok(messages) => app.by_id("messages").and_then(|ul| {
+                    ul.set_inner_html("");
+                    messages.iter().try_for_each(|m| app.append(m))
+                }),
+                Err(e) => app.notice(&format!("history of #{room}: {e}")),
+            };
+            if let Err(e) = result {
+                web_sys::console::error_1(&e);
+            }
+        });
+    }
+
+    fn load_online(self: &Rc<Self>) {
+        let app = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let reply = app
+                .client
+                .send_with_reply(chat_event::Online, Duration::from_secs(8))
+                .await;
+            if let Ok(users) = reply {
+                let _ = app.render_online(&users);
+            }
+        });
+    }
+
+    fn render_online(self: &Rc<Self>, users: &[String]) -> Result<(), JsValue> {
+        let ul = self.by_id("online")?;
+        ul.set_inner_html("");
+        for user in users {
+            let li = self.el("li", "", user)?;
+            li.set_attribute("data-user", user)?;
+            if *user != self.user {
+                let button = self.el("button", "nudge", "nudge")?;
+                let (app, to) = (Rc::clone(self), user.clone());
+                on(&button, "click", move |_| {
+                    let _ = app.client.send(chat_event::Nudge { user: to.clone() });
+                })?;
+                li.append_child(&button)?;
+            }
+            ul.append_child(&li)?;
+        }
+        Ok(())
+    }
+
+    fn notice(&self, text: &str) -> Result<(), JsValue> {
+        let div = self.el("div", "notice", text)?;
+        self.by_id("notices")?.append_child(&div)?;
+        Ok(())
+    }
+}
