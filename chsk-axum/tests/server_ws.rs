@@ -182,7 +182,7 @@ async fn server_pings_an_idle_client_and_closes_a_silent_one() {
     let server = builder()
         .timings(Timings {
             ws_kalive: Duration::from_millis(100),
-            ws_ping_timeout: Duration::from_millis(100),
+            ws_ping_timeout: Duration::from_millis(400),
             ..fast_timings()
         })
         .build();

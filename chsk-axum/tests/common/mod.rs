@@ -96,8 +96,8 @@ pub fn fast_timings() -> Timings {
         lp_timeout: Duration::from_millis(500),
         send_buf_ws: Duration::from_millis(30),
         send_buf_ajax: Duration::from_millis(30),
-        ws_grace: Duration::from_millis(300),
-        ajax_grace: Duration::from_millis(600),
+        ws_grace: Duration::from_millis(500),
+        ajax_grace: Duration::from_millis(1500),
         ajax_reply_timeout: Duration::from_millis(300),
     }
 }
