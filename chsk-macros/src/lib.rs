@@ -149,6 +149,10 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// The derives are copied only when `#[chsk::events]` comes before `#[derive(..)]` (the macro
+/// does not see derives written above it). `#[cfg]` on variants and fields is rejected: both
+/// peers must agree on every id and index.
+///
 /// Hidden payload helpers (`__chsk_ser_*` borrowing the fields, `__chsk_de_*` owning them) live
 /// in a `const _: () = { .. };` block next to the `Event` impl. Items of the module get the
 /// enum's visibility as seen from outside it (a private enum's structs are `pub(super)`).

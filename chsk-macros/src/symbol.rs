@@ -23,6 +23,8 @@ pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const DERIVE: Symbol = Symbol("derive");
 /// `#[serde(..)]`.
 pub(crate) const SERDE: Symbol = Symbol("serde");
+/// `#[cfg(..)]`.
+pub(crate) const CFG: Symbol = Symbol("cfg");
 /// `#[doc = ".."]`.
 pub(crate) const DOC: Symbol = Symbol("doc");
 /// serde's derives, not copied onto the variant structs.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::ast::EventsEnum;
-use crate::ctxt::Ctxt;
+use crate::{ctxt::Ctxt, symbol::CFG};
 
 /// The namespace of chsk's own protocol events (`chsk::event::RESERVED_NAMESPACE`).
 const RESERVED: &str = "chsk";
@@ -23,6 +23,7 @@ pub(crate) fn check(cx: &Ctxt, input: &EventsEnum<'_>) {
         },
         None => false,
     };
+    check_cfg(cx, input);
     let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
     for variant in &input.variants {
         if variant.explicit_id {
@@ -43,6 +44,21 @@ pub(crate) fn check(cx: &Ctxt, input: &EventsEnum<'_>) {
             );
         } else {
             seen.insert(&variant.id, variant.ident);
+        }
+    }
+}
+
+/// `#[cfg]` on variants or fields would make the ids and indexes differ between builds of the
+/// two peers (and the macro sees the item before cfg-stripping).
+fn check_cfg(cx: &Ctxt, input: &EventsEnum<'_>) {
+    const MSG: &str = "`#[cfg]` is not supported on the variants and fields of an event enum: \
+                       both peers must agree on every id";
+    for variant in &input.original.variants {
+        let field_attrs = variant.fields.iter().flat_map(|f| &f.attrs);
+        for attr in variant.attrs.iter().chain(field_attrs) {
+            if attr.path() == CFG {
+                cx.error_spanned_by(attr, MSG);
+            }
         }
     }
 }
