@@ -171,6 +171,9 @@ impl<E: Event, P: Event> Client<E, P> {
     /// The first call gets every push since the client was created; each later call gets a new
     /// stream of the pushes from then on. A push that does not decode as `P` is logged and
     /// yielded as an `Err`; the stream goes on.
+    ///
+    /// Streams are unbounded (the server bounds what it sends per connection): until the first
+    /// call, pushes are kept for it, so call it early, or drop the stream to stop collecting.
     pub fn pushes(&self) -> Pushes<P> {
         let first = self
             .inner
@@ -208,7 +211,8 @@ impl<E, P> Client<E, P> {
         (self.inner.clock)()
     }
 
-    /// Every state change from now on (Sente's `:chsk/state` events).
+    /// Every state change from now on (Sente's `:chsk/state` events). A change that happened
+    /// just before the call may still be delivered; [`state`](Self::state) is always current.
     pub fn state_changes(&self) -> StateChanges {
         let (tx, rx) = mpsc::unbounded();
         lock(&self.inner.shared).state_subs.push(tx);
