@@ -6,6 +6,7 @@ mod attr;
 mod expand;
 mod fallback;
 mod valid;
+mod variants;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
