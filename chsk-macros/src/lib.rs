@@ -156,7 +156,9 @@ use proc_macro::TokenStream;
 /// Hidden payload helpers (`__chsk_ser_*` borrowing the fields, `__chsk_de_*` owning them) live
 /// in a `const _: () = { .. };` block next to the `Event` impl. Items of the module get the
 /// enum's visibility as seen from outside it (a private enum's structs are `pub(super)`).
-/// The module starts with `use super::*;`, so field types resolve as they do next to the enum;
+/// The module starts with `use super::*;`, so field types resolve as they do next to the enum
+/// (a type that a generated struct would shadow, as in `Message(Message)`, or that uses `Self`
+/// or `self::`/`super::` paths, goes through a hidden `__chsk_*` type alias next to the enum);
 /// declare event enums at module level (not inside a function body).
 ///
 /// Sending a variant without `#[reply]` where a [`Request`] is expected does not compile:

@@ -260,3 +260,42 @@ fn inner_vis(vis: &Visibility) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(ty: &str) -> (String, bool) {
+        let ty: TokenStream = ty.parse().unwrap();
+        let enum_ident = Ident::new("Chat", proc_macro2::Span::call_site());
+        let names = ["Message".to_string(), "Post".to_string()];
+        let (out, shadowed) = rewrite_type(ty, &enum_ident, &names);
+        (out.to_string(), shadowed)
+    }
+
+    #[test]
+    fn rewrites_self_and_finds_shadowed_names() {
+        assert_eq!(rewrite("String"), ("String".into(), false));
+        assert_eq!(rewrite("Vec<String>").1, false);
+        assert_eq!(rewrite("Box<Self>"), ("Box < Chat >".into(), false));
+        assert!(rewrite("Message").1);
+        assert!(rewrite("Vec<(u8, Message)>").1);
+        assert!(rewrite("self::Thing").1);
+        assert!(rewrite("super::Thing").1);
+        // Later path segments are not affected by the module's names.
+        assert!(!rewrite("types::Message").1);
+        assert!(!rewrite("::my::Post").1);
+        assert!(!rewrite("crate::Message").1);
+    }
+
+    #[test]
+    fn visibility_one_module_deeper() {
+        let vis = |v: &str| inner_vis(&syn::parse_str(v).unwrap()).to_string();
+        assert_eq!(vis("pub"), "pub");
+        assert_eq!(vis(""), "pub (super)");
+        assert_eq!(vis("pub(crate)"), "pub (crate)");
+        assert_eq!(vis("pub(self)"), "pub (super)");
+        assert_eq!(vis("pub(super)"), "pub (in super :: super)");
+        assert_eq!(vis("pub(in crate::a)"), "pub (in crate :: a)");
+    }
+}
