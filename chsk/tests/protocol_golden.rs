@@ -1,5 +1,6 @@
 //! Golden tests: the exact bytes (postcard) and text (JSON) of every frame kind.
 //! PROTOCOL.md section 5 shows the same frames; change both together.
+#![allow(clippy::unwrap_used)] // test fixtures
 
 use chsk::{
     protocol::{EventFrame, Frame, Handshake},
