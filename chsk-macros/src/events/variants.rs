@@ -135,6 +135,8 @@ impl ModuleGenerator<'_> {
                 None => syn::Index::from(i).into_token_stream(),
             })
             .collect();
+        // A unit variant's fields are `()`: an empty body, not a `()` that clippy flags.
+        let into_fields = (!fields.is_empty()).then(|| quote!((#(self.#field_names,)*)));
         let bindings = bindings(fields);
         let enum_pattern = pattern(quote!(super::#enum_ident::#ident), &v.shape, &bindings);
         let self_value = pattern(quote!(Self), &v.shape, &bindings);
@@ -176,7 +178,7 @@ impl ModuleGenerator<'_> {
                 const HAS_REPLY: ::core::primitive::bool = #has_reply;
 
                 fn into_fields(self) -> Self::Fields {
-                    (#(self.#field_names,)*)
+                    #into_fields
                 }
 
                 fn try_from_event(
