@@ -48,6 +48,15 @@ pub(crate) fn check(cx: &Ctxt, input: &HandlerFn<'_>) {
         }
     }
     for param in &input.params {
+        if let syn::Type::Reference(reference) = &*param.ty {
+            if ctx_state(&reference.elem).is_some() {
+                cx.error_spanned_by(
+                    &param.ty,
+                    "take the context by value: `cx: chsk::Ctx<S>` (it is cheap to clone)",
+                );
+                continue;
+            }
+        }
         if ctx_state(&param.ty).is_some() {
             cx.error_spanned_by(
                 &param.ty,
