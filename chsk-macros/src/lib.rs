@@ -281,8 +281,10 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Rejected with a message at the offending tokens: a non-`async` function, a missing or
 /// malformed event path, methods (`self`), generic, `unsafe` or `extern` functions, and a
-/// `Ctx` parameter that is not the first or is taken by reference. A wrong number or type of parameters, or a wrong
-/// return type, is a type error pointing at the parameters or the return type.
+/// `Ctx` parameter that is not the first or is taken by reference. A wrong number or type of
+/// parameters, or a wrong return type, is a type error pointing at the parameters or the
+/// return type. On any rejection the macro still emits the unit struct with a placeholder
+/// `Handler` impl, so registering the handler adds no error.
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
