@@ -46,6 +46,8 @@ pub(crate) struct AjaxState {
     pub(crate) poll_gen: watch::Sender<u64>,
     pub(crate) active_polls: AtomicUsize,
     pub(crate) last_poll_end: Mutex<Instant>,
+    /// Whether a reaper task is pending for this client (at most one is).
+    pub(crate) reaper: AtomicBool,
 }
 
 /// A live connection in the registry.
@@ -73,6 +75,7 @@ impl Conn {
                 poll_gen: watch::channel(0).0,
                 active_polls: AtomicUsize::new(0),
                 last_poll_end: Mutex::new(Instant::now()),
+                reaper: AtomicBool::new(false),
             };
             (Some(state), None)
         } else {

@@ -271,24 +271,50 @@ impl Drop for PollGuard {
 }
 
 /// After the Ajax grace period, drops the client's state if no poll came in the meantime.
+/// At most one reaper task is pending per client: it sleeps until the last poll's end plus the
+/// grace period, and stands down while a poll is running (that poll's end schedules again).
 fn schedule_reap(inner: &Arc<Inner>, conn: &Arc<Conn>) {
+    let Some(ajax) = &conn.ajax else { return };
+    if ajax.reaper.swap(true, Ordering::AcqRel) {
+        return;
+    }
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        ajax.reaper.store(false, Ordering::Release);
         return;
     };
     let grace = inner.timings.ajax_grace;
     let weak = Arc::downgrade(inner);
     let conn = conn.clone();
     rt.spawn(async move {
-        tokio::time::sleep(grace).await;
-        let Some(inner) = weak.upgrade() else { return };
         let Some(ajax) = &conn.ajax else { return };
-        let idle = ajax
-            .last_poll_end
-            .lock()
-            .map(|at| at.elapsed() >= grace)
-            .unwrap_or(true);
-        if idle && ajax.active_polls.load(Ordering::Acquire) == 0 {
-            inner.drop_conn(&conn);
+        loop {
+            let last_end = ajax
+                .last_poll_end
+                .lock()
+                .map(|at| *at)
+                .unwrap_or_else(|_| Instant::now());
+            tokio::time::sleep_until((last_end + grace).into()).await;
+            if ajax.active_polls.load(Ordering::Acquire) > 0 {
+                ajax.reaper.store(false, Ordering::Release);
+                // A poll that ended in between found the flag set: take its turn.
+                if ajax.active_polls.load(Ordering::Acquire) == 0
+                    && !ajax.reaper.swap(true, Ordering::AcqRel)
+                {
+                    continue;
+                }
+                return;
+            }
+            let idle = ajax
+                .last_poll_end
+                .lock()
+                .map(|at| at.elapsed() >= grace)
+                .unwrap_or(true);
+            if idle {
+                if let Some(inner) = weak.upgrade() {
+                    inner.drop_conn(&conn);
+                }
+                return;
+            }
         }
     });
 }
