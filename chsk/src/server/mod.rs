@@ -73,6 +73,16 @@
 //! Pushes to an Ajax client between polls wait in its queue for its next poll (within the
 //! grace period). Handlers of one WebSocket run concurrently on its task; a handler still
 //! running when its connection closes is finished on a task of its own.
+//!
+//! # Mounting in another web framework
+//!
+//! `chsk-axum` is about a hundred lines; an adapter for another framework does the same:
+//!
+//! - `GET` with `Upgrade: websocket`: [`Server::accept`] on the request's parts (a
+//!   [`Rejection`] becomes the HTTP response), then upgrade and run [`Server::serve_ws`] with
+//!   the socket converted to a `Stream<Item = Result<WsMessage, E>> + Sink<WsMessage>`;
+//! - other `GET`s: [`Server::ajax_get`]; `POST`: [`Server::ajax_post`] with the body (read at
+//!   most `max_frame_bytes + 1` bytes); both return an [`HttpResponse`] to copy out.
 
 mod adapter;
 mod builder;
