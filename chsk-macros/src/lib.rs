@@ -239,7 +239,8 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// struct is found by snake-casing the enum segment into the module `#[chsk::events]`
 /// generates: `ChatEvent::History` → `chat_event::History`, `a::b::ChatEvent::History` →
 /// `a::b::chat_event::History`. A path whose second-to-last segment is already lowercase
-/// (`chat_event::History`) is used as it is.
+/// (`chat_event::History`) is used as it is. Only the module has to be in scope where the
+/// handler is written (`use events::chat_event;`): the enum's own name is not resolved.
 ///
 /// An optional second argument, `crate = "::chsk"`, names a renamed or re-exported chsk:
 /// `#[chsk::handler(ChatEvent::History, crate = "::my_chsk")]`.

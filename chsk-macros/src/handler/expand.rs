@@ -60,6 +60,10 @@ impl<'a> Generator<'a> {
         let ident = self.input.ident;
         let mut run = f.clone();
         run.sig.ident = syn::Ident::new("run", f.sig.ident.span());
+        if !f.attrs.iter().any(|a| a.path() == DOC) {
+            run.attrs
+                .insert(0, syn::parse_quote!(#[doc = " The handler, as written."]));
+        }
         quote! {
             impl #ident {
                 #run
