@@ -57,6 +57,13 @@ impl Server {
             request: Arc::new(request),
         };
         let (conn, _) = Conn::new(info, inner.limits.send_queue, inner.limits.rate_limit);
+        // The app's hook runs before the client's state is registered.
+        let data = inner.handshake_data.as_ref().and_then(|f| {
+            f(&conn.info.request, conn.info.uid.as_deref(), inner.codec)
+                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
+                .ok()
+                .flatten()
+        });
         let first = match inner.register(&conn) {
             Ok(first) => first && asked,
             Err(rejection) => {
@@ -65,12 +72,6 @@ impl Server {
             }
         };
         schedule_reap(inner, &conn);
-        let data = inner.handshake_data.as_ref().and_then(|f| {
-            f(&conn.info.request, conn.info.uid.as_deref(), inner.codec)
-                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
-                .ok()
-                .flatten()
-        });
         let frame = Frame::Handshake(Handshake {
             uid: conn.info.uid.clone(),
             client_id: conn.info.client_id.clone(),

@@ -68,6 +68,13 @@ impl Server {
         let Some(mut rx) = rx else { return };
         let (mut sink, stream) = socket.split();
         let mut stream = pin!(stream);
+        // The app's hook runs before the connection is registered.
+        let data = inner.handshake_data.as_ref().and_then(|f| {
+            f(&conn.info.request, conn.info.uid.as_deref(), codec)
+                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
+                .ok()
+                .flatten()
+        });
         let first = match inner.register(&conn) {
             Ok(first) => first,
             Err(rejection) => {
@@ -75,12 +82,11 @@ impl Server {
                 return;
             }
         };
-        let data = inner.handshake_data.as_ref().and_then(|f| {
-            f(&conn.info.request, conn.info.uid.as_deref(), codec)
-                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
-                .ok()
-                .flatten()
-        });
+        // Unregisters however this future ends (closed, dropped, or a bug that panics).
+        let _registered = Registered {
+            inner: self.inner.clone(),
+            conn: conn.clone(),
+        };
         let handshake = Frame::Handshake(Handshake {
             uid: conn.info.uid.clone(),
             client_id: conn.info.client_id.clone(),
@@ -94,7 +100,6 @@ impl Server {
         let mut warned = false;
         let mut closing: Option<(String, u16)> = None;
         if send_frame(&mut sink, codec, &handshake).await.is_err() {
-            inner.drop_conn(&conn);
             return;
         }
         // Frames fed since the last flush. The socket is flushed when nothing else is ready
@@ -184,7 +189,6 @@ impl Server {
                 }
             }
         }
-        inner.drop_conn(&conn);
         if !pending.is_empty() {
             // Handlers outlive their connection; their replies have nowhere to go.
             tokio::spawn(async move { while pending.next().await.is_some() {} });
@@ -256,6 +260,18 @@ impl Server {
                 })
             }
         }
+    }
+}
+
+/// Removes a connection from the registry when dropped.
+struct Registered {
+    inner: Arc<Inner>,
+    conn: Arc<Conn>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.inner.drop_conn(&self.conn);
     }
 }
 
