@@ -62,18 +62,26 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
         );
         return None;
     }
-    let mut variant = written.clone();
-    let enum_index = variant.segments.len() - 2;
-    let enum_seg = &mut variant.segments[enum_index];
-    let name = enum_seg.ident.to_string();
-    if name.chars().next().is_some_and(char::is_uppercase) {
-        enum_seg.ident = Ident::new(&case::snake_case(&name), enum_seg.ident.span());
-    }
+    let variant = variant_path(&written);
     Some(Args {
         written,
         variant,
         krate: krate.unwrap_or_else(|| syn::parse_quote!(::chsk)),
     })
+}
+
+/// `a::b::ChatEvent::History` → `a::b::chat_event::History` (a path of two or more segments);
+/// the enum segment keeps its span, so resolution errors point at it.
+fn variant_path(written: &Path) -> Path {
+    let mut variant = written.clone();
+    let len = variant.segments.len();
+    if let Some(enum_seg) = len.checked_sub(2).map(|i| &mut variant.segments[i]) {
+        let name = enum_seg.ident.to_string();
+        if name.chars().next().is_some_and(char::is_uppercase) {
+            enum_seg.ident = Ident::new(&case::snake_case(&name), enum_seg.ident.span());
+        }
+    }
+    variant
 }
 
 /// `Path` or `Path, crate = "path"`.
@@ -102,4 +110,50 @@ fn split_args(input: syn::parse::ParseStream<'_>) -> syn::Result<(Path, Option<P
         return Err(input.error("unexpected tokens after the event path"));
     }
     Ok((path, krate))
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    use super::*;
+
+    fn mapped(path: &str) -> String {
+        let path: Path = syn::parse_str(path).unwrap();
+        variant_path(&path)
+            .to_token_stream()
+            .to_string()
+            .replace(' ', "")
+    }
+
+    #[test]
+    fn variant_paths() {
+        assert_eq!(mapped("ChatEvent::History"), "chat_event::History");
+        assert_eq!(
+            mapped("a::b::ChatEvent::History"),
+            "a::b::chat_event::History"
+        );
+        assert_eq!(
+            mapped("::app::HTTPPush::Notice"),
+            "::app::http_push::Notice"
+        );
+        assert_eq!(
+            mapped("crate::ev::chat_event::Post"),
+            "crate::ev::chat_event::Post"
+        );
+        assert_eq!(mapped("super::Events::Ping"), "super::events::Ping");
+    }
+
+    #[test]
+    fn arguments() {
+        let parse = |s: &str| split_args.parse_str(s);
+        let (path, krate) = parse("ChatEvent::Post").unwrap();
+        assert_eq!(path.segments.len(), 2);
+        assert!(krate.is_none());
+        let (_, krate) = parse("ChatEvent::Post, crate = \"::my_chsk\",").unwrap();
+        assert_eq!(krate.unwrap().to_token_stream().to_string(), ":: my_chsk");
+        assert!(parse("ChatEvent::Post, state = \"x\"").is_err());
+        assert!(parse("ChatEvent::Post extra").is_err());
+        assert!(parse("\"chat/post\"").is_err());
+    }
 }
