@@ -19,11 +19,12 @@ pub fn csrf_token_from_meta() -> Option<String> {
 static UNLOADING: AtomicBool = AtomicBool::new(false);
 static WATCHING: AtomicBool = AtomicBool::new(false);
 
-/// `true` once the page is being unloaded (`pagehide`, which comes before the browser closes
-/// the page's sockets): from then on the client opens nothing and reports no close, so a
-/// closing page never reconnects (Sente does the same with `beforeunload`, which also fires for
-/// download links and cancelled navigations). A page restored from the back-forward cache
-/// (`pageshow` with `persisted`) resumes.
+/// `true` once the page is being unloaded (`pagehide` without `persisted`, which comes before
+/// the browser closes the page's sockets): from then on the client opens nothing and reports no
+/// close, so a closing page never reconnects (Sente does the same with `beforeunload`, which also
+/// fires for download links and cancelled navigations). A page that goes into the back-forward
+/// cache (`persisted`) is not unloading: its timers are frozen there, and if its socket closed
+/// meanwhile it reconnects when restored.
 pub(crate) fn unloading() -> bool {
     UNLOADING.load(Ordering::Relaxed)
 }
@@ -42,18 +43,24 @@ pub(crate) fn watch_unload() {
         // The listeners live as long as the page.
         cb.forget();
     };
+    let persisted = |e: &web_sys::Event| {
+        js_sys::Reflect::get(e, &"persisted".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    };
     listen(
         "pagehide",
-        Box::new(|_| UNLOADING.store(true, Ordering::Relaxed)),
+        Box::new(move |e| {
+            if !persisted(&e) {
+                UNLOADING.store(true, Ordering::Relaxed);
+            }
+        }),
     );
     listen(
         "pageshow",
-        Box::new(|e| {
-            let persisted = js_sys::Reflect::get(&e, &"persisted".into())
-                .ok()
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
-            if persisted {
+        Box::new(move |e| {
+            if persisted(&e) {
                 UNLOADING.store(false, Ordering::Relaxed);
             }
         }),

@@ -83,3 +83,24 @@ async fn ajax_helper_fetches_large_bodies_and_reports_errors() {
     let refused = Ajax::get("http://127.0.0.1:9/").send().await;
     assert!(matches!(refused, Err(AjaxError::Network(_))), "{refused:?}");
 }
+
+#[wasm_bindgen_test]
+async fn a_page_entering_the_back_forward_cache_is_not_unloading() {
+    let uid = new_uid("bfcache");
+    let client = connect("/chsk", TransportMode::Ws, &uid);
+    client
+        .wait_open(Duration::from_secs(5))
+        .await
+        .expect("opens");
+    let pagehide = web_sys::Event::new("pagehide").expect("event");
+    js_sys::Reflect::set(&pagehide, &"persisted".into(), &true.into()).expect("set");
+    web_sys::window()
+        .expect("window")
+        .dispatch_event(&pagehide)
+        .expect("dispatch");
+    restart_server(200).await;
+    wait_state(&client, 15_000, |s| s.last_close.is_some() && s.open)
+        .await
+        .expect("reconnects: a cached page may come back");
+    client.disconnect();
+}
