@@ -9,7 +9,7 @@ use std::{
     time::Instant,
 };
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{futures::Notified, mpsc, watch, Notify};
 
 use super::{
     mailbox::{Mailbox, Outgoing, QueueError},
@@ -55,7 +55,10 @@ pub(crate) struct AjaxState {
 pub(crate) struct Conn {
     pub(crate) info: Arc<ConnInfo>,
     mailbox: Mailbox,
-    close: watch::Sender<Option<(String, u16)>>,
+    /// Set once, by the first close request: the reason and the WebSocket close code.
+    close_reason: Mutex<Option<(String, u16)>>,
+    /// Wakes the transport when a close is requested (a `Notify`: far smaller than a `watch`).
+    close_notify: Notify,
     closing: AtomicBool,
     pub(crate) ajax: Option<AjaxState>,
     pub(crate) limiter: Option<Mutex<Bucket>>,
@@ -84,7 +87,8 @@ impl Conn {
         let conn = Arc::new(Self {
             info: Arc::new(info),
             mailbox,
-            close: watch::channel(None).0,
+            close_reason: Mutex::new(None),
+            close_notify: Notify::new(),
             closing: AtomicBool::new(false),
             ajax,
             limiter: rate.map(|r| Mutex::new(Bucket::new(r))),
@@ -124,20 +128,34 @@ impl Conn {
     /// Asks the transport to close this connection with `reason` (and WebSocket close `code`);
     /// `false` if it was already closing.
     pub(crate) fn request_close(&self, reason: &str, code: u16) -> bool {
-        if self.closing.swap(true, Ordering::AcqRel) {
-            return false;
+        {
+            let mut slot = self.close_reason.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_some() {
+                return false;
+            }
+            *slot = Some((reason.to_owned(), code));
         }
-        self.close.send_replace(Some((reason.to_owned(), code)));
+        self.closing.store(true, Ordering::Release);
+        self.close_notify.notify_waiters();
         true
+    }
+
+    /// The close request, once there is one.
+    pub(crate) fn close_reason(&self) -> Option<(String, u16)> {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// Watches for a close request.
-    pub(crate) fn close_signal(&self) -> watch::Receiver<Option<(String, u16)>> {
-        self.close.subscribe()
+    /// A future that resolves when a close is requested. Enable it (`Notified::enable`) and
+    /// then check [`is_closing`](Self::is_closing), so no request is missed.
+    pub(crate) fn close_requested(&self) -> Notified<'_> {
+        self.close_notify.notified()
     }
 
     /// Takes one token from the rate limiter; `false` when the connection is over its limit.

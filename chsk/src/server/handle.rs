@@ -162,7 +162,7 @@ impl Server {
             return Err(super::lifecycle::too_many_conns());
         }
         Ok(Accepted {
-            request: Arc::new(request),
+            request: Arc::new(request.detach()),
             client_id,
             uid,
         })

@@ -54,7 +54,7 @@ impl Server {
             client_id,
             conn_id: inner.conn_ids.next(),
             transport: Transport::Ajax,
-            request: Arc::new(request),
+            request: Arc::new(request.detach()),
         };
         let (conn, _) = Conn::new(info, inner.limits.send_queue, inner.limits.rate_limit);
         // The app's hook runs before the client's state is registered.
@@ -96,7 +96,12 @@ impl Server {
             inner: self.inner.clone(),
             conn: conn.clone(),
         };
-        let mut close = conn.close_signal();
+        let mut close_requested = std::pin::pin!(conn.close_requested());
+        close_requested.as_mut().enable();
+        if conn.is_closing() {
+            let reason = conn.close_reason().map(|(r, _)| r).unwrap_or_default();
+            return self.frame_response(StatusCode::OK, &Frame::Close { reason });
+        }
         let superseded = async {
             loop {
                 if gen.changed().await.is_err() || *gen.borrow() != mine {
@@ -131,8 +136,8 @@ impl Server {
                 }
                 None => self.frame_response(StatusCode::OK, &Frame::PollTimeout),
             },
-            _ = close.changed() => {
-                let reason = close.borrow().clone().map(|(r, _)| r).unwrap_or_default();
+            () = &mut close_requested => {
+                let reason = conn.close_reason().map(|(r, _)| r).unwrap_or_default();
                 self.frame_response(StatusCode::OK, &Frame::Close { reason })
             }
             () = superseded => self.frame_response(StatusCode::OK, &Frame::PollTimeout),

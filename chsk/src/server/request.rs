@@ -30,6 +30,28 @@ impl HandshakeRequest {
         Self { parts, query }
     }
 
+    /// Copies the URI and header values into allocations of their own. A server parses them
+    /// as slices of its read buffer (hyper does), so a request kept for a connection's lifetime
+    /// would otherwise keep that whole buffer (8–16 KiB) alive.
+    pub(crate) fn detach(mut self) -> Self {
+        if let Ok(uri) = self.parts.uri.to_string().parse::<Uri>() {
+            self.parts.uri = uri;
+        }
+        let mut headers = HeaderMap::with_capacity(self.parts.headers.len());
+        for (name, value) in &self.parts.headers {
+            let copy = match http::HeaderValue::from_bytes(value.as_bytes()) {
+                Ok(mut copy) => {
+                    copy.set_sensitive(value.is_sensitive());
+                    copy
+                }
+                Err(_) => value.clone(),
+            };
+            headers.append(name.clone(), copy);
+        }
+        self.parts.headers = headers;
+        self
+    }
+
     /// The request's method.
     pub fn method(&self) -> &Method {
         &self.parts.method

@@ -93,7 +93,8 @@ impl Server {
             data,
             first,
         });
-        let mut close_signal = conn.close_signal();
+        let mut close_requested = pin!(conn.close_requested());
+        close_requested.as_mut().enable();
         let mut keepalive = Keepalive::new(inner.timings.ws_kalive, inner.timings.ws_ping_timeout);
         let mut timer = pin!(sleep_until(keepalive.deadline()));
         let mut pending = Pending::new();
@@ -106,16 +107,19 @@ impl Server {
         // (the last, lowest-priority branch), or after `FLUSH_EVERY` frames: one write per
         // burst, not per frame.
         let mut unflushed = 0usize;
+        if conn.is_closing() {
+            closing = Some(conn.close_reason().unwrap_or((String::new(), NORMAL)));
+        }
         loop {
+            if let Some((reason, code)) = closing.take() {
+                close(&mut sink, codec, &reason, code).await;
+                break;
+            }
             let mut dirty = false;
             tokio::select! {
                 biased;
-                changed = close_signal.changed() => {
-                    let requested = match changed {
-                        Ok(()) => close_signal.borrow().clone(),
-                        Err(_) => None,
-                    };
-                    closing = Some(requested.unwrap_or((String::new(), NORMAL)));
+                () = &mut close_requested => {
+                    closing = Some(conn.close_reason().unwrap_or((String::new(), NORMAL)));
                 }
                 msg = stream.next() => match msg {
                     None | Some(Ok(WsMessage::Close(..))) => break,
