@@ -84,7 +84,7 @@ async fn idle_websocket_memory() {
     // side is a bare TCP stream (the WebSocket handshake is written by hand).
     let n = 2_000;
     let mut streams = Vec::with_capacity(n + 100);
-    let mut open = |i: usize| {
+    let open = |i: usize| {
         let addr = t.addr;
         async move {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
