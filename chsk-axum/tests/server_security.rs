@@ -238,3 +238,27 @@ async fn flood_closes_with_1008() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     still_works(&t).await;
 }
+
+#[tokio::test]
+async fn ajax_flood_is_429() {
+    let server = builder()
+        .limits(Limits {
+            rate_limit: Some(RateLimit {
+                per_second: 1,
+                burst: 5,
+            }),
+            ..Limits::default()
+        })
+        .build();
+    let t = serve(server).await;
+    let ajax = t.ajax("client-id=flood");
+    ajax.handshake().await;
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(ajax.post(&chsk::protocol::Frame::Ping).await.0);
+    }
+    assert_eq!(&statuses[..5], &[200; 5]);
+    assert!(statuses[5..].contains(&429), "{statuses:?}");
+    assert!(t.server.metrics().rate_limited >= 1);
+    still_works(&t).await;
+}
