@@ -174,6 +174,23 @@ mod tests {
     }
 
     #[test]
+    fn detach_keeps_everything() {
+        let (parts, ()) = http::Request::get("/chsk?client-id=a&x=1")
+            .header("x-one", "1")
+            .header("x-one", "2")
+            .header("authorization", "secret")
+            .body(())
+            .expect("valid request")
+            .into_parts();
+        let req = HandshakeRequest::new(parts).detach();
+        assert_eq!(req.uri().to_string(), "/chsk?client-id=a&x=1");
+        let ones: Vec<_> = req.headers().get_all("x-one").iter().collect();
+        assert_eq!(ones, ["1", "2"]);
+        assert_eq!(req.header("authorization"), Some("secret"));
+        assert_eq!(req.query("x"), Some("1"));
+    }
+
+    #[test]
     fn client_ids() {
         assert!(valid_client_id("a-B_9"));
         assert!(!valid_client_id(""));
