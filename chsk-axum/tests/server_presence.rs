@@ -115,3 +115,22 @@ async fn a_user_on_both_transports_closes_once() {
         PresenceEvent::UidPortClose("dave".into())
     );
 }
+
+#[tokio::test]
+async fn moving_from_ajax_to_websocket_is_not_a_close() {
+    let t = start().await;
+    let mut events = t.server.presence_events();
+    let ajax = t.ajax("client-id=mover&uid=ivy");
+    ajax.handshake().await;
+    assert_eq!(
+        next_event(&mut events).await,
+        PresenceEvent::UidPortOpen("ivy".into())
+    );
+    let mut ws = t.ws("client-id=mover&uid=ivy").await;
+    ws.handshake().await;
+    // The Ajax state was replaced at once; the user never left.
+    eventually(|| t.server.connected_uids().ajax.is_empty()).await;
+    assert!(t.server.connected_uids().ws.contains("ivy"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(events.try_recv().is_err(), "no close/open pair");
+}

@@ -71,16 +71,17 @@ impl Inner {
             .registry
             .insert(conn.clone(), self.limits.max_conns_per_user, remember)
             .map_err(|_| too_many_conns())?;
-        if let Some(old) = inserted.replaced {
-            old.request_close("replaced by a newer connection", 1000);
-            self.unregistered(&old);
-        }
         match conn.transport() {
             Transport::Ws => Counters::inc(&self.counters.ws_opened),
             _ => Counters::inc(&self.counters.ajax_opened),
         }
+        // Open first: a client moving from Ajax to WebSocket (same client id) is no close.
         if let Some(uid) = &conn.info.uid {
             self.presence.opened(uid, conn.transport());
+        }
+        if let Some(old) = inserted.replaced {
+            old.request_close("replaced by a newer connection", 1000);
+            self.unregistered(&old);
         }
         Ok(inserted.first)
     }
