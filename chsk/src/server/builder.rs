@@ -216,6 +216,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
             origins: self.origins,
             authorized: self.authorized,
             reject: self.reject,
+            warned_csrf: Default::default(),
         };
         Server::from_parts(super::Parts {
             codec: self.codec,

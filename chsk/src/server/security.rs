@@ -91,6 +91,8 @@ pub(crate) struct Security {
     pub(crate) origins: AllowedOrigins,
     pub(crate) authorized: Option<RequestFn<bool>>,
     pub(crate) reject: Option<RequestFn<Option<Rejection>>>,
+    /// Whether the "no CSRF configuration" warning was logged (once per server).
+    pub(crate) warned_csrf: std::sync::atomic::AtomicBool,
 }
 
 impl Security {
@@ -133,10 +135,15 @@ impl Security {
         match &self.csrf {
             Csrf::Skip => true,
             Csrf::Unset => {
-                tracing::warn!(
-                    "chsk: request rejected: no CSRF token fn is configured; call \
-                     `csrf_token(..)` or `skip_csrf_check()` on the server builder"
-                );
+                if !self
+                    .warned_csrf
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        "chsk: requests are rejected: no CSRF token fn is configured; call \
+                         `csrf_token(..)` or `skip_csrf_check()` on the server builder"
+                    );
+                }
                 false
             }
             Csrf::Token(reference) => {
