@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let app = chat_server::app(dist);
-    eprintln!("chsk chat demo: open http://{addr}/ (Ctrl-C stops)");
+    eprintln!("chsk chat demo: open http://{addr}/ (or http://{addr}/?user=alice); Ctrl-C stops");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
