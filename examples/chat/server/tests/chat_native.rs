@@ -1,5 +1,6 @@
 //! The chat server with chsk's native client (no browser): the page, messages, history,
 //! presence and nudges, on WebSocket and Ajax.
+#![allow(clippy::unwrap_used)] // test helpers
 
 use std::time::Duration;
 
