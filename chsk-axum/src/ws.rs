@@ -21,6 +21,8 @@ pub(crate) fn adapt(
                     code,
                     reason: reason.into(),
                 })),
+                // Incoming only; never sent.
+                _ => return future::ready(Err(axum::Error::new("not an outgoing message"))),
             }))
         })
         .filter_map(|msg| {
@@ -32,7 +34,15 @@ pub(crate) fn adapt(
                     None => WsMessage::Close(1005, String::new()),
                 })),
                 Ok(Message::Ping(_) | Message::Pong(_)) => None,
+                Err(e) if too_large(&e) => Some(Ok(WsMessage::TooLarge)),
                 Err(e) => Some(Err(e)),
             })
         })
+}
+
+/// Whether a read error is tungstenite refusing a message over `max_message_size` /
+/// `max_frame_size` (axum does not expose the error type, only its message).
+fn too_large(e: &axum::Error) -> bool {
+    let msg = e.to_string();
+    msg.contains("Message too long") || msg.contains("Space limit exceeded")
 }

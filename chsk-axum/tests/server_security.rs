@@ -262,3 +262,15 @@ async fn ajax_flood_is_429() {
     assert!(t.server.metrics().rate_limited >= 1);
     still_works(&t).await;
 }
+
+#[tokio::test]
+async fn frame_over_the_socket_cap_also_closes_with_1009() {
+    let t = start().await; // max_frame_bytes 64 KiB; the socket refuses more than 128 KiB
+    let mut ws = t.ws("client-id=huge").await;
+    ws.handshake().await;
+    ws.send_raw(vec![0; 512 * 1024]).await;
+    let (reason, code) = ws.closed().await;
+    assert_eq!(reason.as_deref(), Some("frame too large"));
+    assert_eq!(code, Some(1009));
+    still_works(&t).await;
+}

@@ -25,6 +25,7 @@ use crate::{
 /// socket into a `Stream<Item = Result<WsMessage, E>> + Sink<WsMessage>`. Protocol-level
 /// ping/pong messages stay in the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WsMessage {
     /// A binary message (postcard frames).
     Binary(Bytes),
@@ -32,6 +33,9 @@ pub enum WsMessage {
     Text(Bytes),
     /// A close message: code and reason.
     Close(u16, String),
+    /// Incoming only: the adapter refused a message over its own size cap (it was not read);
+    /// answered like any oversized frame (`Close { reason: "frame too large" }`, code 1009).
+    TooLarge,
 }
 
 /// Close codes.
@@ -83,7 +87,7 @@ impl Server {
             }
         };
         // Unregisters however this future ends (closed, dropped, or a bug that panics).
-        let _registered = Registered {
+        let registered = Registered {
             inner: self.inner.clone(),
             conn: conn.clone(),
         };
@@ -110,9 +114,11 @@ impl Server {
         if conn.is_closing() {
             closing = Some(conn.close_reason().unwrap_or((String::new(), NORMAL)));
         }
+        let mut server_closed = false;
         loop {
             if let Some((reason, code)) = closing.take() {
                 close(&mut sink, codec, &reason, code).await;
+                server_closed = true;
                 break;
             }
             let mut dirty = false;
@@ -126,6 +132,11 @@ impl Server {
                     Some(Err(e)) => {
                         tracing::debug!(conn = %conn.id(), error = %e, "chsk: websocket read error");
                         break;
+                    }
+                    Some(Ok(WsMessage::TooLarge)) => {
+                        Counters::inc(&inner.counters.oversized_frames);
+                        tracing::info!(conn = %conn.id(), "chsk: frame too large, closing");
+                        closing = Some(("frame too large".into(), TOO_BIG));
                     }
                     Some(Ok(WsMessage::Binary(b) | WsMessage::Text(b))) => {
                         keepalive.activity();
@@ -181,6 +192,7 @@ impl Server {
             }
             if let Some((reason, code)) = closing.take() {
                 close(&mut sink, codec, &reason, code).await;
+                server_closed = true;
                 break;
             }
             if dirty {
@@ -192,6 +204,19 @@ impl Server {
                     break;
                 }
             }
+        }
+        drop(registered);
+        if server_closed {
+            // The closing handshake: wait (briefly) for the peer's close, so the socket is not
+            // reset while our `Close` frame is still unread.
+            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+                while let Some(Ok(msg)) = stream.next().await {
+                    if matches!(msg, WsMessage::Close(..)) {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
         if !pending.is_empty() {
             // Handlers outlive their connection; their replies have nowhere to go.
