@@ -67,6 +67,14 @@ fn run() -> Result<(), JsValue> {
     });
     let a = Rc::clone(&app);
     app.client.on_push(move |push| a.on_push(push));
+    // Keeps "reconnecting in N s" counting down.
+    let a = Rc::clone(&app);
+    let tick = Closure::<dyn FnMut()>::new(move || a.render_state(&a.client.state()));
+    window.set_interval_with_callback_and_timeout_and_arguments_0(
+        tick.as_ref().unchecked_ref(),
+        250,
+    )?;
+    tick.forget();
     let a = Rc::clone(&app);
     on(&app.by_id("compose")?, "submit", move |e| {
         e.prevent_default();
