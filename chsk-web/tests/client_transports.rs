@@ -193,3 +193,24 @@ async fn bad_csrf_token_is_refused_with_the_servers_reason() {
     assert!(detail.contains("403"), "{detail}");
     client.disconnect();
 }
+
+#[wasm_bindgen_test]
+async fn client_pings_keep_an_idle_websocket_open() {
+    // Pings every 200 ms of silence; a missing Pong would close within 500 ms.
+    let client = TestClient::connect(
+        &endpoint("/chsk"),
+        ClientOptions {
+            ws_kalive: Duration::from_millis(200),
+            ws_ping_timeout: Duration::from_millis(500),
+            ..opts(TransportMode::Ws, &new_uid("ping"))
+        },
+    );
+    client
+        .wait_open(Duration::from_secs(5))
+        .await
+        .expect("opens");
+    sleep(2500).await;
+    let st = client.state();
+    assert!(st.open, "{st:?}");
+    assert_eq!(st.last_close, None, "never closed");
+}
