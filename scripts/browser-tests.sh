@@ -37,10 +37,16 @@ cargo build -p chsk-web-test-server
 "$TARGET_DIR/debug/chsk-web-test-server" &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
+up=""
 for _ in $(seq 100); do
-    if (exec 3<>/dev/tcp/127.0.0.1/38471) 2>/dev/null; then break; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+    if (exec 3<>/dev/tcp/127.0.0.1/38471) 2>/dev/null; then up=1; break; fi
     sleep 0.1
 done
+if [ -z "$up" ]; then
+    echo "the test server did not start (ports 38471/38472 busy?)" >&2
+    exit 1
+fi
 
 step "chsk-web in headless Chromium (wasm-bindgen-test)"
 cargo test --target wasm32-unknown-unknown -p chsk-web
