@@ -71,7 +71,7 @@ pub async fn connect(addr: SocketAddr, proto: Proto, path: &str) -> Result<Ws, E
     if proto == Proto::Raw {
         return Ok(ws);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let msg = match tokio::time::timeout(left, ws.next()).await {
@@ -137,6 +137,8 @@ pub struct RrResult {
     pub p99_us: f64,
     /// Server CPU (fraction of one core) during the measurement.
     pub server_cpu: f64,
+    /// Load-client CPU (this process, fraction of one core) during the measurement.
+    pub client_cpu: f64,
     /// Error replies, unexpected messages or dead connections seen.
     pub errors: u64,
 }
@@ -171,8 +173,10 @@ pub async fn reqrep(
         .collect();
     tokio::time::sleep_until(t_measure.into()).await;
     let cpu = CpuMeter::start(pid);
+    let me = CpuMeter::start(std::process::id());
     tokio::time::sleep_until(t_end.into()).await;
     let server_cpu = cpu.stop();
+    let client_cpu = me.stop();
     let (mut count, mut errors, mut lats) = (0u64, 0u64, Vec::new());
     for t in tasks {
         let (c, e, l) = t.await.map_err(err)?;
@@ -188,6 +192,7 @@ pub async fn reqrep(
         p50_us: percentile(&lats, 0.50),
         p99_us: percentile(&lats, 0.99),
         server_cpu,
+        client_cpu,
         errors,
     })
 }
@@ -296,6 +301,8 @@ pub struct FanResult {
     pub pushes_per_s: f64,
     /// Server CPU (fraction of one core) during the rounds.
     pub server_cpu: f64,
+    /// Load-client CPU (fraction of one core) during the rounds.
+    pub client_cpu: f64,
 }
 
 /// `clients` clients (each its own user, or all one user); `rounds` times the server is
@@ -344,7 +351,7 @@ pub async fn fanout(
             .enumerate()
         {
             if round == 1 {
-                cpu = Some(CpuMeter::start(pid));
+                cpu = Some((CpuMeter::start(pid), CpuMeter::start(std::process::id())));
             }
             let t0 = Instant::now();
             let resp = http::get(
@@ -375,7 +382,7 @@ pub async fn fanout(
         Ok(())
     }
     .await;
-    let server_cpu = cpu.map(CpuMeter::stop).unwrap_or(0.0);
+    let (server_cpu, client_cpu) = cpu.map(|(s, c)| (s.stop(), c.stop())).unwrap_or_default();
     for t in tasks {
         t.abort();
     }
@@ -388,6 +395,7 @@ pub async fn fanout(
         ms: secs * 1e3,
         pushes_per_s: clients as f64 * f64::from(events) / secs,
         server_cpu,
+        client_cpu,
     })
 }
 
@@ -437,8 +445,10 @@ pub struct IdlePoint {
     pub conns: usize,
     /// Server RSS, KiB.
     pub rss_kib: u64,
-    /// (RSS − RSS with no connection) / connections, bytes.
+    /// (RSS − RSS with the first 10 connections) / the connections opened since, bytes.
     pub bytes_per_conn: f64,
+    /// Seconds it took to open the connections of this step (64 handshakes in parallel).
+    pub connect_secs: f64,
 }
 
 /// Opens idle connections up to each count in `steps` and reads the server's RSS at each.
@@ -454,7 +464,7 @@ pub async fn idle(
         ws_path(proto, i, &format!("u{i}"), false)
     })
     .await?;
-    let mut held: Vec<JoinHandle<()>> = base_socks
+    let mut held: Vec<JoinHandle<String>> = base_socks
         .into_iter()
         .map(|ws| tokio::spawn(hold(ws, proto)))
         .collect();
@@ -463,6 +473,7 @@ pub async fn idle(
     let mut points = Vec::new();
     for &target in steps {
         let have = held.len();
+        let t0 = Instant::now();
         if target > have {
             let socks = connect_many(addr, proto, target - have, 64, |i| {
                 let i = have + i;
@@ -471,20 +482,29 @@ pub async fn idle(
             .await?;
             held.extend(socks.into_iter().map(|ws| tokio::spawn(hold(ws, proto))));
         }
+        let connect_secs = t0.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let rss = crate::proc::rss_kib(pid);
         let live = held.iter().filter(|h| !h.is_finished()).count();
         if live < held.len() {
+            let n = held.len();
+            let mut why = String::new();
+            for h in held {
+                if h.is_finished() {
+                    why = h.await.unwrap_or_default();
+                    break;
+                }
+            }
             return Err(format!(
-                "{} of {} idle connections closed",
-                held.len() - live,
-                held.len()
+                "{} of {n} idle connections closed (one: {why})",
+                n - live,
             ));
         }
         points.push(IdlePoint {
             conns: held.len(),
             rss_kib: rss,
             bytes_per_conn: (rss.saturating_sub(base) as f64 * 1024.0) / (held.len() - 10) as f64,
+            connect_secs,
         });
     }
     for h in held {
@@ -493,13 +513,30 @@ pub async fn idle(
     Ok((base, points))
 }
 
-/// Holds an idle connection open, answering protocol pings.
-async fn hold(mut ws: Ws, proto: Proto) {
-    while let Some(Ok(msg)) = ws.next().await {
-        if classify(proto, &msg) == In::Ping {
-            if let Some(p) = wire::pong(proto) {
-                if ws.send(to_message(p)).await.is_err() {
-                    return;
+/// Holds an idle connection open, answering protocol pings; returns why it ended.
+async fn hold(mut ws: Ws, proto: Proto) -> String {
+    loop {
+        let msg = match ws.next().await {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) => return format!("read error: {e}"),
+            None => return "closed".into(),
+        };
+        match classify(proto, &msg) {
+            In::Ping => {
+                if let Some(p) = wire::pong(proto) {
+                    if let Err(e) = ws.send(to_message(p)).await {
+                        return format!("write error: {e}");
+                    }
+                }
+            }
+            _ => {
+                if let Message::Close(frame) = &msg {
+                    return format!("close frame {frame:?}");
+                }
+                if let Message::Binary(b) = &msg {
+                    if b.first() == Some(&9) {
+                        return format!("chsk Close frame {:?}", String::from_utf8_lossy(&b[1..]));
+                    }
                 }
             }
         }

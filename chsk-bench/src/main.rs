@@ -185,11 +185,12 @@ fn run(o: &Opts) -> Results {
                 )) {
                     Ok(r) => {
                         eprintln!(
-                            "{:.0}/s p50 {:.0} µs p99 {:.0} µs cpu {:.0}% errors {}",
+                            "{:.0}/s p50 {:.0} µs p99 {:.0} µs cpu {:.0}% client {:.0}% errors {}",
                             r.rps,
                             r.p50_us,
                             r.p99_us,
                             r.server_cpu * 100.0,
+                            r.client_cpu * 100.0,
                             r.errors
                         );
                         res.rr.push((p, r));
@@ -286,10 +287,11 @@ fn run(o: &Opts) -> Results {
                 )) {
                     Ok(r) => {
                         eprintln!(
-                            "{:.0} pushes/s, {:.1} ms, cpu {:.0}%",
+                            "{:.0} pushes/s, {:.1} ms, cpu {:.0}% client {:.0}%",
                             r.pushes_per_s,
                             r.ms,
-                            r.server_cpu * 100.0
+                            r.server_cpu * 100.0,
+                            r.client_cpu * 100.0
                         );
                         res.fan.push((label, p, r));
                     }
@@ -339,9 +341,10 @@ fn run(o: &Opts) -> Results {
                 Ok((base, pts)) => {
                     for pt in &pts {
                         eprint!(
-                            "{} conns: {:.1} KiB/conn; ",
+                            "{} conns: {:.1} KiB/conn (step opened in {:.1} s); ",
                             pt.conns - 10,
-                            pt.bytes_per_conn / 1024.0
+                            pt.bytes_per_conn / 1024.0,
+                            pt.connect_secs
                         );
                     }
                     eprintln!("(RSS at 10 connections {base} KiB)");

@@ -23,7 +23,19 @@ impl ServerProc {
     /// Starts `chsk-bench serve <kind>` and waits for its `LISTENING <addr>` line.
     pub fn spawn(kind: &str) -> io::Result<ServerProc> {
         let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
+        // `CHSK_BENCH_WRAP="heaptrack -o /tmp/ht"` runs the server under a profiler (its RSS and
+        // CPU figures are then the wrapper's).
+        let wrap = std::env::var("CHSK_BENCH_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = cmd
             .args(["serve", kind])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -124,11 +124,12 @@ impl Results {
         for (c, k) in configs {
             let cell = |p: Proto| match self.rr_of(p, c, k) {
                 Some(r) => format!(
-                    "{}/s · p50 {} · p99 {} · cpu {:.0}%{}",
+                    "{}/s · p50 {} · p99 {} · cpu {:.0}% (client {:.0}%){}",
                     thousands(r.rps),
                     us(r.p50_us),
                     us(r.p99_us),
                     r.server_cpu * 100.0,
+                    r.client_cpu * 100.0,
                     if r.errors > 0 {
                         format!(" · {} errors", r.errors)
                     } else {
@@ -157,10 +158,11 @@ impl Results {
         for l in labels {
             let cell = |p: Proto| match self.fan_of(l, p) {
                 Some(r) => format!(
-                    "{}/s · all in {:.1} ms · cpu {:.0}%",
+                    "{}/s · all in {:.1} ms · cpu {:.0}% (client {:.0}%)",
                     thousands(r.pushes_per_s),
                     r.ms,
-                    r.server_cpu * 100.0
+                    r.server_cpu * 100.0,
+                    r.client_cpu * 100.0
                 ),
                 None => "n/a".into(),
             };
@@ -197,9 +199,10 @@ impl Results {
             let kib = |kind: &str| self.idle_of(kind, n).map(|p| p.bytes_per_conn / 1024.0);
             let cell = |kind: &str| match self.idle_of(kind, n) {
                 Some(p) => format!(
-                    "{:.1} KiB/conn (RSS {:.1} MiB)",
+                    "{:.1} KiB/conn (RSS {:.1} MiB; opened in {:.1} s)",
                     p.bytes_per_conn / 1024.0,
-                    p.rss_kib as f64 / 1024.0
+                    p.rss_kib as f64 / 1024.0,
+                    p.connect_secs
                 ),
                 None => "n/a".into(),
             };

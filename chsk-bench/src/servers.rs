@@ -284,12 +284,18 @@ pub struct ChskTrigger {
     pub flush: String,
 }
 
-/// The chsk server: default options, except CSRF skipped and the user id taken from `?uid=`.
+/// The chsk server: default options, except CSRF skipped, the user id taken from `?uid=`
+/// and up to 1,024 connections per user.
 pub fn chsk_server() -> chsk::Server {
     chsk::Server::builder(())
         .handler(echo)
         .user_id(|req, _client_id| req.query("uid").map(str::to_owned))
         .skip_csrf_check()
+        // the one-user fan-out has 100 clients of one user (the default cap is 64)
+        .limits(chsk::server::Limits {
+            max_conns_per_user: 1024,
+            ..chsk::server::Limits::default()
+        })
         .build()
 }
 
