@@ -248,6 +248,24 @@ async fn scenario(base: &str, alice_ws: &Client, alice_ajax: &Client, bob: &Clie
         "bob is not nudged"
     );
 
+    // The switch: ticking "force Ajax" reloads bob's tab on Ajax; he still gets messages.
+    bob.find(Locator::Css("#force-ajax")).await?.click().await?;
+    eventually(
+        15,
+        "bob's tab on Ajax",
+        || text(bob, "#state"),
+        |s| s == "open · Ajax",
+    )
+    .await?;
+    post(alice_ws, "bob is on Ajax now").await?;
+    eventually(
+        10,
+        "the message on Ajax",
+        || text(bob, "#messages"),
+        |s| s.contains("bob is on Ajax now"),
+    )
+    .await?;
+
     let shot = std::env::var("CHAT_SCREENSHOT").unwrap_or_else(|_| "target/e2e/chat.png".into());
     let png = alice_ws.screenshot().await?;
     if let Some(dir) = std::path::Path::new(&shot).parent() {
