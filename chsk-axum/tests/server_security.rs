@@ -92,7 +92,10 @@ async fn csrf_without_configuration_rejects_everything() {
     );
 }
 
-fn echo_handler() -> impl chsk::Handler<State, Variant = test_event::Echo> {
+fn echo_handler() -> impl chsk::handler::IntoHandler<
+    State,
+    Handler = impl chsk::Handler<State, Variant = test_event::Echo>,
+> {
     common::echo_for_tests()
 }
 

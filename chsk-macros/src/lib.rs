@@ -8,6 +8,7 @@ mod ctxt;
 mod debug;
 mod events;
 mod handler;
+mod hash;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -146,6 +147,10 @@ use proc_macro::TokenStream;
 ///     }
 ///     impl From<History> for ChatEvent;                               // for each struct
 ///     impl ::chsk::Request for History { type Reply = Vec<Message>; } // `#[reply]` only
+///
+///     // For each struct, so `#[chsk::handler(ChatEvent::History)]` finds `History` through
+///     // the enum (HASH: the FNV-1a 64 hash of the variant's name, here of "History"):
+///     impl ::chsk::__private::VariantOf<HASH> for ChatEvent { type Variant = History; }
 /// }
 /// ```
 ///
@@ -222,25 +227,30 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 ///
 /// fn main() {
-///     use chsk::{Handler, Variant};
-///     fn variant_id<S, H: Handler<S>>(_: H) -> &'static str {
-///         <H::Variant as Variant>::ID
+///     use chsk::{handler::IntoHandler, Handler, Variant};
+///     fn variant_id<S, F: IntoHandler<S>>(_: F) -> &'static str {
+///         <<F::Handler as Handler<S>>::Variant as Variant>::ID
 ///     }
 ///     assert_eq!(variant_id::<AppState, _>(history), "chat/history");
 ///     assert_eq!(variant_id::<(), _>(post), "chat/post");
-///     // The function itself stays callable, e.g. from unit tests:
-///     let _future = post::run(Message { text: "hi".into() });
+///     // `history` is a plain function item: a local binding may shadow it.
+///     let history = vec![1];
+///     assert_eq!(history.len(), 1);
+///     // The function as written stays callable, e.g. from unit tests:
+///     let _future = chsk::handler::of(post).run(Message { text: "hi".into() });
 /// }
 /// ```
 ///
 /// # The event path
 ///
-/// The argument names the variant as `Enum::Variant`, with any module prefix. The variant's
-/// struct is found by snake-casing the enum segment into the module `#[chsk::events]`
-/// generates: `ChatEvent::History` → `chat_event::History`, `a::b::ChatEvent::History` →
-/// `a::b::chat_event::History`. A path whose second-to-last segment is already lowercase
-/// (`chat_event::History`) is used as it is. Only the module has to be in scope where the
-/// handler is written (`use events::chat_event;`): the enum's own name is not resolved.
+/// The argument names the variant as `Enum::Variant`, with any module prefix
+/// (`a::b::ChatEvent::History`). The variant's struct is found through the enum itself, as
+/// written: `<ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant`, where `HASH` is the
+/// FNV-1a 64 hash of `History` and `#[chsk::events]` implements `VariantOf` per variant. So
+/// only the enum has to be in scope where the handler is written (`use events::ChatEvent;`),
+/// and that import is used. An unknown variant is reported at its name ("`ChatEvent` has no
+/// event variant of this name"). A path whose second-to-last segment is lowercase names the
+/// generated module and is used as it is (`chat_event::History`).
 ///
 /// An optional second argument, `crate = "::chsk"`, names a renamed or re-exported chsk:
 /// `#[chsk::handler(ChatEvent::History, crate = "::my_chsk")]`.
@@ -259,24 +269,33 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// For `async fn history(cx: chsk::Ctx<AppState>, room: String, limit: u32) -> Vec<Message>`:
 ///
 /// ```text
-/// #[allow(non_camel_case_types)]
+/// #[doc(hidden)]
 /// #[derive(Debug, Clone, Copy)]
-/// struct history;                          // the fn's name, visibility and doc comments
+/// struct __chsk_handler_history;           // the fn's visibility; the handler type
 ///
-/// impl history {
-///     async fn run(cx: chsk::Ctx<AppState>, room: String, limit: u32) -> Vec<Message>;
-///                                          // the function as written
+/// /// (the fn's doc comments)
+/// fn history(_: ::chsk::__private::HandlerToken) -> __chsk_handler_history;
+///                                          // the fn's name and visibility: what
+///                                          // `.handler(history)` takes (`chsk::handler::IntoHandler`)
+///
+/// impl __chsk_handler_history {
+///     async fn run(self, cx: chsk::Ctx<AppState>, room: String, limit: u32) -> Vec<Message>;
+///                                          // the function as written, plus `self`
 /// }
 ///
-/// impl ::chsk::Handler<AppState> for history {   // `impl<S: Send + Sync + 'static> Handler<S>`
-///     type Variant = chat_event::History;         // when there is no `Ctx` parameter
+/// impl ::chsk::Handler<AppState> for __chsk_handler_history {
+///     // `impl<S: Send + Sync + 'static> Handler<S>` when there is no `Ctx` parameter
+///     type Variant = <ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant; // chat_event::History
 ///     fn call(&self, cx: ::chsk::Ctx<AppState>, fields: (String, u32))
-///         -> ::chsk::handler::BoxFuture<Vec<Message>>;   // Box::pin(history::run(cx, room, limit))
+///         -> ::chsk::handler::BoxFuture<Vec<Message>>;   // Box::pin(self.run(cx, room, limit))
 /// }
 /// ```
 ///
-/// Because the unit struct takes the function's name in both namespaces, a local binding of
-/// that name in the same module (`let history = ..`) is read as the struct.
+/// The name `history` is a function item, not a type or a unit struct, so a `let history = ..`
+/// or a parameter named `history` in the same module shadows it as it would any function.
+/// `.handler(history)` registers it. To call the function body directly (a unit test of a
+/// handler without a context), use `chsk::handler::of(history).run(..)`; to test through the
+/// real decode → dispatch → encode path, with a context, use `Server::call_local`.
 ///
 /// # Errors
 ///
@@ -284,8 +303,8 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// malformed event path, methods (`self`), generic, `unsafe` or `extern` functions, and a
 /// `Ctx` parameter that is not the first or is taken by reference. A wrong number or type of
 /// parameters, or a wrong return type, is a type error pointing at the parameters or the
-/// return type. On any rejection the macro still emits the unit struct with a placeholder
-/// `Handler` impl, so registering the handler adds no error.
+/// return type. On any rejection the macro still emits the function and the hidden type with a
+/// placeholder `Handler` impl, so registering the handler adds no error.
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()

@@ -3,3 +3,21 @@
 pub use serde;
 pub use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializer};
 pub use std::{borrow::Cow, boxed::Box, option::Option, result::Result, string::String, vec::Vec};
+
+/// Maps a variant's name to its generated struct: `#[chsk::events]` implements
+/// `VariantOf<{ FNV-1a 64 of "History" }>` for `ChatEvent` with `Variant = chat_event::History`,
+/// and `#[chsk::handler(ChatEvent::History)]` names the struct through the enum as written.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no event variant of this name",
+    label = "no variant of this name in `{Self}`",
+    note = "`#[chsk::handler(Enum::Variant)]` needs an enum under `#[chsk::events]` and the name of one of its variants, spelled as in the enum (the `N` of `VariantOf<N>` is a hash of that name)"
+)]
+pub trait VariantOf<const HASH: u64> {
+    /// The variant's struct (`chat_event::History`).
+    type Variant: crate::Variant;
+}
+
+/// The argument of the functions `#[chsk::handler]` generates: it only makes their signature
+/// `fn(HandlerToken) -> _` distinctive. Only chsk creates it.
+#[derive(Debug)]
+pub struct HandlerToken(pub(crate) ());

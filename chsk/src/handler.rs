@@ -3,6 +3,7 @@
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use crate::{
+    __private::HandlerToken,
     event::Variant,
     server::{ConnId, HandshakeRequest, Server, Transport},
 };
@@ -117,8 +118,9 @@ impl<S> Ctx<S> {
     }
 }
 
-/// An event handler bound to one [`Variant`]; implemented by `#[chsk::handler]` on a unit struct
-/// named after the function.
+/// An event handler bound to one [`Variant`]; implemented by `#[chsk::handler]` on a hidden
+/// zero-sized type, which the generated function of the handler's name returns (see
+/// [`IntoHandler`]).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a chsk handler for state `{S}`",
     note = "annotate an `async fn` with `#[chsk::handler(Enum::Variant)]`; its first parameter may be `chsk::Ctx<{S}>`"
@@ -133,4 +135,67 @@ pub trait Handler<S>: Send + Sync + 'static {
         cx: Ctx<S>,
         fields: <Self::Variant as Variant>::Fields,
     ) -> BoxFuture<<Self::Variant as Variant>::Output>;
+}
+
+/// What [`ServerBuilder::handler`](crate::server::ServerBuilder::handler) takes: the function
+/// `#[chsk::handler]` generates under the handler's name.
+///
+/// `#[chsk::handler(ChatEvent::History)] async fn history(..)` becomes a plain
+/// `fn history(_: HandlerToken) -> _` returning the [`Handler`]. It is a function item, so a
+/// `let history = ..` or a parameter named `history` may shadow it, and `.handler(history)`
+/// registers it. Implemented for every such function.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `#[chsk::handler]` function for state `{S}`",
+    label = "expected the name of an `async fn` under `#[chsk::handler(Enum::Variant)]`",
+    note = "annotate an `async fn` with `#[chsk::handler(Enum::Variant)]` and pass its name; its first parameter may be `chsk::Ctx<{S}>`"
+)]
+pub trait IntoHandler<S> {
+    /// The handler.
+    type Handler: Handler<S>;
+
+    /// Returns the handler.
+    fn into_handler(self) -> Self::Handler;
+}
+
+impl<S, F, H> IntoHandler<S> for F
+where
+    F: FnOnce(HandlerToken) -> H,
+    H: Handler<S>,
+{
+    type Handler = H;
+
+    fn into_handler(self) -> H {
+        self(HandlerToken(()))
+    }
+}
+
+/// The handler behind a `#[chsk::handler]` function, to call the function body directly:
+/// `chsk::handler::of(ping).run()` is the future of `async fn ping()` as written (`run` takes
+/// the same parameters, context first, and has the function's visibility).
+///
+/// To test a handler through decoding, dispatch and encoding instead, with a context, use
+/// [`Server::call_local`](crate::Server::call_local).
+///
+/// ```
+/// #[chsk::events(ns = "app")]
+/// pub enum AppEvent {
+///     #[reply(usize)]
+///     Len(String),
+/// }
+///
+/// #[chsk::handler(AppEvent::Len)]
+/// async fn len(text: String) -> usize {
+///     text.len()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(chsk::handler::of(len).run("four".into()).await, 4);
+/// # }
+/// ```
+pub fn of<F, H>(handler: F) -> H
+where
+    F: FnOnce(HandlerToken) -> H,
+{
+    handler(HandlerToken(()))
 }

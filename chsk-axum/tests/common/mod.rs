@@ -1,13 +1,6 @@
 //! Shared test fixtures: a small event enum, handlers, a real axum server on 127.0.0.1:0, and
 //! raw WebSocket / Ajax clients that speak frames encoded with `chsk::Codec`.
-// `clippy::unused_unit`: the `#[chsk::events]` expansion of unit variants trips it (macro issue).
-#![allow(
-    dead_code,
-    unreachable_pub,
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::unused_unit
-)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::{
     net::SocketAddr,
@@ -84,7 +77,10 @@ async fn shout(cx: Ctx<State>, text: String) {
 }
 
 /// The `echo` handler, for builders that register handlers themselves.
-pub fn echo_for_tests() -> impl chsk::Handler<State, Variant = test_event::Echo> {
+pub fn echo_for_tests() -> impl chsk::handler::IntoHandler<
+    State,
+    Handler = impl chsk::Handler<State, Variant = test_event::Echo>,
+> {
     echo
 }
 

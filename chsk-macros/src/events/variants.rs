@@ -89,6 +89,9 @@ impl ModuleGenerator<'_> {
         let ident = v.ident;
         let id = &v.id;
         let index = v.index;
+        // `#[chsk::handler(Enum::Variant)]` finds the struct through this hash of its name.
+        let hash =
+            proc_macro2::Literal::u64_suffixed(crate::hash::variant_hash(&ident.to_string()));
         let derives = &input.derives;
         let derive = (!derives.is_empty()).then(|| quote!(#[derive(#(#derives),*)]));
         let default_doc = format!(
@@ -201,6 +204,11 @@ impl ModuleGenerator<'_> {
             }
 
             #request
+
+            #[automatically_derived]
+            impl #k::__private::VariantOf<#hash> for super::#enum_ident {
+                type Variant = #ident;
+            }
         }
     }
 }

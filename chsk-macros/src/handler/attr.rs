@@ -1,10 +1,11 @@
 //! Parsing of the macro arguments: the event variant path (`ChatEvent::History`), then an
 //! optional `crate = "::chsk"`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
+use quote::{quote_spanned, ToTokens};
 use syn::{parse::Parser, Ident, LitStr, Path, PathArguments, Token};
 
-use crate::{case, ctxt::Ctxt, symbol::CRATE};
+use crate::{ctxt::Ctxt, hash::variant_hash, symbol::CRATE};
 
 const USAGE: &str = "expected the event variant, like `#[chsk::handler(ChatEvent::History)]`";
 
@@ -12,16 +13,21 @@ const USAGE: &str = "expected the event variant, like `#[chsk::handler(ChatEvent
 pub(crate) struct Args {
     /// The path as written (`events::ChatEvent::History`).
     pub(crate) written: Path,
-    /// The variant struct's path (`events::chat_event::History`).
-    pub(crate) variant: Path,
+    /// The variant struct's type:
+    /// `<events::ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant`.
+    pub(crate) variant: TokenStream,
+    /// The span of the variant's name, where a missing variant is reported.
+    pub(crate) variant_span: Span,
     /// The path of the chsk crate (default `::chsk`).
     pub(crate) krate: Path,
 }
 
 /// Parses `Enum::Variant` (any prefix of modules allowed) and maps it to the variant struct's
-/// path: the enum segment, when it starts with an uppercase letter, is snake-cased into the
-/// generated module's name (`a::b::ChatEvent::History` → `a::b::chat_event::History`); a path
-/// that already names the module (`chat_event::History`) is used as it is.
+/// type. The enum segment, when it starts with an uppercase letter, names the enum: the struct
+/// is found through the enum itself, `<a::b::ChatEvent as VariantOf<HASH>>::Variant` where
+/// `HASH` is the hash of `History` (`#[chsk::events]` implements it), so only the enum needs
+/// to be in scope. A path that names the generated module (`chat_event::History`) is used as
+/// it is.
 pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
     if args.is_empty() {
         cx.error_at(
@@ -62,26 +68,64 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
         );
         return None;
     }
-    let variant = variant_path(&written);
+    let krate = krate.unwrap_or_else(|| syn::parse_quote!(::chsk));
+    let variant = variant_type(&written, &krate);
+    let variant_span = written
+        .segments
+        .last()
+        .map_or_else(Span::call_site, |s| s.ident.span());
     Some(Args {
         written,
         variant,
-        krate: krate.unwrap_or_else(|| syn::parse_quote!(::chsk)),
+        variant_span,
+        krate,
     })
 }
 
-/// `a::b::ChatEvent::History` → `a::b::chat_event::History` (a path of two or more segments);
-/// the enum segment keeps its span, so resolution errors point at it.
-fn variant_path(written: &Path) -> Path {
-    let mut variant = written.clone();
-    let len = variant.segments.len();
-    if let Some(enum_seg) = len.checked_sub(2).map(|i| &mut variant.segments[i]) {
-        let name = enum_seg.ident.to_string();
-        if name.chars().next().is_some_and(char::is_uppercase) {
-            enum_seg.ident = Ident::new(&case::snake_case(&name), enum_seg.ident.span());
-        }
+/// `a::b::ChatEvent::History` → `<a::b::ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant`
+/// (a path of two or more segments). The projection is spanned at the variant's name, so an
+/// unknown variant is reported there; an unknown enum is reported at the enum's path. A path
+/// whose second-to-last segment is not capitalized (`chat_event::History`) is kept.
+fn variant_type(written: &Path, krate: &Path) -> TokenStream {
+    let len = written.segments.len();
+    let is_enum = len
+        .checked_sub(2)
+        .map(|i| &written.segments[i])
+        .is_some_and(|seg| {
+            let name = seg.ident.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name);
+            name.chars().next().is_some_and(char::is_uppercase)
+        });
+    let (Some(last), true) = (written.segments.last(), is_enum) else {
+        return written.to_token_stream();
+    };
+    let mut enum_path = written.clone();
+    enum_path.segments.pop();
+    enum_path.segments.pop_punct();
+    let span = last.ident.span();
+    let hash = Literal::u64_suffixed(variant_hash(&last.ident.to_string()));
+    let hash = quote_spanned!(span=> #hash);
+    let trait_path = respan(krate.to_token_stream(), span);
+    quote_spanned! {span=>
+        <#enum_path as #trait_path::__private::VariantOf<#hash>>::Variant
     }
-    variant
+}
+
+/// `tokens` with every token spanned at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut group = Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 /// `Path` or `Path, crate = "path"`.
@@ -120,28 +164,40 @@ mod tests {
 
     fn mapped(path: &str) -> String {
         let path: Path = syn::parse_str(path).unwrap();
-        variant_path(&path)
-            .to_token_stream()
+        variant_type(&path, &syn::parse_quote!(::chsk))
             .to_string()
             .replace(' ', "")
     }
 
+    fn projection(enum_path: &str, variant: &str) -> String {
+        format!(
+            "<{enum_path}as::chsk::__private::VariantOf<{}u64>>::Variant",
+            variant_hash(variant)
+        )
+    }
+
     #[test]
     fn variant_paths() {
-        assert_eq!(mapped("ChatEvent::History"), "chat_event::History");
+        assert_eq!(
+            mapped("ChatEvent::History"),
+            projection("ChatEvent", "History")
+        );
         assert_eq!(
             mapped("a::b::ChatEvent::History"),
-            "a::b::chat_event::History"
+            projection("a::b::ChatEvent", "History")
         );
         assert_eq!(
             mapped("::app::HTTPPush::Notice"),
-            "::app::http_push::Notice"
+            projection("::app::HTTPPush", "Notice")
         );
         assert_eq!(
             mapped("crate::ev::chat_event::Post"),
             "crate::ev::chat_event::Post"
         );
-        assert_eq!(mapped("super::Events::Ping"), "super::events::Ping");
+        assert_eq!(
+            mapped("super::Events::Ping"),
+            projection("super::Events", "Ping")
+        );
     }
 
     #[test]

@@ -8,17 +8,59 @@ use syn::spanned::Spanned;
 use super::{ast::HandlerFn, attr::Args};
 use crate::symbol::DOC;
 
-/// Generates the unit struct, its inherent `run` and the `Handler` impl.
+/// Generates the hidden handler type, its inherent `run` (the function as written), the
+/// function of the user's name that returns the handler, and the `Handler` impl.
 pub(crate) struct Generator<'a> {
     input: &'a HandlerFn<'a>,
-    /// The variant struct's path.
-    variant: &'a syn::Path,
+    /// The variant struct's type.
+    variant: &'a TokenStream,
+    variant_span: Span,
     krate: syn::Path,
 }
 
 impl ToTokens for Generator<'_> {
     fn to_tokens(&self, output: &mut TokenStream) {
-        output.extend([self.item_struct(), self.impl_run(), self.impl_handler()]);
+        output.extend([
+            self.item_type(),
+            self.item_fn(),
+            self.impl_run(),
+            self.impl_handler(),
+        ]);
+    }
+}
+
+/// `__chsk_handler_history`: the hidden handler type of `history`.
+pub(crate) fn hidden_type(ident: &syn::Ident) -> syn::Ident {
+    format_ident!("__chsk_handler_{}", ident)
+}
+
+/// `#[doc(hidden)] struct __chsk_handler_history;`, with the function's visibility.
+pub(crate) fn item_type(vis: &syn::Visibility, ident: &syn::Ident) -> TokenStream {
+    let hidden = hidden_type(ident);
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
+        #vis struct #hidden;
+    }
+}
+
+/// `fn history(_: HandlerToken) -> __chsk_handler_history`: a function item, so `let history`
+/// may shadow it (a unit struct cannot be shadowed), and `.handler(history)` registers it.
+pub(crate) fn item_fn(
+    krate: &syn::Path,
+    vis: &syn::Visibility,
+    ident: &syn::Ident,
+    docs: TokenStream,
+) -> TokenStream {
+    let hidden = hidden_type(ident);
+    quote! {
+        #docs
+        #[inline]
+        #[must_use]
+        #vis fn #ident(_: #krate::__private::HandlerToken) -> #hidden {
+            #hidden
+        }
     }
 }
 
@@ -27,58 +69,69 @@ impl<'a> Generator<'a> {
         Self {
             input,
             variant: &args.variant,
+            variant_span: args.variant_span,
             krate: args.krate.clone(),
         }
     }
 
-    /// `pub struct history;`
-    fn item_struct(&self) -> TokenStream {
+    fn item_type(&self) -> TokenStream {
+        item_type(&self.input.original.vis, self.input.ident)
+    }
+
+    /// `pub fn history(..) -> __chsk_handler_history`, with the function's docs.
+    fn item_fn(&self) -> TokenStream {
         let f = self.input.original;
-        let (vis, ident) = (&f.vis, self.input.ident);
+        let ident = self.input.ident;
         let docs: Vec<&syn::Attribute> = f.attrs.iter().filter(|a| a.path() == DOC).collect();
         let docs = if docs.is_empty() {
             let written = self.variant_written();
             let doc = format!(
-                " The `#[chsk::handler]` of `{written}`; the function itself is \
-                 [`{ident}::run`]({ident}::run)."
+                " The `#[chsk::handler]` of `{written}`: register it with \
+                 `.handler({ident})`; `chsk::handler::of({ident}).run(..)` calls the function \
+                 as written."
             );
             quote!(#[doc = #doc])
         } else {
             quote!(#(#docs)*)
         };
-        quote! {
-            #docs
-            #[allow(non_camel_case_types)]
-            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
-            #vis struct #ident;
-        }
+        item_fn(&self.krate, &f.vis, ident, docs)
     }
 
-    /// `impl history { pub async fn run(..) -> T { .. } }`: the function as written.
+    /// `impl __chsk_handler_history { pub async fn run(self, ..) -> T { .. } }`: the function
+    /// as written.
     fn impl_run(&self) -> TokenStream {
         let f = self.input.original;
-        let ident = self.input.ident;
+        let hidden = hidden_type(self.input.ident);
         let mut run = f.clone();
         run.sig.ident = syn::Ident::new("run", f.sig.ident.span());
+        run.sig.inputs.insert(0, syn::parse_quote!(self));
         if !f.attrs.iter().any(|a| a.path() == DOC) {
             run.attrs
                 .insert(0, syn::parse_quote!(#[doc = " The handler, as written."]));
         }
         quote! {
-            impl #ident {
+            #[allow(dead_code)]
+            impl #hidden {
                 #run
             }
         }
     }
 
-    /// `impl Handler<S> for history { .. }`
+    /// `impl Handler<S> for __chsk_handler_history { .. }`
     fn impl_handler(&self) -> TokenStream {
         let k = &self.krate;
         let input = self.input;
-        let ident = input.ident;
+        let ident = hidden_type(input.ident);
         let variant = self.variant;
         let (impl_generics, state) = impl_state(input);
-        let cx_arg = input.ctx.as_ref().map(|_| quote!(cx,));
+        // Local names at the attribute's span (the destructuring, at the parameters' span,
+        // names `fields` as the attribute would: user tokens have the call site's hygiene).
+        let (cx, fields, self_) = (
+            syn::Ident::new("cx", Span::call_site()),
+            syn::Ident::new("fields", Span::call_site()),
+            quote!(self),
+        );
+        let cx_arg = input.ctx.as_ref().map(|_| quote!(#cx,));
         let bindings: Vec<syn::Ident> = (0..input.params.len())
             .map(|i| format_ident!("__chsk_arg{}", i, span = Span::call_site()))
             .collect();
@@ -101,16 +154,21 @@ impl<'a> Generator<'a> {
         let boxed = quote_spanned! {output_span=>
             __chsk_box::<Self::Variant, _>(#future)
         };
-        quote! {
+        // The literal tokens of the impl are spanned at the variant's name: an unknown variant
+        // makes the impl and its signature ill-formed, and those errors then repeat the one at
+        // the name, which rustc reports once. The call of `run` keeps the attribute's span.
+        let vspan = self.variant_span;
+        let run = quote!(let #future = Self::run(*self, #cx_arg #(#args),*););
+        quote_spanned! {vspan=>
             #[automatically_derived]
             impl #impl_generics #k::Handler<#state> for #ident {
                 type Variant = #variant;
 
                 #[allow(unused_variables, clippy::let_unit_value, clippy::unused_unit)]
                 fn call(
-                    &self,
-                    cx: #k::Ctx<#state>,
-                    fields: <Self::Variant as #k::Variant>::Fields,
+                    &#self_,
+                    #cx: #k::Ctx<#state>,
+                    #fields: <Self::Variant as #k::Variant>::Fields,
                 ) -> #k::handler::BoxFuture<<Self::Variant as #k::Variant>::Output> {
                     fn __chsk_box<V, F>(future: F) -> #k::handler::BoxFuture<V::Output>
                     where
@@ -122,7 +180,7 @@ impl<'a> Generator<'a> {
                         #k::__private::Box::pin(future)
                     }
                     #destructure
-                    let #future = Self::run(#cx_arg #(#args),*);
+                    #run
                     #boxed
                 }
             }

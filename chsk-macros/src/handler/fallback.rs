@@ -1,14 +1,18 @@
 //! What `#[chsk::handler]` emits when the function is rejected: the errors and, when the event
-//! path is valid, the unit struct with a placeholder `Handler` impl whose body is
+//! path is valid, the hidden handler type and the function of the user's name, with a placeholder `Handler` impl whose body is
 //! `unreachable!()`, so registering the handler does not add errors (thiserror's
 //! `fallback.rs`). Without a valid path, or for a method, the function is emitted unchanged.
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::quote;
 
-use super::{ast::HandlerFn, expand::impl_state};
+use super::{
+    ast::HandlerFn,
+    expand::{hidden_type, impl_state, item_fn, item_type},
+};
 
-/// The errors, and the struct with a placeholder impl (or the function as written).
+/// The errors, and the hidden type, the function and a placeholder impl (or the function as
+/// written).
 pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
     let errors = errors.into_compile_error();
     let f = input.original;
@@ -17,20 +21,18 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
     let Some(args) = input.args.as_ref().filter(|_| !is_method) else {
         return quote!(#errors #f);
     };
-    let (vis, ident, variant, k) = (
-        &f.vis,
-        input.ident,
-        args.variant.to_token_stream(),
-        &args.krate,
-    );
+    let (vis, ident, variant, k) = (&f.vis, input.ident, &args.variant, &args.krate);
+    let hidden = hidden_type(ident);
     let (impl_generics, state) = impl_state(input);
+    let item_type = item_type(vis, ident);
+    let item_fn = item_fn(k, vis, ident, quote!(#[doc = " A `#[chsk::handler]`."]));
     quote! {
         #errors
 
-        #[allow(non_camel_case_types)]
-        #vis struct #ident;
+        #item_type
+        #item_fn
 
-        impl #impl_generics #k::Handler<#state> for #ident {
+        impl #impl_generics #k::Handler<#state> for #hidden {
             type Variant = #variant;
 
             fn call(

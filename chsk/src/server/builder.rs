@@ -15,7 +15,7 @@ use super::{
 use crate::{
     codec::Codec,
     event::{Event, Variant},
-    handler::Handler,
+    handler::{Handler, IntoHandler},
 };
 
 /// A registered handler: its variant's index and id, and the erased handler.
@@ -73,17 +73,20 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
         }
     }
 
-    /// Registers the handler of one variant. Registering two handlers for the same variant
-    /// panics in [`build`](Self::build).
-    pub fn handler<H>(mut self, handler: H) -> Self
+    /// Registers the handler of one variant: the name of an `async fn` under
+    /// `#[chsk::handler(Enum::Variant)]` (see [`IntoHandler`]). Registering two handlers for the
+    /// same variant panics in [`build`](Self::build).
+    pub fn handler<F, H>(mut self, handler: F) -> Self
     where
+        F: IntoHandler<S, Handler = H>,
         H: Handler<S>,
         H::Variant: Variant<Event = E>,
         <H::Variant as Variant>::Output: Serialize,
     {
         let index = <H::Variant as Variant>::INDEX;
         let id = <H::Variant as Variant>::ID;
-        self.handlers.push((index, id, Box::new(Wrap(handler))));
+        self.handlers
+            .push((index, id, Box::new(Wrap(handler.into_handler()))));
         self
     }
 

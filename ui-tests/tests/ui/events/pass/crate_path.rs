@@ -34,7 +34,7 @@ async fn ask(question: String) -> u8 {
 async fn tell(_cx: my_chsk::Ctx<()>, _text: String, _n: u8) {}
 
 const _: fn() = || {
-    fn handler<H: my_chsk::Handler<()>>(_: H) {}
+    fn handler<F: my_chsk::handler::IntoHandler<()>>(_: F) {}
     handler(ask);
     handler(tell);
 };

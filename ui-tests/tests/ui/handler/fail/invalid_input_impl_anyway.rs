@@ -6,7 +6,7 @@ pub enum ChatEvent {
 #[chsk::handler(ChatEvent::Post)]
 fn post(_text: String) {}
 
-fn register<H: chsk::Handler<()>>(_: H) {}
+fn register<F: chsk::handler::IntoHandler<()>>(_: F) {}
 
 fn main() {
     register(post);

@@ -1,5 +1,5 @@
 //! Handlers with a context (bound to one state type) and without (generic over any state),
-//! with and without a reply; `run` keeps the function callable.
+//! with and without a reply; `chsk::handler::of(f).run(..)` keeps the function callable.
 
 use std::{
     future::Future,
@@ -7,7 +7,7 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use chsk::{Ctx, Handler, Variant};
+use chsk::{handler::IntoHandler, Ctx, Handler, Variant};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
@@ -61,8 +61,8 @@ async fn history_len(_cx: chsk::Ctx<AppState>, _: String, limit: u32) -> Vec<Mes
     }]
 }
 
-fn id_of<S, H: Handler<S>>(_: H) -> &'static str {
-    <H::Variant as Variant>::ID
+fn id_of<S, F: IntoHandler<S>>(_: F) -> &'static str {
+    <<F::Handler as Handler<S>>::Variant as Variant>::ID
 }
 
 fn ready<F: Future>(future: F) -> F::Output {
@@ -83,13 +83,13 @@ fn main() {
     assert_eq!(id_of::<AppState, _>(post), "chat/post");
     assert_eq!(id_of::<(), _>(post), "chat/post");
     assert_eq!(id_of::<String, _>(ping), "chat/ping");
-    let _: <history as Handler<AppState>>::Variant = chat_event::History {
-        room: String::new(),
-        limit: 1,
-    };
-    assert_eq!(ready(ping::run()), 42);
-    ready(post::run(Message { text: "hi".into() }));
-    // The handler types are plain unit structs.
-    let copy = post;
-    let _ = (copy, post, format!("{:?}", history));
+    fn variant_of<S, F: IntoHandler<S>>(_: F) -> Option<<F::Handler as Handler<S>>::Variant> {
+        None
+    }
+    let _: Option<chat_event::History> = variant_of::<AppState, _>(history);
+    assert_eq!(ready(chsk::handler::of(ping).run()), 42);
+    ready(chsk::handler::of(post).run(Message { text: "hi".into() }));
+    // The handler values are small `Copy` values with a `Debug` impl.
+    let value = chsk::handler::of(post);
+    let _ = (value, value, format!("{:?}", chsk::handler::of(history)));
 }

@@ -17,8 +17,8 @@ pub mod events {
 
 /// Handlers.
 pub mod handlers {
-    // Only the generated module needs to be in scope, also for `AppEvent::Hello`.
-    use super::events::app_event;
+    // `AppEvent::Hello` is resolved through the enum; `app_event::Bye` through the module.
+    use super::events::{app_event, AppEvent};
 
     #[chsk::handler(AppEvent::Hello)]
     pub async fn hello(name: String) -> String {
@@ -34,7 +34,7 @@ pub mod handlers {
 }
 
 fn main() {
-    fn is_handler<S, H: chsk::Handler<S>>(_: H) {}
+    fn is_handler<S, F: chsk::handler::IntoHandler<S>>(_: F) {}
     is_handler::<(), _>(handlers::hello);
     is_handler::<(), _>(handlers::bye);
     is_handler::<u8, _>(handlers::bye_too);

@@ -1,6 +1,6 @@
 //! An event enum in a nested module; handlers in another module name it through paths:
-//! `crate::app::events::ChatEvent::History` becomes `crate::app::events::chat_event::History`,
-//! and a path that already names the module is used as it is.
+//! `crate::app::events::ChatEvent::Echo` resolves through the enum at that path, and a path
+//! that names the generated module (`events::chat_event::Bye`) is used as it is.
 
 pub mod app {
     pub mod events {
@@ -38,10 +38,10 @@ pub mod app {
 }
 
 use app::events::{chat_event, http_push, ChatEvent};
-use chsk::{Event, Handler, Variant};
+use chsk::{handler::IntoHandler, Event, Handler, Variant};
 
-fn variant_of<S, H: Handler<S>>(_: H) -> &'static str {
-    <H::Variant as Variant>::ID
+fn variant_of<S, F: IntoHandler<S>>(_: F) -> &'static str {
+    <<F::Handler as Handler<S>>::Variant as Variant>::ID
 }
 
 fn main() {

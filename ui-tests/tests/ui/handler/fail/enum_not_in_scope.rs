@@ -5,11 +5,10 @@ mod events {
     }
 }
 
-use events::ChatEvent;
-
+// Neither `events::ChatEvent` nor `events::chat_event` is imported.
 #[chsk::handler(ChatEvent::Post)]
 async fn post(_text: String) {}
 
 fn main() {
-    let _ = ChatEvent::Post(String::new());
+    let _ = events::ChatEvent::Post(String::new());
 }
