@@ -24,9 +24,7 @@ mod host {
         Router,
     };
     use chsk::{server::Server, Codec, Ctx};
-    use chsk_web_test_server::{
-        test_event, TestPush, BIG_LEN, CHSK_ADDR, CONTROL_ADDR, CSRF_TOKEN,
-    };
+    use chsk_web_test_server::{TestEvent, TestPush, BIG_LEN, CHSK_ADDR, CONTROL_ADDR, CSRF_TOKEN};
     use tokio::runtime::Runtime;
 
     #[chsk::handler(TestEvent::Echo)]

@@ -18,7 +18,7 @@ use axum::{
     routing::get,
     Router,
 };
-use chat_events::{chat_event, ChatPush, Message, HISTORY_LEN, ROOMS};
+use chat_events::{ChatEvent, ChatPush, Message, HISTORY_LEN, ROOMS};
 use chsk::{server::Server, Ctx};
 
 mod page;
