@@ -16,9 +16,6 @@
 //! - `/slow?ms=N`: answers after N ms;
 //! - `/connected`: the user ids connected to `/chsk`, one a line.
 
-// `#[chsk::events]` expands unit variants (`WhoAmI`) with a `()` that trips this lint.
-#![allow(clippy::unused_unit)]
-
 /// Where the chsk routes listen.
 pub const CHSK_ADDR: &str = "127.0.0.1:38471";
 /// Where the control routes listen.

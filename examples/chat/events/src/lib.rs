@@ -1,9 +1,6 @@
 //! The chat demo's events, shared by the server (`chat-server`) and the browser UI
 //! (`chat-web`). Wire ids are `chat/<kebab-case variant>`.
 
-// `#[chsk::events]` expands unit variants (`WhoAmI`) with a `()` that trips this lint.
-#![allow(clippy::unused_unit)]
-
 use serde::{Deserialize, Serialize};
 
 /// The rooms of the demo.
