@@ -145,9 +145,9 @@ pub trait Handler<S>: Send + Sync + 'static {
 /// `let history = ..` or a parameter named `history` may shadow it, and `.handler(history)`
 /// registers it. Implemented for every such function.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a `#[chsk::handler]` function for state `{S}`",
-    label = "expected the name of an `async fn` under `#[chsk::handler(Enum::Variant)]`",
-    note = "annotate an `async fn` with `#[chsk::handler(Enum::Variant)]` and pass its name; its first parameter may be `chsk::Ctx<{S}>`"
+    message = "`{Self}` is not a `#[chsk::handler]` for a server with state `{S}`",
+    label = "expected the name of an `async fn` under `#[chsk::handler(Enum::Variant)]`, serving state `{S}`",
+    note = "annotate the `async fn` with `#[chsk::handler(Enum::Variant)]` and pass its name; a handler with a context serves only its own state: its first parameter must be `chsk::Ctx<{S}>` here (or no context at all)"
 )]
 pub trait IntoHandler<S> {
     /// The handler.
@@ -157,6 +157,9 @@ pub trait IntoHandler<S> {
     fn into_handler(self) -> Self::Handler;
 }
 
+// `do_not_recommend`: a wrong argument is reported as "not a `#[chsk::handler]`", not as a
+// mismatch with this impl's `FnOnce(HandlerToken)` bound or with `Handler<S>`.
+#[diagnostic::do_not_recommend]
 impl<S, F, H> IntoHandler<S> for F
 where
     F: FnOnce(HandlerToken) -> H,

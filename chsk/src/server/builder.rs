@@ -76,15 +76,14 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
     /// Registers the handler of one variant: the name of an `async fn` under
     /// `#[chsk::handler(Enum::Variant)]` (see [`IntoHandler`]). Registering two handlers for the
     /// same variant panics in [`build`](Self::build).
-    pub fn handler<F, H>(mut self, handler: F) -> Self
+    pub fn handler<F>(mut self, handler: F) -> Self
     where
-        F: IntoHandler<S, Handler = H>,
-        H: Handler<S>,
-        H::Variant: Variant<Event = E>,
-        <H::Variant as Variant>::Output: Serialize,
+        F: IntoHandler<S>,
+        <F::Handler as Handler<S>>::Variant: Variant<Event = E>,
+        <<F::Handler as Handler<S>>::Variant as Variant>::Output: Serialize,
     {
-        let index = <H::Variant as Variant>::INDEX;
-        let id = <H::Variant as Variant>::ID;
+        let index = <<F::Handler as Handler<S>>::Variant as Variant>::INDEX;
+        let id = <<F::Handler as Handler<S>>::Variant as Variant>::ID;
         self.handlers
             .push((index, id, Box::new(Wrap(handler.into_handler()))));
         self
