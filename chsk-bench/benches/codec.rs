@@ -57,6 +57,20 @@ fn codec(c: &mut Criterion) {
             b.iter(|| codec.decode_frame(black_box(&batch)).expect("decodes"))
         });
     }
+    // Where postcard's encode time goes: `to_stdvec` grows its Vec from empty (several
+    // reallocations for a ~60-byte value); a pre-sized buffer avoids them.
+    c.bench_function(
+        "postcard/payload to_stdvec (what Codec::encode does)",
+        |b| b.iter(|| postcard::to_stdvec(black_box(&msg)).expect("encodes")),
+    );
+    c.bench_function(
+        "postcard/payload to_extend into Vec::with_capacity(128)",
+        |b| {
+            b.iter(|| {
+                postcard::to_extend(black_box(&msg), Vec::with_capacity(128)).expect("encodes")
+            })
+        },
+    );
     // Socket.IO's JSON framing of the same event, for reference (serde_json both ways).
     c.bench_function(
         "socket.io json/encode event `42[\"chat/post\",{…}]`",

@@ -122,14 +122,16 @@ impl Results {
         configs.sort();
         configs.dedup();
         for (c, k) in configs {
-            let cell = |p: Proto| match self.rr_of(p, c, k) {
+            let cell = |p: Proto| {
+                match self.rr_of(p, c, k) {
                 Some(r) => format!(
-                    "{}/s · p50 {} · p99 {} · cpu {:.0}% (client {:.0}%){}",
+                    "{}/s · p50 {} · p99 {} · cpu {:.0}% (client {:.0}%) · {:.2} µs server cpu/rt{}",
                     thousands(r.rps),
                     us(r.p50_us),
                     us(r.p99_us),
                     r.server_cpu * 100.0,
                     r.client_cpu * 100.0,
+                    r.server_cpu * 1e6 / r.rps.max(1.0),
                     if r.errors > 0 {
                         format!(" · {} errors", r.errors)
                     } else {
@@ -137,6 +139,7 @@ impl Results {
                     }
                 ),
                 None => "n/a".into(),
+            }
             };
             let v = |p: Proto| self.rr_of(p, c, k).map(|r| r.rps);
             let _ = writeln!(
