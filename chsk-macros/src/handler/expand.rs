@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 use super::{ast::HandlerFn, attr::Args};
-use crate::symbol::DOC;
+use crate::symbol::{CFG, DOC};
 
 /// Generates the hidden handler type, its inherent `run` (the function as written), the
 /// function of the user's name that returns the handler, and the `Handler` impl.
@@ -34,10 +34,21 @@ pub(crate) fn hidden_type(ident: &syn::Ident) -> syn::Ident {
     format_ident!("__chsk_handler_{}", ident)
 }
 
+/// The function's `#[cfg(..)]` attributes, repeated on every generated item.
+pub(crate) fn cfgs(f: &syn::ItemFn) -> TokenStream {
+    let cfgs = f.attrs.iter().filter(|a| a.path() == CFG);
+    quote!(#(#cfgs)*)
+}
+
 /// `#[doc(hidden)] struct __chsk_handler_history;`, with the function's visibility.
-pub(crate) fn item_type(vis: &syn::Visibility, ident: &syn::Ident) -> TokenStream {
+pub(crate) fn item_type(
+    vis: &syn::Visibility,
+    ident: &syn::Ident,
+    cfgs: &TokenStream,
+) -> TokenStream {
     let hidden = hidden_type(ident);
     quote! {
+        #cfgs
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
@@ -52,9 +63,11 @@ pub(crate) fn item_fn(
     vis: &syn::Visibility,
     ident: &syn::Ident,
     docs: TokenStream,
+    cfgs: &TokenStream,
 ) -> TokenStream {
     let hidden = hidden_type(ident);
     quote! {
+        #cfgs
         #docs
         #[inline]
         #[must_use]
@@ -75,7 +88,8 @@ impl<'a> Generator<'a> {
     }
 
     fn item_type(&self) -> TokenStream {
-        item_type(&self.input.original.vis, self.input.ident)
+        let f = self.input.original;
+        item_type(&f.vis, self.input.ident, &cfgs(f))
     }
 
     /// `pub fn history(..) -> __chsk_handler_history`, with the function's docs.
@@ -94,7 +108,7 @@ impl<'a> Generator<'a> {
         } else {
             quote!(#(#docs)*)
         };
-        item_fn(&self.krate, &f.vis, ident, docs)
+        item_fn(&self.krate, &f.vis, ident, docs, &cfgs(f))
     }
 
     /// `impl __chsk_handler_history { pub async fn run(self, ..) -> T { .. } }`: the function
@@ -109,7 +123,9 @@ impl<'a> Generator<'a> {
             run.attrs
                 .insert(0, syn::parse_quote!(#[doc = " The handler, as written."]));
         }
+        let cfgs = cfgs(f);
         quote! {
+            #cfgs
             #[allow(dead_code)]
             impl #hidden {
                 #run
@@ -159,7 +175,9 @@ impl<'a> Generator<'a> {
         // the name, which rustc reports once. The call of `run` keeps the attribute's span.
         let vspan = self.variant_span;
         let run = quote!(let #future = Self::run(*self, #cx_arg #(#args),*););
+        let cfgs = cfgs(input.original);
         quote_spanned! {vspan=>
+            #cfgs
             #[automatically_derived]
             impl #impl_generics #k::Handler<#state> for #ident {
                 type Variant = #variant;

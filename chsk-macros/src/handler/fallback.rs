@@ -8,7 +8,7 @@ use quote::quote;
 
 use super::{
     ast::HandlerFn,
-    expand::{hidden_type, impl_state, item_fn, item_type},
+    expand::{cfgs, hidden_type, impl_state, item_fn, item_type},
 };
 
 /// The errors, and the hidden type, the function and a placeholder impl (or the function as
@@ -24,14 +24,22 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
     let (vis, ident, variant, k) = (&f.vis, input.ident, &args.variant, &args.krate);
     let hidden = hidden_type(ident);
     let (impl_generics, state) = impl_state(input);
-    let item_type = item_type(vis, ident);
-    let item_fn = item_fn(k, vis, ident, quote!(#[doc = " A `#[chsk::handler]`."]));
+    let cfgs = cfgs(f);
+    let item_type = item_type(vis, ident, &cfgs);
+    let item_fn = item_fn(
+        k,
+        vis,
+        ident,
+        quote!(#[doc = " A `#[chsk::handler]`."]),
+        &cfgs,
+    );
     quote! {
         #errors
 
         #item_type
         #item_fn
 
+        #cfgs
         impl #impl_generics #k::Handler<#state> for #hidden {
             type Variant = #variant;
 

@@ -24,6 +24,13 @@ async fn post(text: String) {
     let _ = text;
 }
 
+// `#[cfg]` after the attribute applies to every generated item.
+#[chsk::handler(ChatEvent::Post)]
+#[cfg(any())]
+async fn never(text: String) {
+    let _ = text;
+}
+
 fn count(history: &[u32]) -> usize {
     history.len()
 }
