@@ -7,6 +7,11 @@ use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializ
 
 use crate::{error::CodecError, protocol::Frame};
 
+/// The first allocation of an encode buffer: most events and frames fit, so encoding a typical
+/// event allocates once instead of growing a `Vec` from empty (about 3× faster for a 54-byte
+/// message, see BENCHMARKS.md).
+const ENCODE_CAPACITY: usize = 128;
+
 /// The wire encoding of frames and event payloads.
 ///
 /// ```
@@ -61,9 +66,8 @@ impl Codec {
     /// Encodes any serializable value.
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>, CodecError> {
         match self {
-            Codec::Postcard => {
-                postcard::to_stdvec(value).map_err(|e| CodecError::new("postcard", e))
-            }
+            Codec::Postcard => postcard::to_extend(value, Vec::with_capacity(ENCODE_CAPACITY))
+                .map_err(|e| CodecError::new("postcard", e)),
             Codec::Json => json::encode(value),
         }
     }
@@ -113,7 +117,9 @@ mod json {
     use super::*;
 
     pub(super) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
-        serde_json::to_vec(value).map_err(|e| CodecError::new("json", e))
+        let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+        serde_json::to_writer(&mut out, value).map_err(|e| CodecError::new("json", e))?;
+        Ok(out)
     }
 
     pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
