@@ -5,6 +5,7 @@
 //! say) flushes that batch first, so every connection sees pushes in the order they were made.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, Weak},
     time::Duration,
 };
@@ -69,10 +70,57 @@ struct Batch {
     gen: u64,
 }
 
+/// The open batches. Open batches never overlap (see `Batcher::push`), so the order in which
+/// they are delivered does not matter for any connection.
 #[derive(Debug, Default)]
 struct State {
-    open: Vec<Batch>,
+    /// Batches to one user, by user id: found in O(1), and a push to a user need not look at
+    /// the other users' batches (users never overlap each other).
+    users: HashMap<String, Batch>,
+    /// Batches to `All` or to one client.
+    others: Vec<Batch>,
     next_gen: u64,
+}
+
+impl State {
+    fn get_mut(&mut self, target: &Target) -> Option<&mut Batch> {
+        match target {
+            Target::User(uid) => self.users.get_mut(uid),
+            _ => self.others.iter_mut().find(|b| &b.target == target),
+        }
+    }
+
+    fn take(&mut self, target: &Target) -> Option<Batch> {
+        match target {
+            Target::User(uid) => self.users.remove(uid),
+            _ => {
+                let pos = self.others.iter().position(|b| &b.target == target)?;
+                Some(self.others.remove(pos))
+            }
+        }
+    }
+
+    fn take_gen(&mut self, gen: u64) -> Option<Batch> {
+        let uid = self
+            .users
+            .iter()
+            .find(|(_, b)| b.gen == gen)
+            .map(|(uid, _)| uid.clone());
+        if let Some(uid) = uid {
+            return self.users.remove(&uid);
+        }
+        let pos = self.others.iter().position(|b| b.gen == gen)?;
+        Some(self.others.remove(pos))
+    }
+
+    fn insert(&mut self, batch: Batch) {
+        match &batch.target {
+            Target::User(uid) => {
+                self.users.insert(uid.clone(), batch);
+            }
+            _ => self.others.push(batch),
+        }
+    }
 }
 
 /// The push batcher of one transport.
@@ -99,24 +147,31 @@ impl Batcher {
     /// Adds an event for `target`; schedules the window's flush, or flushes now.
     pub(crate) fn push(&self, inner: &Arc<Inner>, target: Target, event: EventFrame, flush: Flush) {
         let mut st = self.lock();
-        // Keep per-connection order: flush overlapping batches of other targets first.
+        // Keep per-connection order: flush overlapping batches of other targets first. A batch
+        // to another user never overlaps a push to a user; `All` and client batches overlap
+        // every user batch.
         let mut i = 0;
-        while i < st.open.len() {
-            if st.open[i].target != target && st.open[i].target.overlaps(&target) {
-                let batch = st.open.remove(i);
+        while i < st.others.len() {
+            if st.others[i].target != target && st.others[i].target.overlaps(&target) {
+                let batch = st.others.remove(i);
                 self.deliver(inner, batch);
             } else {
                 i += 1;
             }
         }
+        if !matches!(target, Target::User(_)) {
+            for (_, batch) in std::mem::take(&mut st.users) {
+                self.deliver(inner, batch);
+            }
+        }
         let runtime = tokio::runtime::Handle::try_current().ok();
         let flush_now = flush == Flush::Now || self.window.is_zero() || runtime.is_none();
-        if let Some(batch) = st.open.iter_mut().find(|b| b.target == target) {
+        if let Some(batch) = st.get_mut(&target) {
             batch.events.push(event);
         } else {
             let gen = st.next_gen;
             st.next_gen += 1;
-            st.open.push(Batch {
+            st.insert(Batch {
                 target: target.clone(),
                 events: vec![event],
                 gen,
@@ -134,8 +189,7 @@ impl Batcher {
             }
         }
         if flush_now {
-            if let Some(pos) = st.open.iter().position(|b| b.target == target) {
-                let batch = st.open.remove(pos);
+            if let Some(batch) = st.take(&target) {
                 self.deliver(inner, batch);
             }
         }
@@ -144,8 +198,7 @@ impl Batcher {
     /// The window's timer: flushes the batch `gen` if it is still open.
     fn flush_gen(&self, inner: &Arc<Inner>, gen: u64) {
         let mut st = self.lock();
-        if let Some(pos) = st.open.iter().position(|b| b.gen == gen) {
-            let batch = st.open.remove(pos);
+        if let Some(batch) = st.take_gen(gen) {
             self.deliver(inner, batch);
         }
     }
@@ -153,7 +206,9 @@ impl Batcher {
     /// Flushes every open batch.
     pub(crate) fn flush_all(&self, inner: &Arc<Inner>) {
         let mut st = self.lock();
-        for batch in std::mem::take(&mut st.open) {
+        let users = std::mem::take(&mut st.users);
+        let others = std::mem::take(&mut st.others);
+        for batch in users.into_values().chain(others) {
             self.deliver(inner, batch);
         }
     }

@@ -5,7 +5,7 @@
 use std::{fmt, pin::pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use futures::{stream::FuturesUnordered, Sink, SinkExt, Stream, StreamExt};
+use futures::{stream::FuturesUnordered, FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{sleep_until, Instant};
 
 use super::{
@@ -151,12 +151,21 @@ impl Server {
                     }
                 },
                 Some(done) = pending.next(), if !pending.is_empty() => {
-                    if let Some((reply_id, result)) = done {
-                        dirty = true;
-                        if feed_frame(&mut sink, codec, &Frame::Reply { reply_id, result }).await.is_err() {
-                            break;
+                    // Coalesce: every reply that is ready now goes out with the same flush.
+                    let mut next = Some(done);
+                    let mut failed = false;
+                    for _ in 0..256 {
+                        let Some(done) = next.take() else { break };
+                        if let Some((reply_id, result)) = done {
+                            dirty = true;
+                            if feed_frame(&mut sink, codec, &Frame::Reply { reply_id, result }).await.is_err() {
+                                failed = true;
+                                break;
+                            }
                         }
+                        next = pending.next().now_or_never().flatten();
                     }
+                    if failed { break; }
                 }
                 item = rx.recv() => {
                     let Some(item) = item else { break };
