@@ -166,6 +166,20 @@ impl Batcher {
         }
         let runtime = tokio::runtime::Handle::try_current().ok();
         let flush_now = flush == Flush::Now || self.window.is_zero() || runtime.is_none();
+        if flush_now && st.get_mut(&target).is_none() {
+            // Nothing open for this target: deliver at once, without opening a batch.
+            let gen = st.next_gen;
+            st.next_gen += 1;
+            self.deliver(
+                inner,
+                Batch {
+                    target,
+                    events: vec![event],
+                    gen,
+                },
+            );
+            return;
+        }
         if let Some(batch) = st.get_mut(&target) {
             batch.events.push(event);
         } else {
