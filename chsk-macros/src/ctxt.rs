@@ -56,3 +56,15 @@ impl Drop for Ctxt {
         }
     }
 }
+
+/// Parses the annotated item; on a syntax error, returns the error followed by the input
+/// unchanged, so the item still exists and its uses add no errors of their own.
+pub(crate) fn parse_item(
+    input: proc_macro2::TokenStream,
+) -> Result<syn::Item, proc_macro2::TokenStream> {
+    syn::parse2(input.clone()).map_err(|err| {
+        let mut out = err.into_compile_error();
+        out.extend(input);
+        out
+    })
+}

@@ -16,13 +16,9 @@ use crate::ctxt::Ctxt;
 
 /// Expands `#[chsk::events(args)]` on `input`.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item: Item = match syn::parse2(input.clone()) {
+    let item: Item = match crate::ctxt::parse_item(input) {
         Ok(item) => item,
-        Err(err) => {
-            let mut out = err.into_compile_error();
-            out.extend(input);
-            return out;
-        }
+        Err(out) => return out,
     };
     let item = match item {
         Item::Enum(item) => item,

@@ -17,13 +17,9 @@ const NOT_A_FN: &str = "`#[chsk::handler]` can only be applied to an `async fn`"
 
 /// Expands `#[chsk::handler(args)]` on `input`.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item: Item = match syn::parse2(input.clone()) {
+    let item: Item = match crate::ctxt::parse_item(input) {
         Ok(item) => item,
-        Err(err) => {
-            let mut out = err.into_compile_error();
-            out.extend(input);
-            return out;
-        }
+        Err(out) => return out,
     };
     let function = match item {
         Item::Fn(function) => function,
