@@ -109,6 +109,8 @@ struct Writer<'a, K> {
     unflushed: usize,
     /// Pushed events fed since the last flush.
     unflushed_pushes: u64,
+    /// Pushed events whose frame the socket never took (a failed or abandoned feed).
+    lost_pushes: u64,
 }
 
 /// Runs one write with the deadline; a close request cuts it short after `CLOSE_GRACE`.
@@ -150,7 +152,7 @@ impl<K: Sink<WsMessage> + Unpin> Writer<'_, K> {
                 Ok(())
             }
             Err(stop) => {
-                self.unflushed_pushes += pushes;
+                self.lost_pushes += pushes;
                 Err(stop)
             }
         }
@@ -252,6 +254,7 @@ impl Server {
             timeout: inner.timings.write_timeout,
             unflushed: 0,
             unflushed_pushes: 0,
+            lost_pushes: 0,
         };
         // The app's hook runs before the connection is registered.
         let data = inner.handshake_data.as_ref().and_then(|f| {
@@ -300,36 +303,41 @@ impl Server {
             }
         }
         .unwrap_or(Cause::Closed);
-        // What was fed but never flushed did not reach the peer.
-        inner
-            .counters
-            .dropped(cause, std::mem::take(&mut out.unflushed_pushes));
         drop(registered);
         // Refuse new pushes and count the queued ones.
         rx.close(cause);
-        match end {
-            End::Server => {
+        // Close the socket. Frames fed but not flushed yet go out with the close: they count
+        // as written when it completes, as dropped when it fails or times out.
+        let flushed = match end {
+            End::Server | End::Write(_) => {
                 let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
-                close(&mut out.sink, codec, &reason, code).await;
-                // The closing handshake: wait (briefly) for the peer's close, so the socket is
-                // not reset while our `Close` frame is still unread.
-                let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-                    while let Some(Ok(msg)) = stream.next().await {
-                        if matches!(msg, WsMessage::Close(..)) {
-                            break;
+                let flushed = close(&mut out.sink, codec, &reason, code).await;
+                if matches!(end, End::Server) {
+                    // The closing handshake: wait (briefly) for the peer's close, so the socket
+                    // is not reset while our `Close` frame is still unread.
+                    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+                        while let Some(Ok(msg)) = stream.next().await {
+                            if matches!(msg, WsMessage::Close(..)) {
+                                break;
+                            }
                         }
-                    }
-                })
-                .await;
+                    })
+                    .await;
+                }
+                flushed
             }
-            End::Peer => {
-                // Complete the closing handshake the peer started: our close goes back.
-                let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, out.sink.close()).await;
-            }
-            End::Write(_) => {
-                let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
-                close(&mut out.sink, codec, &reason, code).await;
-            }
+            // Complete the closing handshake the peer started: our close goes back.
+            End::Peer => matches!(
+                tokio::time::timeout(CLOSE_WRITE_TIMEOUT, out.sink.close()).await,
+                Ok(Ok(()))
+            ),
+        };
+        inner.counters.dropped(cause, out.lost_pushes);
+        let unflushed = std::mem::take(&mut out.unflushed_pushes);
+        if flushed {
+            Counters::add(&inner.counters.pushes_written, unflushed);
+        } else {
+            inner.counters.dropped(cause, unflushed);
         }
         if !pending.is_empty() {
             // Handlers outlive their connection; their replies have nowhere to go.
@@ -620,15 +628,25 @@ async fn feed_frame<K: Sink<WsMessage> + Unpin>(
 }
 
 /// Sends `Close { reason }` and a WebSocket close, giving up after a short timeout (the peer
-/// may not be reading).
-async fn close<K: Sink<WsMessage> + Unpin>(sink: &mut K, codec: Codec, reason: &str, code: u16) {
+/// may not be reading); `true` when both were written (and so was everything fed before).
+async fn close<K: Sink<WsMessage> + Unpin>(
+    sink: &mut K,
+    codec: Codec,
+    reason: &str,
+    code: u16,
+) -> bool {
     let frame = Frame::Close {
         reason: reason.to_owned(),
     };
-    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-        let _ = feed_frame(sink, codec, &frame).await;
-        let _ = sink.send(WsMessage::Close(code, reason.to_owned())).await;
-        let _ = sink.close().await;
+    let sent = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+        feed_frame(sink, codec, &frame).await.is_ok()
+            && sink
+                .send(WsMessage::Close(code, reason.to_owned()))
+                .await
+                .is_ok()
     })
-    .await;
+    .await
+    .unwrap_or(false);
+    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sink.close()).await;
+    sent
 }
