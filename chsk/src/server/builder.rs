@@ -193,12 +193,14 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
     /// ```
     /// # #[chsk::events(ns = "x")] #[derive(Debug, Clone)] enum Ev { A }
     /// # #[chsk::handler(Ev::A)] async fn a(_cx: chsk::Ctx<()>) {}
+    /// # fn main() {
     /// let server = chsk::Server::builder(())
     ///     .handler(a)
     ///     .keep_headers(["user-agent", "accept-language"])
     ///     .skip_csrf_check()
     ///     .build();
     /// # let _ = server;
+    /// # }
     /// ```
     ///
     /// # Panics
