@@ -127,6 +127,7 @@ mod push;
 mod registry;
 mod request;
 mod security;
+mod socket;
 mod ws;
 
 pub use adapter::{Adapter, LocalAdapter, LocalNode, NodeHandle};
@@ -139,7 +140,7 @@ pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;
 pub use security::{HttpResponse, Rejection};
-pub use ws::WsMessage;
+pub use socket::WsMessage;
 
 pub(crate) use conn::ConnInfo;
 pub(crate) use handle::{HandshakeDataFn, Inner, Parts};
