@@ -3,12 +3,14 @@
 //! Use them through the `chsk` crate (feature `macros`, on by default); generated code names
 //! only `::chsk::…` and `::core::…` paths, so this crate is never named by users.
 
+mod bind;
 mod case;
 mod ctxt;
 mod debug;
 mod events;
 mod handler;
 mod hash;
+mod suggest;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -308,4 +310,20 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
+}
+
+/// Not public API: the second half of `#[chsk::handler]`, called through the hidden macro that
+/// `#[chsk::events]` emits next to the enum (so it sees both the handler and the enum).
+#[doc(hidden)]
+#[proc_macro]
+pub fn __bind(input: TokenStream) -> TokenStream {
+    bind::expand(input.into()).into()
+}
+
+/// Not public API: a derive that does nothing but declare `serde` as a helper attribute, so the
+/// fields of an event enum may carry `#[serde(..)]` without the enum deriving serde's traits.
+#[doc(hidden)]
+#[proc_macro_derive(__SerdeAttrs, attributes(serde))]
+pub fn serde_attrs(_item: TokenStream) -> TokenStream {
+    TokenStream::new()
 }

@@ -13,11 +13,13 @@ const USAGE: &str = "expected the event variant, like `#[chsk::handler(ChatEvent
 pub(crate) struct Args {
     /// The path as written (`events::ChatEvent::History`).
     pub(crate) written: Path,
-    /// The variant struct's type:
-    /// `<events::ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant`.
-    pub(crate) variant: TokenStream,
     /// The span of the variant's name, where a missing variant is reported.
     pub(crate) variant_span: Span,
+    /// The variant's name as written.
+    pub(crate) variant_ident: Ident,
+    /// The hidden macro `#[chsk::events]` emits for the enum: the enum's path
+    /// (`events::ChatEvent`), or `chat_event::__chsk_events` for a path through the module.
+    pub(crate) enum_macro: TokenStream,
     /// The path of the chsk crate (default `::chsk`).
     pub(crate) krate: Path,
 }
@@ -69,15 +71,14 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
         return None;
     }
     let krate = krate.unwrap_or_else(|| syn::parse_quote!(::chsk));
-    let variant = variant_type(&written, &krate);
-    let variant_span = written
-        .segments
-        .last()
-        .map_or_else(Span::call_site, |s| s.ident.span());
+    let variant_ident = written.segments.last()?.ident.clone();
+    let variant_span = variant_ident.span();
+    let enum_macro = enum_macro(&written);
     Some(Args {
         written,
-        variant,
         variant_span,
+        variant_ident,
+        enum_macro,
         krate,
     })
 }
@@ -86,7 +87,7 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Option<Args> {
 /// (a path of two or more segments). The projection is spanned at the variant's name, so an
 /// unknown variant is reported there; an unknown enum is reported at the enum's path. A path
 /// whose second-to-last segment is not capitalized (`chat_event::History`) is kept.
-fn variant_type(written: &Path, krate: &Path) -> TokenStream {
+pub(crate) fn variant_type(written: &Path, krate: &Path) -> TokenStream {
     let len = written.segments.len();
     let is_enum = len
         .checked_sub(2)
@@ -108,6 +109,56 @@ fn variant_type(written: &Path, krate: &Path) -> TokenStream {
     let trait_path = respan(krate.to_token_stream(), span);
     quote_spanned! {span=>
         <#enum_path as #trait_path::__private::VariantOf<#hash>>::Variant
+    }
+}
+
+/// The path of the enum's hidden macro: `a::b::ChatEvent` for `a::b::ChatEvent::History`,
+/// `a::chat_event::__chsk_events` for `a::chat_event::History`.
+fn enum_macro(written: &Path) -> TokenStream {
+    let mut path = written.clone();
+    path.segments.pop();
+    path.segments.pop_punct();
+    let names_enum = path.segments.last().is_some_and(|seg| {
+        let name = seg.ident.to_string();
+        let name = name.strip_prefix("r#").unwrap_or(&name);
+        name.chars().next().is_some_and(char::is_uppercase)
+    });
+    if names_enum {
+        path.to_token_stream()
+    } else {
+        let span = path
+            .segments
+            .last()
+            .map_or_else(Span::call_site, |s| s.ident.span());
+        let hidden = Ident::new("__chsk_events", span);
+        quote_spanned!(span=> #path::#hidden)
+    }
+}
+
+impl Args {
+    /// `ChatEvent! { [::chsk] handler History (ChatEvent) .. { template } }`: the enum's hidden
+    /// macro, which checks the variant, binds the fields and fills the template's holes (see
+    /// `crate::bind`). `params` is `fields (span) [(binding name) ..]`, or empty for a
+    /// placeholder.
+    pub(crate) fn call_enum_macro(
+        &self,
+        params: Option<TokenStream>,
+        template: TokenStream,
+    ) -> TokenStream {
+        let (mac, k, name) = (&self.enum_macro, &self.krate, &self.variant_ident);
+        let mut prefix = self.written.clone();
+        prefix.segments.pop();
+        prefix.segments.pop_punct();
+        let (mode, params) = match params {
+            Some(params) => (quote_spanned!(self.variant_span=> handler), params),
+            None => (
+                quote_spanned!(self.variant_span=> placeholder),
+                quote_spanned!(self.variant_span=> __chsk_fields () []),
+            ),
+        };
+        quote_spanned! {self.variant_span=>
+            #mac! { [#k] #mode #name (#prefix) #params { #template } }
+        }
     }
 }
 

@@ -7,6 +7,8 @@ mod expand;
 mod fallback;
 mod valid;
 
+pub(crate) use attr::variant_type;
+
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::Item;
