@@ -80,6 +80,7 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         Err(err) => err.into_compile_error(),
     };
     out.extend(fill(mode.template.clone(), &ty, bind.as_ref()));
+    crate::debug::maybe_print("handler", &mode.variant, &out);
     out
 }
 

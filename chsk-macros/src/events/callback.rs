@@ -14,9 +14,14 @@ use super::{
     expand::unraw,
 };
 
-/// The name of the exported macro: `__chsk_events_ChatEvent_<hash of the enum's tokens>`.
+/// The name of the exported macro: `__chsk_events_ChatEvent_<hash>`, the hash of the enum's
+/// tokens and of where it is written, so two enums of the same name in one crate differ.
 pub(crate) fn macro_name(input: &EventsEnum<'_>) -> Ident {
-    let tokens = input.original.to_token_stream().to_string();
+    let tokens = format!(
+        "{} {:?}",
+        input.original.to_token_stream(),
+        input.ident.span()
+    );
     let hash = crate::hash::variant_hash(&tokens);
     format_ident!(
         "__chsk_events_{}_{:016x}",
