@@ -112,8 +112,8 @@ use proc_macro::TokenStream;
 /// `Serialize + DeserializeOwned` (a missing impl is reported at the field's type).
 /// `#[serde(..)]` attributes on the fields of struct variants apply to the payload; container
 /// and variant `#[serde]` attributes do not. They work whether or not the enum derives serde's
-/// traits: when a field has one, the enum also derives a hidden no-op derive that declares
-/// `serde` as a helper attribute.
+/// traits: when a field of a struct variant (or of a tuple variant of several fields) has one,
+/// the enum also derives a hidden no-op derive that declares `serde` as a helper attribute.
 ///
 /// # Generated items
 ///

@@ -290,9 +290,13 @@ impl<'a> Generator<'a> {
 pub(crate) fn stripped_enum(item: &ItemEnum, krate: &syn::Path) -> ItemEnum {
     let mut item = item.clone();
     item.attrs.retain(|a| !attr::is_helper(a));
+    // Only where the payload helpers use them (struct variants, tuple variants of several
+    // fields): elsewhere rustc still reports an unknown `serde` attribute rather than the
+    // macro ignoring it silently.
     let field_serde = item
         .variants
         .iter()
+        .filter(|v| matches!(&v.fields, syn::Fields::Named(_)) || v.fields.len() > 1)
         .flat_map(|v| v.fields.iter())
         .any(|f| f.attrs.iter().any(|a| a.path() == SERDE));
     if field_serde {
