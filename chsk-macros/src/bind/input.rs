@@ -10,8 +10,6 @@ use syn::{
 
 /// Everything `__bind!` gets.
 pub(crate) struct BindInput {
-    /// The chsk crate path the handler uses.
-    pub(crate) krate: syn::Path,
     pub(crate) enum_: Enum,
     pub(crate) mode: Mode,
 }
@@ -37,22 +35,26 @@ pub(crate) enum Shape {
 }
 
 /// What the handler asks for.
-pub(crate) struct Mode {
-    /// The variant's name, as written.
-    pub(crate) variant: Ident,
-    /// The path before the variant's name: the enum (`events::ChatEvent`) or the generated
-    /// module (`events::chat_event`).
-    pub(crate) prefix: syn::Path,
-    /// `false` for the placeholder impl of a rejected handler: no fields are bound.
-    pub(crate) bind: bool,
-    /// The name of the handler's fields tuple.
-    pub(crate) fields: Ident,
-    /// The span of the handler's field parameters.
-    pub(crate) params_span: Span,
-    pub(crate) params: Vec<Param>,
-    /// The handler's `impl Handler`, with holes: the ident `__chsk_variant_type` for the
-    /// variant's type, and a body `{ __chsk_bind .. }` that gets the binding statement.
-    pub(crate) template: TokenStream,
+pub(crate) enum Mode {
+    /// `hash History report`: the hash of the variant's name, for
+    /// `VariantOf<{ ChatEvent!(..) }>` in the handler's `type Variant`.
+    Hash {
+        variant: Ident,
+        /// Whether to report an unknown variant (else the body reports it).
+        report: bool,
+    },
+    /// `body History report fields (/* span */) [(__chsk_arg0 room) ..] { .. }`: the handler's
+    /// body, after the binding of the fields.
+    Body {
+        variant: Ident,
+        report: bool,
+        /// The name of the handler's fields tuple.
+        fields: Ident,
+        /// The span of the handler's parameter list.
+        params_span: Span,
+        params: Vec<Param>,
+        body: TokenStream,
+    },
 }
 
 /// One field parameter of the handler.
@@ -66,60 +68,71 @@ pub(crate) struct Param {
 }
 
 mod kw {
-    syn::custom_keyword!(handler);
-    syn::custom_keyword!(placeholder);
+    syn::custom_keyword!(hash);
+    syn::custom_keyword!(body);
+    syn::custom_keyword!(report);
+    syn::custom_keyword!(quiet);
+}
+
+fn parse_report(input: ParseStream<'_>) -> syn::Result<bool> {
+    if input.peek(kw::report) {
+        input.parse::<kw::report>()?;
+        Ok(true)
+    } else {
+        input.parse::<kw::quiet>()?;
+        Ok(false)
+    }
 }
 
 impl Parse for BindInput {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let enum_ = input.parse()?;
+        // The chsk path the handler uses (unused: the output names nothing of chsk's).
         let krate;
         bracketed!(krate in input);
-        let krate = krate.call(syn::Path::parse_mod_style)?;
-        let bind = if input.peek(kw::placeholder) {
-            input.parse::<kw::placeholder>()?;
-            false
+        let _: TokenStream = krate.parse()?;
+        let mode = if input.peek(kw::hash) {
+            input.parse::<kw::hash>()?;
+            let variant = input.call(syn::ext::IdentExt::parse_any)?;
+            let report = parse_report(input)?;
+            Mode::Hash { variant, report }
         } else {
-            input.parse::<kw::handler>()?;
-            true
+            input.parse::<kw::body>()?;
+            let variant = input.call(syn::ext::IdentExt::parse_any)?;
+            let report = parse_report(input)?;
+            let fields = input.parse()?;
+            let span_carrier: proc_macro2::Group = input.parse()?;
+            let content;
+            bracketed!(content in input);
+            let mut params = Vec::new();
+            while !content.is_empty() {
+                let param;
+                parenthesized!(param in content);
+                let binding = param.parse()?;
+                let name: TokenTree = param.parse()?;
+                let span = name.span();
+                let name = match name {
+                    TokenTree::Ident(ident) if ident != "_" => Some(ident),
+                    _ => None,
+                };
+                params.push(Param {
+                    binding,
+                    name,
+                    span,
+                });
+            }
+            let body;
+            braced!(body in input);
+            Mode::Body {
+                variant,
+                report,
+                fields,
+                params_span: span_carrier.span(),
+                params,
+                body: body.parse()?,
+            }
         };
-        let variant = input.call(syn::ext::IdentExt::parse_any)?;
-        let prefix;
-        parenthesized!(prefix in input);
-        let prefix = prefix.call(syn::Path::parse_mod_style)?;
-        let fields = input.parse()?;
-        let span_carrier: proc_macro2::Group = input.parse()?;
-        let content;
-        bracketed!(content in input);
-        let mut params = Vec::new();
-        while !content.is_empty() {
-            let param;
-            parenthesized!(param in content);
-            let binding = param.parse()?;
-            let name: TokenTree = param.parse()?;
-            let span = name.span();
-            let name = match name {
-                TokenTree::Ident(ident) if ident != "_" => Some(ident),
-                _ => None,
-            };
-            params.push(Param {
-                binding,
-                name,
-                span,
-            });
-        }
-        let template;
-        braced!(template in input);
-        let mode = Mode {
-            variant,
-            prefix,
-            bind,
-            fields,
-            params_span: span_carrier.span(),
-            params,
-            template: template.parse()?,
-        };
-        Ok(Self { krate, enum_, mode })
+        Ok(Self { enum_, mode })
     }
 }
 

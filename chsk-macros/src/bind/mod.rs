@@ -5,128 +5,92 @@
 //! `#[chsk::events]` emits, next to `enum ChatEvent`, a hidden `macro_rules!` re-exported under
 //! the enum's own name (the macro namespace: `use events::ChatEvent;` imports both). It calls
 //! `__bind!` with a description of the enum (variant names, field names and types as text)
-//! followed by what the handler passes:
+//! followed by what the handler passes. The handler uses it twice:
 //!
 //! ```text
-//! ChatEvent! { [::chsk] handler History (ChatEvent) fields (/* span of the parameters */)
-//!     [(__chsk_arg0 limit) (__chsk_arg1 room)]
-//!     { impl Handler<S> for __chsk_handler_history {
-//!         type Variant = __chsk_variant_type;
-//!         fn call(..) { __chsk_bind .. }
-//!     } } }
+//! type Variant = <ChatEvent as VariantOf<{ ChatEvent!([::chsk] hash History quiet) }>>::Variant;
+//!     // the hash of `History`; for an unknown name, the closest variant's (so the impl stays
+//!     // well-formed and registering the handler adds no error)
+//! fn call(&self, cx, fields) -> .. {
+//!     ChatEvent!([::chsk] body History report fields (/* span of the parameters */)
+//!         [(__chsk_arg0 limit) (__chsk_arg1 room)] { /* call the function as written */ })
+//!     // `{ let (__chsk_arg1, __chsk_arg0) = fields; .. }`: struct-variant parameters bind by
+//!     // field name, in order otherwise
+//! }
 //! ```
 //!
-//! `__bind!` emits the impl with `__chsk_variant_type` replaced by the variant's struct type
-//! (`<ChatEvent as VariantOf<HASH>>::Variant`) and `let (__chsk_arg1, __chsk_arg0) = fields;`
-//! in place of `__chsk_bind`: struct-variant parameters bind by field name. An unknown variant
-//! or a binding error is reported at the user's tokens with the enum's real names; the impl is
-//! then still emitted (with another variant's type and an `unreachable!()` body) so that
-//! registering the handler adds no error.
+//! An unknown variant or a binding error is reported at the user's tokens with the enum's real
+//! names, and the body becomes `unreachable!()`, so nothing else is reported.
 
 mod input;
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
-use quote::quote;
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{quote, ToTokens};
 use syn::Ident;
 
-use self::input::{BindInput, Enum, Param, Shape, Variant};
+use self::input::{BindInput, Enum, Mode, Param, Shape, Variant};
 use crate::{ctxt::Ctxt, suggest};
 
-/// The hole for the variant's type in the handler's template.
-pub(crate) const VARIANT_HOLE: &str = "__chsk_variant_type";
-/// The first token of the body that gets the binding statement.
-pub(crate) const BIND_HOLE: &str = "__chsk_bind";
-
-/// Expands `__bind! { <enum> <handler> }`.
+/// Expands `__bind! { <enum> [<chsk path>] <mode> }`.
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let input: BindInput = match syn::parse2(input) {
         Ok(input) => input,
         Err(err) => return err.into_compile_error(),
     };
-    let (enum_, mode) = (&input.enum_, &input.mode);
-    let cx = Ctxt::new();
-    let (ty, bind) = match find_variant(enum_, &mode.variant) {
-        Ok(found) => {
-            let bind = if mode.bind {
-                order(&cx, enum_, found, mode.params_span, &mode.params).map(|order| {
-                    let bindings = order.iter().map(|&i| &mode.params[i].binding);
-                    let fields = &mode.fields;
-                    quote!(let (#(#bindings,)*) = #fields;)
-                })
-            } else {
-                None
-            };
-            (variant_type(&input, &mode.variant), bind)
-        }
-        Err(err) => {
-            cx.syn_error(err);
-            let errors = cx.check().err().map(syn::Error::into_compile_error);
-            // Another variant's type keeps the impl well-formed: no error at registration.
-            let Some(first) = enum_.variants.first() else {
-                return errors.unwrap_or_default();
-            };
-            let first = Ident::new(&first.name, mode.variant.span());
-            let mut out = errors.unwrap_or_default();
-            out.extend(fill(
-                mode.template.clone(),
-                &variant_type(&input, &first),
-                None,
-            ));
-            return out;
-        }
-    };
-    let mut out = match cx.check() {
-        Ok(()) => TokenStream::new(),
-        Err(err) => err.into_compile_error(),
-    };
-    out.extend(fill(mode.template.clone(), &ty, bind.as_ref()));
-    crate::debug::maybe_print("handler", &mode.variant, &out);
-    out
-}
-
-/// `<prefix as ::chsk::__private::VariantOf<HASH>>::Variant`, or `prefix::Name` for a path
-/// through the generated module.
-fn variant_type(input: &BindInput, name: &Ident) -> TokenStream {
-    let mut path = input.mode.prefix.clone();
-    path.segments.push(syn::PathSegment::from(name.clone()));
-    crate::handler::variant_type(&path, &input.krate)
-}
-
-/// The template with its holes filled; without a binding (after an error or for a
-/// placeholder), the body that starts with `__chsk_bind` becomes `unreachable!()`.
-fn fill(template: TokenStream, ty: &TokenStream, bind: Option<&TokenStream>) -> TokenStream {
-    template
-        .into_iter()
-        .flat_map(|tt| -> Vec<TokenTree> {
-            match tt {
-                TokenTree::Ident(ident) if ident == VARIANT_HOLE => {
-                    ty.clone().into_iter().collect()
+    let enum_ = &input.enum_;
+    let out = match input.mode {
+        Mode::Hash { variant, report } => {
+            let (name, error) = match find_variant(enum_, &variant) {
+                Ok(found) => (Some(found.name.clone()), None),
+                Err(err) => {
+                    // The closest variant (or the first) keeps the handler's impl well-formed.
+                    let names = enum_.variants.iter().map(|v| v.name.as_str());
+                    let close = suggest::closest(&unraw(&variant), names)
+                        .map(str::to_owned)
+                        .or_else(|| enum_.variants.first().map(|v| v.name.clone()));
+                    (close, report.then(|| err.into_compile_error()))
                 }
-                TokenTree::Group(group) => {
-                    let mut stream = group.stream().into_iter().peekable();
-                    let is_body =
-                        matches!(stream.peek(), Some(TokenTree::Ident(i)) if i == BIND_HOLE);
-                    let inner = if is_body {
-                        stream.next();
-                        match bind {
-                            Some(bind) => {
-                                let mut inner = bind.clone();
-                                inner.extend(fill(stream.collect(), ty, Some(bind)));
-                                inner
-                            }
-                            None => quote!(::core::unreachable!()),
-                        }
-                    } else {
-                        fill(group.stream(), ty, bind)
-                    };
-                    let mut new = Group::new(group.delimiter(), inner);
-                    new.set_span(group.span());
-                    vec![TokenTree::Group(new)]
-                }
-                other => vec![other],
+            };
+            let hash = name.map(|name| Literal::u64_suffixed(crate::hash::variant_hash(&name)));
+            match (error, hash) {
+                (Some(error), Some(hash)) => quote!({ #error; #hash }),
+                (Some(error), None) => error,
+                (None, Some(hash)) => hash.into_token_stream(),
+                (None, None) => quote!(0u64),
             }
-        })
-        .collect()
+        }
+        Mode::Body {
+            variant,
+            report,
+            fields,
+            params_span,
+            params,
+            body,
+        } => {
+            let found = match find_variant(enum_, &variant) {
+                Ok(found) => found,
+                Err(err) => {
+                    let error = report.then(|| err.into_compile_error());
+                    return quote!({ #error ::core::unreachable!() });
+                }
+            };
+            let cx = Ctxt::new();
+            let order = order(&cx, enum_, found, params_span, &params);
+            match (cx.check(), order) {
+                (Ok(()), Some(order)) => {
+                    let bindings = order.iter().map(|&i| &params[i].binding);
+                    quote!({ let (#(#bindings,)*) = #fields; #body })
+                }
+                (Err(err), _) => {
+                    let error = err.into_compile_error();
+                    quote!({ #error ::core::unreachable!() })
+                }
+                (Ok(()), None) => quote!(::core::unreachable!()),
+            }
+        }
+    };
+    crate::debug::maybe_print("handler", &"__bind!", &out);
+    out
 }
 
 fn find_variant<'a>(enum_: &'a Enum, name: &Ident) -> syn::Result<&'a Variant> {

@@ -179,20 +179,23 @@ impl<'a> Generator<'a> {
         let boxed = quote_spanned! {output_span=>
             __chsk_box::<Self::Variant, _>(#future)
         };
-        // The literal tokens of the impl are spanned at the variant's name: an unknown variant
-        // makes the impl and its signature ill-formed, and those errors then repeat the one at
-        // the name, which rustc reports once. The call of `run` keeps the attribute's span.
+        // The literal tokens of the impl are spanned at the variant's name. The call of `run`
+        // keeps the attribute's span.
         let vspan = self.variant_span;
         let run = quote!(let #future = Self::run(*self, #cx_arg #(#args),*););
         let cfgs = cfgs(input.original);
-        let (variant_hole, bind_hole) = (
-            syn::Ident::new(crate::bind::VARIANT_HOLE, vspan),
-            syn::Ident::new(crate::bind::BIND_HOLE, vspan),
-        );
-        let template = quote_spanned! {vspan=>
+        let variant = self.args.variant_type(false);
+        let enum_check = self.args.enum_check();
+        // The enum's macro checks the variant and binds the fields to the parameters (by name
+        // for a struct variant, in order otherwise) before the body.
+        let body = self
+            .args
+            .body(self.bind_params(&fields, &bindings), quote!(#run #boxed));
+        quote_spanned! {vspan=>
+            #cfgs
             #[automatically_derived]
             impl #impl_generics #k::Handler<#state> for #ident {
-                type Variant = #variant_hole;
+                type Variant = #variant;
 
                 #[allow(
                     unused_variables,
@@ -205,7 +208,6 @@ impl<'a> Generator<'a> {
                     #cx: #k::Ctx<#state>,
                     #fields: <Self::Variant as #k::Variant>::Fields,
                 ) -> #k::handler::BoxFuture<<Self::Variant as #k::Variant>::Output> {
-                    #bind_hole
                     fn __chsk_box<V, F>(future: F) -> #k::handler::BoxFuture<V::Output>
                     where
                         V: #k::Variant,
@@ -215,19 +217,10 @@ impl<'a> Generator<'a> {
                     {
                         #k::__private::Box::pin(future)
                     }
-                    #run
-                    #boxed
+                    #enum_check
+                    #body
                 }
             }
-        };
-        // The enum's macro checks the variant, binds the fields to the parameters (by name for
-        // a struct variant, in order otherwise) and fills the template's holes.
-        let call = self
-            .args
-            .call_enum_macro(Some(self.bind_params(&fields, &bindings)), template);
-        quote! {
-            #cfgs
-            #call
         }
     }
 

@@ -33,10 +33,10 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
         quote!(#[doc = " A `#[chsk::handler]`."]),
         &cfgs,
     );
-    let hole = syn::Ident::new(crate::bind::VARIANT_HOLE, args.variant_span);
-    let template = quote! {
+    let variant = args.variant_type(true);
+    let placeholder = quote! {
         impl #impl_generics #k::Handler<#state> for #hidden {
-            type Variant = #hole;
+            type Variant = #variant;
 
             fn call(
                 &self,
@@ -47,7 +47,6 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
             }
         }
     };
-    let placeholder = args.call_enum_macro(None, template);
     quote! {
         #errors
 

@@ -7,8 +7,6 @@ mod expand;
 mod fallback;
 mod valid;
 
-pub(crate) use attr::variant_type;
-
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::Item;
