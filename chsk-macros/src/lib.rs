@@ -328,10 +328,11 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl ::chsk::Handler<AppState> for __chsk_handler_history {
 ///     // `impl<S: Send + Sync + 'static> Handler<S>` when there is no `Ctx` parameter
 ///     type Variant = <ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant; // chat_event::History
-///     // (this impl is emitted through the enum's hidden macro, `ChatEvent! { .. }`, which
-///     // checks the variant and the parameter names and writes the field binding)
+///     // (`HASH` is written `{ ChatEvent!(..) }`: the enum's hidden macro checks the name, and
+///     // the body below, `ChatEvent!(..)` too, checks the parameter names and binds the fields)
 ///     fn call(&self, cx: ::chsk::Ctx<AppState>, fields: (String, u32))
-///         -> ::chsk::handler::BoxFuture<Vec<Message>>;   // Box::pin(self.run(cx, room, limit))
+///         -> ::chsk::handler::BoxFuture<Vec<Message>>;
+///         // let (room, limit) = fields; (bound by name) Box::pin(self.run(cx, room, limit))
 /// }
 /// ```
 ///
@@ -352,8 +353,9 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// number of parameters for a tuple or unit variant. A parameter of the wrong type, or a wrong
 /// return type, is a type error at that type. On any rejection the macro still emits the
 /// function and the hidden type with a placeholder `Handler` impl, so registering the handler
-/// adds no error. An enum that is not in scope (or not under `#[chsk::events]`) is reported by
-/// rustc as a missing macro of the enum's name, with the import to add.
+/// adds no error. An enum that is not in scope is reported by rustc at its path, as a missing
+/// type and a missing macro of that name, with the import to add; a type that is not under
+/// `#[chsk::events]` as "`X` is not a chsk event enum".
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
