@@ -9,6 +9,7 @@ use super::{
     ast::{EventVariant, EventsEnum, Field, Shape},
     attr,
 };
+use crate::symbol::SERDE;
 
 /// Generates everything for one enum; its [`ToTokens`] impl lists the items in order.
 pub(crate) struct Generator<'a> {
@@ -20,6 +21,7 @@ impl ToTokens for Generator<'_> {
         output.extend([
             self.item_enum(),
             self.impl_event(),
+            super::callback::expand(self.input),
             super::variants::expand(self.input),
         ]);
     }
@@ -32,7 +34,7 @@ impl<'a> Generator<'a> {
 
     /// The user's enum, without the `#[reply]` / `#[event]` helper attributes.
     fn item_enum(&self) -> TokenStream {
-        stripped_enum(self.input.original).into_token_stream()
+        stripped_enum(self.input.original, &self.input.krate).into_token_stream()
     }
 
     /// `const _: () = { payload helpers; impl Event for Enum { .. } };`
@@ -282,10 +284,25 @@ impl<'a> Generator<'a> {
     }
 }
 
-/// The enum as written, minus the helper attributes.
-pub(crate) fn stripped_enum(item: &ItemEnum) -> ItemEnum {
+/// The enum as written, minus the helper attributes. When a field has `#[serde(..)]`
+/// attributes (they apply to the payload), the enum also derives chsk's no-op `SerdeAttrs`,
+/// which declares `serde` as a helper attribute: the enum need not derive serde's traits.
+pub(crate) fn stripped_enum(item: &ItemEnum, krate: &syn::Path) -> ItemEnum {
     let mut item = item.clone();
     item.attrs.retain(|a| !attr::is_helper(a));
+    // Only where the payload helpers use them (struct variants, tuple variants of several
+    // fields): elsewhere rustc still reports an unknown `serde` attribute rather than the
+    // macro ignoring it silently.
+    let field_serde = item
+        .variants
+        .iter()
+        .filter(|v| matches!(&v.fields, syn::Fields::Named(_)) || v.fields.len() > 1)
+        .flat_map(|v| v.fields.iter())
+        .any(|f| f.attrs.iter().any(|a| a.path() == SERDE));
+    if field_serde {
+        item.attrs
+            .push(syn::parse_quote!(#[derive(#krate::__private::SerdeAttrs)]));
+    }
     for variant in &mut item.variants {
         variant.attrs.retain(|a| !attr::is_helper(a));
         for field in variant.fields.iter_mut() {
