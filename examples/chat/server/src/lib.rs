@@ -133,6 +133,7 @@ pub fn app(dist: PathBuf) -> Router {
                 page::index(q, csrf.clone(), bundle.version())
             }),
         )
+        .route("/style/{file}", get(page::style))
         .merge(pkg)
         .nest("/chsk", chsk_axum::routes(server))
 }

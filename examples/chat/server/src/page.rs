@@ -1,17 +1,22 @@
 //! The HTML page: a name form, or the chat (the wasm UI fills it in).
 //!
 //! The page is served `Cache-Control: no-cache` (it names the current bundle version, and the
-//! CSRF token changes with each server process); the bundle it loads is cached for good.
+//! CSRF token changes with each server process); the stylesheet and the bundle it loads are
+//! cached for good (their URLs carry a hash of their contents).
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    hash::{DefaultHasher, Hasher},
+    sync::OnceLock,
+};
 
 use axum::{
-    extract::Query,
+    extract::{Path, Query},
     http::header,
     response::{Html, IntoResponse, Response},
 };
 
-use crate::valid_user;
+use crate::{bundle::IMMUTABLE, valid_user};
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -50,6 +55,31 @@ main.join .row { display: flex; gap: .5em; } main.join #user { flex: 1; min-widt
 }
 "#;
 
+/// A hash of [`STYLE`]: the stylesheet's URL is `/style/<version>.css`.
+fn style_version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let mut h = DefaultHasher::new();
+        h.write(STYLE.as_bytes());
+        format!("{:016x}", h.finish())
+    })
+}
+
+/// `GET /style/{file}`: the stylesheet, immutable under its current versioned name, else
+/// `no-cache`.
+pub(crate) async fn style(Path(file): Path<String>) -> Response {
+    let current = file.strip_suffix(".css") == Some(style_version());
+    let cache = if current { IMMUTABLE } else { "no-cache" };
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
 /// `GET /`: the chat for `?user=<name>`, else a form asking for a name. `version` names the
 /// bundle's versioned URLs (see the `bundle` module).
 pub(crate) async fn index(
@@ -57,11 +87,12 @@ pub(crate) async fn index(
     csrf: String,
     version: String,
 ) -> Response {
+    let style = style_version();
     let html = match q.get("user").filter(|u| valid_user(u)) {
         None => format!(
             r#"<!doctype html><html><head><meta charset="utf-8"><title>chsk chat</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{STYLE}</style></head><body><header><h1>chsk chat</h1></header><main class="join">
+<link rel="stylesheet" href="/style/{style}.css"></head><body><header><h1>chsk chat</h1></header><main class="join">
 <form method="get" action="/"><p>Pick a name (letters, digits, - and _):</p>
 <div class="row"><input name="user" id="user" pattern="[A-Za-z0-9_\-]{{1,24}}" maxlength="24" required autofocus>
 <button>Join</button></div>
@@ -74,7 +105,7 @@ pub(crate) async fn index(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="{csrf}">
 <link rel="modulepreload" href="/pkg/{version}/chat_web.js">
-<style>{STYLE}</style></head><body>
+<link rel="stylesheet" href="/style/{style}.css"></head><body>
 <header><h1>chsk chat</h1><span>you are <b id="me">{user}</b></span>
 <span id="state">loading…</span>
 <label><input type="checkbox" id="force-ajax"> force Ajax</label></header>

@@ -222,10 +222,22 @@ impl App {
     /// Appends a message; scrolls to it when the pane was at the bottom, or when `follow`.
     fn append(&self, msg: &Message, follow: bool) -> Result<(), JsValue> {
         let ul = self.by_id("messages")?;
-        let at_bottom = ul.scroll_height() - ul.scroll_top() - ul.client_height() <= STICK_PX;
         let item = self.message_item(msg)?;
-        ul.append_child(&item)?;
-        if follow || at_bottom {
+        self.keep_at_bottom(follow, || ul.append_child(&item).map(drop))
+    }
+
+    /// Runs `f`, which changes the page, then scrolls the message pane to its bottom if it was
+    /// there before (or if `force`): new messages are followed, and so is the pane when the
+    /// layout around it changes (on a narrow window the online list sits below it).
+    fn keep_at_bottom(
+        &self,
+        force: bool,
+        f: impl FnOnce() -> Result<(), JsValue>,
+    ) -> Result<(), JsValue> {
+        let ul = self.by_id("messages")?;
+        let at_bottom = ul.scroll_height() - ul.scroll_top() - ul.client_height() <= STICK_PX;
+        f()?;
+        if force || at_bottom {
             ul.set_scroll_top(ul.scroll_height());
         }
         Ok(())
@@ -320,10 +332,14 @@ impl App {
             users[..=i].rotate_right(1);
         }
         *self.online.borrow_mut() = users.clone();
+        self.keep_at_bottom(false, || self.fill_online(&users, open))
+    }
+
+    fn fill_online(self: &Rc<Self>, users: &[String], open: bool) -> Result<(), JsValue> {
         let ul = self.by_id("online")?;
         ul.set_inner_html("");
         ul.set_class_name(if open { "" } else { "stale" });
-        for user in &users {
+        for user in users {
             let li = self.el("li", "", "")?;
             li.set_attribute("data-user", user)?;
             let name = self.el("span", "name", user)?;
