@@ -37,6 +37,7 @@
 mod auto;
 mod backoff;
 mod core;
+mod credentials;
 mod driver;
 mod handle;
 mod io;
@@ -52,10 +53,19 @@ mod tests;
 pub use self::{
     backoff::{Backoff, BackoffOptions},
     core::{ClientCore, ConnId, Output, PollError, TransportClosed},
-    handle::{Client, Pushes, StateChanges},
-    io::{ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse, WsConnection, WsEvent},
-    options::{ClientOptions, Transport, TransportMode},
-    state::{ClientState, CloseReason, LastClose, StateChange},
+    credentials::{Credentials, CredentialsProvider, CredentialsRequest},
+    handle::{Client, Pushes, ServerErrors, StateChanges},
+    io::{
+        parse_retry_after, ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse,
+        WsConnection, WsEvent, WsOpenError,
+    },
+    options::{
+        ClientOptions, Transport, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER,
+        DEFAULT_SEND_BUFFER,
+    },
+    state::{
+        ClientMetrics, ClientState, CloseReason, LastClose, Refusal, ServerError, StateChange,
+    },
 };
 
 #[cfg(feature = "client-native")]
