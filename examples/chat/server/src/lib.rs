@@ -3,7 +3,8 @@
 //!
 //! The user id is the `user` query parameter (the page puts its own `?user=` on the chsk
 //! requests); the CSRF token is random per process and given to the page in
-//! `<meta name="csrf-token">`.
+//! `<meta name="csrf-token">`, and at `GET /csrf-token` for tabs whose token went stale when the
+//! server restarted.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -128,11 +129,16 @@ pub fn app(dist: PathBuf) -> Router {
     let server = chsk_server(csrf.clone());
     spawn_presence(&server);
     let dist = Arc::new(dist);
+    let token = csrf.clone();
     Router::new()
         .route(
             "/",
             get(move |q: Query<HashMap<String, String>>| page::index(q, csrf.clone())),
         )
+        // The page's token, for a tab whose token went stale (the server restarted and made a
+        // new one): the web client fetches it when the server refuses the old one (403), and
+        // opens again without a reload. Same-origin only (no CORS), like the page.
+        .route("/csrf-token", get(move || std::future::ready(token)))
         .route(
             "/pkg/{file}",
             get(move |Path(file): Path<String>| bundle_file(dist.clone(), file)),

@@ -36,7 +36,9 @@ fn run() -> Result<(), JsValue> {
         return Ok(()); // the name form: nothing to do
     };
     let force_ajax = params.get("transport").as_deref() == Some("ajax");
-    let client = ChatClient::connect(
+    // The token comes from the page's <meta>; after a server restart the server refuses it
+    // (403) and the client fetches the new one from /csrf-token, then opens again by itself.
+    let client = ChatClient::connect_with_credentials(
         "/chsk",
         ClientOptions {
             transport: if force_ajax {
@@ -47,6 +49,7 @@ fn run() -> Result<(), JsValue> {
             params: vec![("user".into(), user.clone())],
             ..Default::default()
         },
+        chsk_web::refresh_csrf_from("/csrf-token"),
     );
     let app = Rc::new(App {
         doc,
