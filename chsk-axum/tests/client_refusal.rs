@@ -3,6 +3,7 @@
 //! server); a credentials provider that fetches a fresh CSRF token; a provider that gives up;
 //! a retryable `503`; server `Error` frames and Ajax `400`s reaching the app; the incoming
 //! frame limit; `send` before the first handshake; the bounded buffer of the first `pushes()`.
+#![allow(clippy::unwrap_used)] // test helpers
 
 mod client_support;
 
