@@ -386,13 +386,22 @@ async fn restart(
 
     // Each tab opens again by itself (its backoff is capped at 30 s).
     for (c, want) in [(alice_ws, "open · WebSocket"), (alice_ajax, "open · Ajax")] {
-        eventually(
+        let opened = eventually(
             40,
             "the tab to open again",
             || text(c, "#state"),
             |s| s == want,
         )
-        .await?;
+        .await;
+        if let Err(e) = opened {
+            let why = c
+                .find(Locator::Css("#state"))
+                .await?
+                .attr("title")
+                .await?
+                .unwrap_or_default();
+            return Err(format!("{want}: {e} ({why})").into());
+        }
         let same_page = c.execute(marker, vec![]).await?;
         assert_eq!(same_page, serde_json::Value::Bool(true), "not reloaded");
     }

@@ -172,6 +172,12 @@ impl App {
         };
         el.set_text_content(Some(&text));
         el.set_class_name(if st.open { "open" } else { "" });
+        // Why the last connection closed (e.g. `HTTP 403: bad CSRF token`), on hover.
+        let why = st.last_close.as_ref().map_or_else(String::new, |c| {
+            let detail = c.detail.as_deref().unwrap_or("");
+            format!("last close: {:?} {detail}", c.reason)
+        });
+        let _ = el.set_attribute("title", &why);
         let _ = el.set_attribute(
             "data-transport",
             match st.transport {
