@@ -165,7 +165,9 @@ impl<E, P> Client<E, P> {
     }
 
     /// Waits until the client is open (a handshake arrived), at most `timeout`: the state then,
-    /// or [`CbError::Timeout`] (or [`CbError::Closed`] after a requested disconnect).
+    /// or [`CbError::Timeout`], or at once [`CbError::Closed`] when the client is stopped (a
+    /// requested disconnect, or a refusal it gave up on: see
+    /// [`ClientState::stopped`](chsk::client::ClientState::stopped)).
     pub async fn wait_open(&self, timeout: Duration) -> Result<ClientState, CbError> {
         let opened = std::pin::pin!(self.inner.opened());
         match select(opened, rt::sleep(timeout)).await {

@@ -130,6 +130,28 @@ async fn refresh_csrf_from_fetches_the_new_token() {
 }
 
 #[wasm_bindgen_test]
+async fn refresh_csrf_from_gives_up_when_the_token_is_not_the_problem() {
+    // The server refuses the very token it serves: fetching it again cannot help.
+    let client = TestClient::connect_with_credentials(
+        &endpoint("/chsk-refuse"),
+        opts(TransportMode::Ajax, &new_uid("maint")),
+        chsk_web::refresh_csrf_from(&endpoint("/csrf-token")),
+    );
+    let st = wait_state(&client, 5000, |s| s.stopped)
+        .await
+        .expect("stops");
+    assert_eq!(
+        st.refusal(),
+        Some(&Refusal::new(403, "closed for maintenance"))
+    );
+    assert_eq!(
+        client.metrics().connect_attempts,
+        2,
+        "one retry, then gave up"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn send_right_after_connect_works() {
     // The README's example: `send` right after `connect`, before the handshake.
     for mode in [TransportMode::Ws, TransportMode::Ajax, TransportMode::Auto] {

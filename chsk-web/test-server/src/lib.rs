@@ -12,6 +12,7 @@
 //! - `/chsk-json`: the same with the JSON codec;
 //! - `/chsk-nows`: like `/chsk`, but WebSocket upgrades are refused with `403` (the Auto
 //!   fallback test);
+//! - `/chsk-refuse`: refuses every GET with `403 closed for maintenance` (whatever the token);
 //! - `/big`: a plain GET returning [`BIG_LEN`] bytes (the `Ajax` helper test);
 //! - `/slow?ms=N`: answers after N ms;
 //! - `/connected`: the user ids connected to `/chsk`, one a line;

@@ -88,6 +88,10 @@ mod host {
                 chsk_axum::routes(postcard).layer(middleware::from_fn(refuse_websocket)),
             )
             .nest("/chsk-json", chsk_axum::routes(chsk_server(Codec::Json)))
+            .route(
+                "/chsk-refuse",
+                get(|| async { (StatusCode::FORBIDDEN, "closed for maintenance") }),
+            )
             .route("/big", get(big))
             .layer(middleware::from_fn(cors))
     }

@@ -266,7 +266,9 @@ impl<E: Event, P: Event> Client<E, P> {
 }
 
 impl<E, P> Client<E, P> {
-    /// Waits until the client is open, at most `timeout` ([`CbError::Timeout`]).
+    /// Waits until the client is open, at most `timeout` ([`CbError::Timeout`]); fails at once
+    /// with [`CbError::Closed`] when the client is stopped (a requested disconnect, or a
+    /// refusal it gave up on: see [`ClientState::stopped`](super::ClientState::stopped)).
     pub async fn wait_open(&self, timeout: Duration) -> Result<(), CbError> {
         tokio::time::timeout(timeout, self.opened())
             .await
