@@ -16,7 +16,8 @@ use crate::{
 pub enum CloseReason {
     /// The server closed the WebSocket cleanly (code 1000) without saying why.
     Clean,
-    /// The connection failed or was lost (network error, Ajax HTTP error, connect timeout).
+    /// The connection failed or was lost (network error, undecodable Ajax answer, Ajax connect
+    /// timeout). An HTTP status is [`Refused`](Self::Refused).
     Unexpected,
     /// [`Client::disconnect`](super::Client::disconnect) was called.
     RequestedDisconnect,
@@ -26,7 +27,9 @@ pub enum CloseReason {
     DowngradingWsToAjax,
     /// No frame arrived within `ws_ping_timeout` after a keep-alive ping.
     PingTimeout,
-    /// The WebSocket failed with an error (or could not be opened).
+    /// The WebSocket failed with an error, or could not be opened for a reason other than an
+    /// HTTP refusal (network error, connect timeout, an unexplained browser failure whose HTTP
+    /// probe was accepted).
     WsError,
     /// The server sent `Close { reason }` (e.g. `slow consumer`).
     ServerClose(String),
