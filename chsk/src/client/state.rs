@@ -62,18 +62,31 @@ pub enum CloseReason {
 pub struct Refusal {
     /// The HTTP status (`400`, `401`, `403`, `429`, `5xx`, …).
     pub status: u16,
-    /// The response body as text (the server's reason, e.g. `bad CSRF token`), trimmed.
+    /// The response body as text (the server's reason, e.g. `bad CSRF token`), trimmed, and
+    /// cut to its first [`Refusal::MAX_BODY`] bytes (a proxy's error page can be large).
     pub body: String,
     /// The server's `Retry-After` (in seconds), if it sent one.
     pub retry_after: Option<Duration>,
 }
 
 impl Refusal {
+    /// The longest body kept, in bytes.
+    pub const MAX_BODY: usize = 1024;
+
     /// A refusal without `Retry-After`.
     pub fn new(status: u16, body: impl Into<String>) -> Self {
+        let body = body.into();
+        let mut body = body.trim();
+        if body.len() > Self::MAX_BODY {
+            let mut end = Self::MAX_BODY;
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            body = &body[..end];
+        }
         Self {
             status,
-            body: body.into().trim().to_string(),
+            body: body.to_string(),
             retry_after: None,
         }
     }

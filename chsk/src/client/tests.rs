@@ -896,3 +896,15 @@ fn send_before_the_first_handshake_is_buffered_by_default() {
     assert_eq!(frames.len(), DEFAULT_SEND_BUFFER);
     assert_eq!(frames[0], Frame::Event(ev("a/first")));
 }
+
+#[test]
+fn a_refusal_body_is_trimmed_and_bounded() {
+    assert_eq!(
+        Refusal::new(403, "  bad CSRF token\n").body,
+        "bad CSRF token"
+    );
+    let page = "é".repeat(Refusal::MAX_BODY);
+    let r = Refusal::new(502, page);
+    assert!(r.body.len() <= Refusal::MAX_BODY && r.body.len() >= Refusal::MAX_BODY - 1);
+    assert!(r.body.chars().all(|c| c == 'é'));
+}
