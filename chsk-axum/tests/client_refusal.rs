@@ -1,8 +1,9 @@
 //! The native client when the server refuses it, or reports errors: a typed refusal with status
 //! and body on WebSocket, Ajax and Auto; no retry storm on a `403` (attempts counted by the
 //! server); a credentials provider that fetches a fresh CSRF token; a provider that gives up;
-//! a retryable `503`; server `Error` frames and Ajax `400`s reaching the app; the incoming
-//! frame limit; `send` before the first handshake; the bounded buffer of the first `pushes()`.
+//! a retryable `503`; a `429` that waits for `Retry-After`; server `Error` frames and Ajax
+//! `400`s reaching the app; the incoming frame limit; `send` before the first handshake; the
+//! bounded buffer of the first `pushes()`.
 #![allow(clippy::unwrap_used)] // test helpers
 
 mod client_support;
@@ -430,5 +431,45 @@ async fn pushes_before_the_first_pushes_call_are_bounded_and_counted() {
             7,
             "no more drops once called"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after() {
+    let (server, _state, _) = start().await;
+    let refused = Arc::new(AtomicUsize::new(0));
+    let counter = refused.clone();
+    let app = app(&server).layer(middleware::from_fn(move |req: Request, next: Next| {
+        let counter = counter.clone();
+        async move {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                return (
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                    [(http::header::RETRY_AFTER, "1")],
+                    "too many connections",
+                )
+                    .into_response();
+            }
+            next.run(req).await
+        }
+    }));
+    let running = serve_app(app, any_port()).await;
+    for mode in [TransportMode::Ws, TransportMode::Ajax] {
+        refused.store(0, Ordering::SeqCst);
+        let client = TestClient::connect(&running.url(), opts(mode, "alice"));
+        let st = wait_state(&client, |s| s.refusal().is_some()).await;
+        let refusal = st.refusal().cloned().expect("refused");
+        assert_eq!(refusal.status, 429);
+        assert_eq!(
+            refusal.retry_after,
+            Some(Duration::from_secs(1)),
+            "{mode:?}"
+        );
+        let (at, closed) = (
+            st.next_reconnect.expect("retried"),
+            st.last_close.as_ref().expect("closed").at,
+        );
+        assert!(at - closed >= Duration::from_secs(1), "{mode:?}: {st:?}");
+        client.wait_open(WAIT).await.expect("opens after the wait");
     }
 }
