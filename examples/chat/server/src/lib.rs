@@ -3,7 +3,8 @@
 //!
 //! The user id is the `user` query parameter (the page puts its own `?user=` on the chsk
 //! requests); the CSRF token is 32 bytes from the OS random source per process, given to the
-//! page in `<meta name="csrf-token">`. The page is served `no-cache`; the bundle is served
+//! page in `<meta name="csrf-token">`, and at `GET /csrf-token` for tabs whose token went stale
+//! when the server restarted. The page is served `no-cache`; the bundle is served
 //! precompressed (brotli or gzip) from versioned, immutable URLs.
 
 use std::{
@@ -126,6 +127,7 @@ pub fn app(dist: PathBuf) -> Router {
     spawn_presence(&server);
     let bundle = Arc::new(bundle::Bundle::new(dist));
     let pkg = bundle::routes(bundle.clone());
+    let token = csrf.clone();
     Router::new()
         .route(
             "/",
@@ -133,6 +135,10 @@ pub fn app(dist: PathBuf) -> Router {
                 page::index(q, csrf.clone(), bundle.version())
             }),
         )
+        // The page's token, for a tab whose token went stale (the server restarted and made a
+        // new one): the web client fetches it when the server refuses the old one (403), and
+        // opens again without a reload. Same-origin only (no CORS), like the page.
+        .route("/csrf-token", get(move || std::future::ready(token)))
         .route("/style/{file}", get(page::style))
         .merge(pkg)
         .nest("/chsk", chsk_axum::routes(server))

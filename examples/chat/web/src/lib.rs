@@ -46,7 +46,9 @@ fn run() -> Result<(), JsValue> {
         return Ok(()); // the name form: nothing to do
     };
     let force_ajax = params.get("transport").as_deref() == Some("ajax");
-    let client = ChatClient::connect(
+    // The token comes from the page's <meta>; after a server restart the server refuses it
+    // (403) and the client fetches the new one from /csrf-token, then opens again by itself.
+    let client = ChatClient::connect_with_credentials(
         "/chsk",
         ClientOptions {
             transport: if force_ajax {
@@ -57,6 +59,7 @@ fn run() -> Result<(), JsValue> {
             params: vec![("user".into(), user.clone())],
             ..Default::default()
         },
+        chsk_web::refresh_csrf_from("/csrf-token"),
     );
     let app = Rc::new(App {
         doc,
@@ -195,6 +198,12 @@ impl App {
         };
         el.set_text_content(Some(&text));
         el.set_class_name(if st.open { "open" } else { "" });
+        // Why the last connection closed (e.g. `HTTP 403: bad CSRF token`), on hover.
+        let why = st.last_close.as_ref().map_or_else(String::new, |c| {
+            let detail = c.detail.as_deref().unwrap_or("");
+            format!("last close: {:?} {detail}", c.reason)
+        });
+        let _ = el.set_attribute("title", &why);
         let _ = el.set_attribute(
             "data-transport",
             match st.transport {
