@@ -17,10 +17,9 @@ use std::{
 };
 
 use axum::{
-    body::Body,
     extract::Request,
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::IntoResponse,
     routing::get,
 };
 use chsk::{
@@ -295,32 +294,10 @@ async fn a_503_is_retried_and_the_client_opens_when_it_ends() {
     }
 }
 
-/// Until the server answers an Ajax event with an unknown id with `400` (PROTOCOL §4), this
-/// stands in for it: a POST whose body names a `stray/` event gets the server's `400`.
-async fn unknown_events_get_400(req: Request, next: Next) -> Response {
-    if req.method() != http::Method::POST {
-        return next.run(req).await;
-    }
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    if bytes.windows(6).any(|w| w == b"stray/") {
-        return (
-            http::StatusCode::BAD_REQUEST,
-            "unknown event id `stray/poke`",
-        )
-            .into_response();
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
-}
-
 #[tokio::test]
 async fn server_errors_reach_the_app_on_both_transports() {
     let (server, _state, _) = start().await;
-    let app = app(&server).layer(middleware::from_fn(unknown_events_get_400));
-    let running = serve_app(app, any_port()).await;
+    let running = serve_app(app(&server), any_port()).await;
     for mode in [TransportMode::Ws, TransportMode::Ajax] {
         let client = Client::<Stray, CPush>::connect(&running.url(), opts(mode, "alice"));
         client.wait_open(WAIT).await.expect("opens");

@@ -79,9 +79,7 @@ mod host {
             .route("/csrf-token", get(|| async { CSRF_TOKEN }))
             .nest(
                 "/chsk",
-                chsk_axum::routes(postcard.clone())
-                    .layer(middleware::from_fn(unknown_events_get_400))
-                    .layer(middleware::from_fn(count_requests)),
+                chsk_axum::routes(postcard.clone()).layer(middleware::from_fn(count_requests)),
             )
             .nest(
                 "/chsk-nows",
@@ -133,23 +131,6 @@ mod host {
             .and_then(|m| m.as_ref().and_then(|m| m.get(&id).copied()))
             .unwrap_or(0);
         n.to_string()
-    }
-
-    /// Until the server answers an Ajax event with an unknown id with `400` (PROTOCOL §4), this
-    /// stands in for it: a POST whose body names a `stray/` event gets that `400`.
-    async fn unknown_events_get_400(req: Request, next: Next) -> Response {
-        if req.method() != Method::POST {
-            return next.run(req).await;
-        }
-        let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, 1 << 20)
-            .await
-            .unwrap_or_default();
-        if bytes.windows(6).any(|w| w == b"stray/") {
-            return (StatusCode::BAD_REQUEST, "unknown event id `stray/poke`").into_response();
-        }
-        next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-            .await
     }
 
     async fn refuse_websocket(req: Request, next: Next) -> Response {
