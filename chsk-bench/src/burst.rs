@@ -95,6 +95,9 @@ pub struct BurstResult {
     pub hwm: u64,
     /// RSS one second after the burst settled (every client done or closed), KiB.
     pub rss_after: u64,
+    /// RSS once every connection had closed (the clients still open closed after
+    /// `rss_after`), half a second later, KiB.
+    pub rss_closed: u64,
     /// RSS samples taken.
     pub samples: usize,
     /// The server's answer to the trigger.
@@ -107,6 +110,9 @@ pub struct BurstResult {
     pub complete: usize,
     /// Time from the trigger until every client had every event, ms (when all did).
     pub all_ms: Option<f64>,
+    /// Time from the trigger until the last client's reading ended (everything received, or
+    /// the connection closed), ms.
+    pub end_ms: f64,
     /// How the clients' reading ended (distinct outcomes, with counts).
     pub ends: String,
 }
@@ -122,6 +128,7 @@ impl BurstResult {
 struct ClientOut {
     pushes: u64,
     done_at: Option<Instant>,
+    ended_at: Instant,
     end: String,
 }
 
@@ -200,6 +207,7 @@ async fn read_client(
             let out = ClientOut {
                 pushes,
                 done_at: Some(Instant::now()),
+                ended_at: Instant::now(),
                 end: "got everything".into(),
             };
             return (out, Some(ws));
@@ -214,6 +222,7 @@ async fn read_client(
     let out = ClientOut {
         pushes,
         done_at: None,
+        ended_at: Instant::now(),
         end,
     };
     (out, None)
@@ -270,10 +279,12 @@ pub async fn run_case(case: &BurstCase) -> Result<BurstResult, Error> {
     };
     let mut held = Vec::new();
     let (mut received, mut complete, mut last) = (0u64, 0usize, None::<Instant>);
+    let mut ended = t0;
     let mut ends: Vec<(String, usize)> = Vec::new();
     for r in readers {
         let (out, ws) = r.await.map_err(|e| e.to_string())?;
         received += out.pushes;
+        ended = ended.max(out.ended_at);
         if let Some(at) = out.done_at {
             complete += 1;
             last = Some(last.map_or(at, |l: Instant| l.max(at)));
@@ -297,6 +308,8 @@ pub async fn run_case(case: &BurstCase) -> Result<BurstResult, Error> {
         tokio::time::sleep(Duration::from_millis(100)).await;
         m = metrics(addr).await?;
     }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_closed = proc::rss_kib(pid);
     let all_ms = (complete == case.clients)
         .then(|| last.map(|l| l.duration_since(t0).as_secs_f64() * 1e3))
         .flatten();
@@ -320,12 +333,14 @@ pub async fn run_case(case: &BurstCase) -> Result<BurstResult, Error> {
         rss_peak,
         hwm,
         rss_after,
+        rss_closed,
         samples,
         reply,
         metrics: m,
         received,
         complete,
         all_ms,
+        end_ms: ended.duration_since(t0).as_secs_f64() * 1e3,
         ends,
     })
 }
@@ -398,11 +413,11 @@ pub fn markdown(machine: &str, results: &[BurstResult], failures: &[String]) -> 
     let _ = writeln!(s, "Machine: {machine}\n");
     let _ = writeln!(
         s,
-        "| case | pushes | push loop | delivered (events × conns) | written | dropped (why) | \
-         no connection | slow-consumer closes | clients got | client saw | all received in | \
-         RSS before / peak (VmHWM) / after, MiB |"
+        "| case | pushes | push loop | delivered | written | dropped (why) | no connection | \
+         received by the clients | the client saw | time | server RSS, MiB: before / peak \
+         (VmHWM) / after / all closed |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let reasons = [
             ("pushes_dropped_slow_consumer", "slow consumer"),
@@ -419,33 +434,53 @@ pub fn markdown(machine: &str, results: &[BurstResult], failures: &[String]) -> 
             .collect();
         let dropped = r.m("pushes_dropped");
         let balance = r.m("push_deliveries") == r.m("pushes_written") + dropped;
-        let dropped = if why.is_empty() {
+        let mut dropped = if why.is_empty() {
             n(dropped)
         } else {
             format!("{} ({})", n(dropped), why.join(", "))
         };
+        let closes = r.m("slow_consumer_closes");
+        if closes > 0 {
+            let _ = write!(dropped, "; {} slow-consumer close(s)", n(closes));
+        }
+        let received = if r.clients > 1 {
+            format!(
+                "{} of {} ({} of {} clients complete)",
+                n(r.received),
+                n(r.offered),
+                n(r.complete as u64),
+                n(r.clients as u64)
+            )
+        } else {
+            format!("{} of {}", n(r.received), n(r.offered))
+        };
+        let time = match r.all_ms {
+            Some(ms) => format!("all received in {ms:.0} ms"),
+            None => format!("reading ended after {:.0} ms", r.end_ms),
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {:.0} ms | {}{} | {} | {} | {} | {} | {} of {} ({}/{} complete) | {} | {} | {} / {} ({}) / {} |",
+            "| {} | {} | {:.0} ms | {}{} | {} | {} | {} | {} | {} | {} | {} / {} ({}) / {} / {} |",
             r.label,
             r.how,
             r.reply.ms,
             n(r.m("push_deliveries")),
-            if balance { "" } else { " (≠ written + dropped)" },
+            if balance {
+                ""
+            } else {
+                " (≠ written + dropped)"
+            },
             n(r.m("pushes_written")),
             dropped,
             n(r.m("pushes_undeliverable")),
-            n(r.m("slow_consumer_closes")),
-            n(r.received),
-            n(r.offered),
-            n(r.complete as u64),
-            n(r.clients as u64),
+            received,
             r.ends,
-            r.all_ms.map_or("–".into(), |ms| format!("{ms:.0} ms")),
+            time,
             mib(r.rss_before),
             mib(r.rss_peak),
             mib(r.hwm),
             mib(r.rss_after),
+            mib(r.rss_closed),
         );
     }
     for f in failures {
