@@ -346,8 +346,8 @@ pub async fn run_case(case: &BurstCase) -> Result<BurstResult, Error> {
 }
 
 /// The cases of `chsk-bench burst`: 100,000 × 1 KiB pushes to one client (slow, then reading
-/// normally), then 100 × 1 KiB to each of 1,000 clients; batched and `Flush::Now`, unpaced
-/// and paced.
+/// normally), then 100 × 1 KiB to each of 1,000 clients, batched and `Flush::Now`, unpaced
+/// and paced; last 1,000 × 1 KiB to each of 200 clients (batches as large as a frame may be).
 pub fn cases() -> Vec<BurstCase> {
     let one = |slow: bool, flush_now: bool, paced: bool| BurstCase {
         label: if slow {
@@ -364,12 +364,16 @@ pub fn cases() -> Vec<BurstCase> {
         chunk: if paced { 500 } else { 0 },
         pause_ms: if paced { 5 } else { 0 },
     };
-    let all = |flush_now: bool, paced: bool| BurstCase {
-        label: "1,000 clients reading normally, 100 × 1 KiB to all".into(),
-        clients: 1000,
+    let all = |clients: usize, events: u32, flush_now: bool, paced: bool| BurstCase {
+        label: format!(
+            "{} clients reading normally, {} × 1 KiB to all",
+            n(clients as u64),
+            n(u64::from(events))
+        ),
+        clients,
         slow: false,
         to_all: true,
-        events: 100,
+        events,
         size: 1024,
         flush_now,
         chunk: if paced { 10 } else { 0 },
@@ -385,8 +389,12 @@ pub fn cases() -> Vec<BurstCase> {
     }
     for paced in [false, true] {
         for now in [false, true] {
-            v.push(all(now, paced));
+            v.push(all(1000, 100, now, paced));
         }
+    }
+    // The same bytes per client in ~1 MiB batches (the frame bound) instead of 100 KiB ones.
+    for now in [false, true] {
+        v.push(all(200, 1000, now, false));
     }
     v
 }
