@@ -63,6 +63,16 @@ pub fn ws_path(proto: Proto, client: usize, user: &str, push: bool) -> String {
 /// chsk: the `Handshake` frame).
 pub async fn connect(addr: SocketAddr, proto: Proto, path: &str) -> Result<Ws, Error> {
     let tcp = TcpStream::connect(addr).await.map_err(err)?;
+    connect_on(tcp, addr, proto, path).await
+}
+
+/// [`connect`] on a TCP connection already opened (e.g. with a small receive buffer).
+pub async fn connect_on(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    proto: Proto,
+    path: &str,
+) -> Result<Ws, Error> {
     tcp.set_nodelay(true).map_err(err)?;
     let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
     let (mut ws, _) = client_async_with_config(format!("ws://{addr}{path}"), tcp, Some(config))
