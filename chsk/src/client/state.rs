@@ -219,10 +219,16 @@ impl ClientState {
     }
 
     /// Decodes the handshake data to a typed value: `None` when the server sent none.
+    ///
+    /// With the JSON codec, data whose value is `null` (`()`, `None`, a unit struct) cannot be
+    /// told from no data on the wire (PROTOCOL.md, "Handshake data and `null` in JSON"); so when
+    /// none arrived, a `T` that decodes from `null` is returned as such, as with postcard.
     pub fn handshake_data<T: DeserializeOwned>(&self) -> Option<Result<T, CodecError>> {
-        self.handshake_data_raw
-            .as_ref()
-            .map(|p| self.codec.decode_payload(p))
+        match &self.handshake_data_raw {
+            Some(p) => Some(self.codec.decode_payload(p)),
+            None if self.codec == Codec::Json => Codec::Json.decode(b"null").ok().map(Ok),
+            None => None,
+        }
     }
 
     /// The reason of the last close, if any.
@@ -268,5 +274,24 @@ impl StateChange {
     /// The client just opened for the first time: the "ready" signal.
     pub fn first_open(&self) -> bool {
         self.opened() && self.new.first_open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_null_handshake_data_decodes_like_postcard() {
+        let json = ClientState::new("tab-1".into(), Codec::Json);
+        assert_eq!(json.handshake_data::<()>().map(Result::ok), Some(Some(())));
+        assert_eq!(
+            json.handshake_data::<Option<u8>>().map(Result::ok),
+            Some(Some(None))
+        );
+        assert!(json.handshake_data::<String>().is_none());
+        let postcard = ClientState::new("tab-1".into(), Codec::Postcard);
+        assert!(postcard.handshake_data::<()>().is_none());
     }
 }
