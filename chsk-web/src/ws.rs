@@ -11,7 +11,7 @@ use futures::{
 use wasm_bindgen::{closure::Closure, JsCast};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
-use crate::{error::js_text, page, rt};
+use crate::{error::js_text, page};
 
 /// Opens a WebSocket; resolves once it is open, or with why it could not open. A refused
 /// upgrade and a refused connection look the same (close code 1006, no status): that is
@@ -41,7 +41,7 @@ pub(crate) fn connect(
             }
         }
         let (out_tx, mut out_rx) = mpsc::unbounded::<Vec<u8>>();
-        rt::spawn(async move {
+        wasm_bindgen_futures::spawn_local(async move {
             while let Some(bytes) = out_rx.next().await {
                 if let Err(e) = socket.send(&bytes, binary) {
                     tracing::warn!(error = %e, "chsk-web: WebSocket send failed");

@@ -11,7 +11,7 @@ use syn::Ident;
 
 use super::{
     ast::{EventsEnum, Shape},
-    expand::unraw,
+    tokens::unraw,
 };
 
 /// The name of the exported macro: `__chsk_events_ChatEvent_<hash>`, the hash of the enum's

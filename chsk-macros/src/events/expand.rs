@@ -6,8 +6,9 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{spanned::Spanned, Ident, ItemEnum};
 
 use super::{
-    ast::{EventVariant, EventsEnum, Field, Shape},
+    ast::{EventVariant, EventsEnum, Shape},
     attr,
+    tokens::{bindings, pattern, unraw},
 };
 use crate::symbol::SERDE;
 
@@ -312,25 +313,6 @@ pub(crate) fn stripped_enum(item: &ItemEnum, krate: &syn::Path) -> ItemEnum {
     item
 }
 
-/// Binding names for a variant's fields: `__chsk_f0`, `__chsk_f1`, ..
-pub(super) fn bindings(fields: &[Field<'_>]) -> Vec<TokenStream> {
-    (0..fields.len())
-        .map(|i| format_ident!("__chsk_f{}", i).into_token_stream())
-        .collect()
-}
-
-/// `Path`, `Path(a, b)` or `Path { x: a, y: b }` for the given shape and values.
-pub(super) fn pattern(path: TokenStream, shape: &Shape<'_>, values: &[TokenStream]) -> TokenStream {
-    match shape {
-        Shape::Unit => path,
-        Shape::Tuple(_) => quote!(#path(#(#values),*)),
-        Shape::Struct(fields) => {
-            let names = fields.iter().map(|f| f.ident);
-            quote!(#path { #(#names: #values),* })
-        }
-    }
-}
-
 fn helper_fn(kind: &str, variant: &Ident) -> Ident {
     format_ident!(
         "__chsk_{}_{}",
@@ -346,11 +328,6 @@ fn ser_helper(variant: &Ident) -> Ident {
 
 fn de_helper(variant: &Ident) -> Ident {
     format_ident!("__chsk_de_{}", unraw(variant), span = Span::call_site())
-}
-
-pub(super) fn unraw(ident: &Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
 }
 
 /// The path as text, for `#[serde(crate = "..")]`.

@@ -6,6 +6,7 @@ mod attr;
 mod callback;
 mod expand;
 mod fallback;
+mod tokens;
 mod valid;
 mod variants;
 

@@ -7,7 +7,7 @@ use syn::{spanned::Spanned, Visibility};
 
 use super::{
     ast::{EventVariant, EventsEnum, Shape},
-    expand::{bindings, pattern, unraw},
+    tokens::{bindings, pattern, unraw},
 };
 
 /// Generates `mod chat_event { .. }`.

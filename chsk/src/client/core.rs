@@ -6,7 +6,7 @@ use super::{
     auto::AutoFallback,
     backoff::Backoff,
     credentials::{Credentials, CredentialsRequest},
-    io::{HttpError, HttpResponse, WsOpenError},
+    io::{HttpError, HttpResponse, TransportClosed, WsOpenError},
     options::{ClientOptions, Transport},
     pending::Pending,
     rng::Rng,
@@ -29,25 +29,6 @@ impl fmt::Display for ConnId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "conn#{}", self.0)
     }
-}
-
-/// How a transport ended, as reported by a driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransportClosed {
-    /// The WebSocket closed cleanly (close code 1000).
-    Clean,
-    /// Any failure: the WebSocket could not open (refused upgrade, connection refused), closed
-    /// with another code, or errored; an Ajax request failed. The text is kept in
-    /// [`LastClose::detail`].
-    Error(String),
-    /// A received message was larger than the limit
-    /// ([`ClientOptions::max_frame_bytes`]).
-    FrameTooLarge {
-        /// Its size, in bytes (as far as known).
-        size: usize,
-        /// The limit.
-        max: usize,
-    },
 }
 
 /// The outcome of an Ajax poll (or handshake) GET, as reported by a driver.

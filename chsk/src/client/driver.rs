@@ -21,11 +21,11 @@ use futures::{
 };
 
 use super::{
-    core::{ClientCore, ConnId, Output, PollError, TransportClosed},
+    core::{ClientCore, ConnId, Output, PollError},
     credentials::{Credentials, CredentialsProvider},
     io::{
-        ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse, WsConnection, WsEvent,
-        WsOpenError,
+        ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse, TransportClosed, WsConnection,
+        WsEvent, WsOpenError,
     },
     options::Transport,
     state::{ServerError, StateChange},

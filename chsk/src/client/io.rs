@@ -10,7 +10,26 @@ use std::{future::Future, time::Duration};
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::{core::TransportClosed, state::Refusal};
+use super::state::Refusal;
+
+/// How a transport ended, as reported by a driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportClosed {
+    /// The WebSocket closed cleanly (close code 1000).
+    Clean,
+    /// Any failure: the WebSocket could not open (refused upgrade, connection refused), closed
+    /// with another code, or errored; an Ajax request failed. The text is kept in
+    /// [`LastClose::detail`](super::LastClose::detail).
+    Error(String),
+    /// A received message was larger than the limit
+    /// ([`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes)).
+    FrameTooLarge {
+        /// Its size, in bytes (as far as known).
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
 
 /// An event from an open WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -107,12 +107,12 @@ mod tests;
 
 pub use self::{
     backoff::{Backoff, BackoffOptions},
-    core::{ClientCore, ConnId, Output, PollError, TransportClosed},
+    core::{ClientCore, ConnId, Output, PollError},
     credentials::{Credentials, CredentialsProvider, CredentialsRequest},
     handle::{Client, Pushes, ServerErrors, StateChanges},
     io::{
         parse_retry_after, ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse,
-        WsConnection, WsEvent, WsOpenError,
+        TransportClosed, WsConnection, WsEvent, WsOpenError,
     },
     options::{
         ClientOptions, Transport, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER,

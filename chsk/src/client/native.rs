@@ -20,12 +20,11 @@ use tokio_tungstenite::tungstenite::{
 };
 
 use super::{
-    core::TransportClosed,
     credentials::CredentialsProvider,
     handle::Client,
     io::{
         parse_retry_after, ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse,
-        WsConnection, WsEvent, WsOpenError,
+        TransportClosed, WsConnection, WsEvent, WsOpenError,
     },
     options::ClientOptions,
 };
