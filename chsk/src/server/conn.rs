@@ -6,8 +6,9 @@ use std::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex,
     },
-    time::Instant,
 };
+
+use tokio::time::Instant;
 
 use tokio::sync::{futures::Notified, watch, Notify};
 

@@ -128,6 +128,8 @@ mod registry;
 mod request;
 mod security;
 mod socket;
+#[cfg(feature = "test-util")]
+mod testing;
 mod ws;
 
 pub use adapter::{Adapter, LocalAdapter, LocalNode, NodeHandle};
@@ -141,6 +143,8 @@ pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;
 pub use security::{HttpResponse, Rejection};
 pub use socket::WsMessage;
+#[cfg(feature = "test-util")]
+pub use testing::MemClient;
 
 pub(crate) use conn::ConnInfo;
 pub(crate) use handle::{HandshakeDataFn, Inner, Parts};

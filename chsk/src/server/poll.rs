@@ -1,10 +1,9 @@
 //! The Ajax transport: handshake and long-poll (GET), sends (POST). A client's state (and its
 //! queued pushes) lives between polls for the Ajax grace period.
 
-use std::{
-    sync::{atomic::Ordering, Arc},
-    time::Instant,
-};
+use std::sync::{atomic::Ordering, Arc};
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -330,7 +329,7 @@ fn schedule_reap(inner: &Arc<Inner>, conn: &Arc<Conn>) {
                 .lock()
                 .map(|at| *at)
                 .unwrap_or_else(|_| Instant::now());
-            tokio::time::sleep_until((last_end + grace).into()).await;
+            tokio::time::sleep_until(last_end + grace).await;
             if ajax.active_polls.load(Ordering::Acquire) > 0 {
                 ajax.reaper.store(false, Ordering::Release);
                 // A poll that ended in between found the flag set: take its turn.

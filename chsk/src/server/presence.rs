@@ -4,8 +4,10 @@
 use std::{
     collections::{BTreeSet, HashMap},
     sync::{Mutex, MutexGuard},
-    time::{Duration, Instant},
+    time::Duration,
 };
+
+use tokio::time::Instant;
 
 use tokio::sync::{broadcast, watch};
 
