@@ -116,9 +116,13 @@ fn typed(codec: Codec) -> Vec<(&'static str, Frame)> {
     }
     .to_frame(codec)
     .expect("encodes");
-    let kinds = FuzzEvent::Kinds(vec![Kind::Plain, Kind::Number(-3), Kind::Named { name: "n".into() }])
-        .to_frame(codec)
-        .expect("encodes");
+    let kinds = FuzzEvent::Kinds(vec![
+        Kind::Plain,
+        Kind::Number(-3),
+        Kind::Named { name: "n".into() },
+    ])
+    .to_frame(codec)
+    .expect("encodes");
     let pushes = [
         FuzzPush::NewMessage(message()),
         FuzzPush::Online(vec!["bob".into()]),
@@ -169,10 +173,13 @@ fn main() {
     // FuzzEvent, bits 2.. = the id's index.
     let dir = root.join("event_payload");
     let tree = Node {
-        children: vec![leaf("a"), Node {
-            children: vec![leaf("b")],
-            label: "c".into(),
-        }],
+        children: vec![
+            leaf("a"),
+            Node {
+                children: vec![leaf("b")],
+                label: "c".into(),
+            },
+        ],
         label: "root".into(),
     };
     let trees = [
@@ -196,22 +203,41 @@ fn main() {
             let sel = bit | (ev.index() as u8) << 2;
             let mut input = vec![sel, 0];
             input.extend_from_slice(ev.encode_payload(codec).expect("encodes").as_bytes());
-            write(&dir, &format!("tree-{}-{}", codec.name(), ev.index()), &input);
+            write(
+                &dir,
+                &format!("tree-{}-{}", codec.name(), ev.index()),
+                &input,
+            );
         }
         for ev in &events {
             let sel = bit | 2 | (ev.index() as u8) << 2;
             let mut input = vec![sel, 0];
             input.extend_from_slice(ev.encode_payload(codec).expect("encodes").as_bytes());
-            write(&dir, &format!("event-{}-{}", codec.name(), ev.index()), &input);
+            write(
+                &dir,
+                &format!("event-{}-{}", codec.name(), ev.index()),
+                &input,
+            );
         }
     }
     // One repeat-mode seed per codec: 8 levels of nesting built from a repeated unit.
-    write(&dir, "tree-postcard-repeat", &[0, 1, 8, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    write(&dir, "tree-json-repeat", b"\x01\x01\x08\x00\x0d{\"children\":[{\"children\":[],\"label\":\"\"}]");
+    write(
+        &dir,
+        "tree-postcard-repeat",
+        &[0, 1, 8, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+    write(
+        &dir,
+        "tree-json-repeat",
+        b"\x01\x01\x08\x00\x0d{\"children\":[{\"children\":[],\"label\":\"\"}]",
+    );
 
     let dir = root.join("ajax_query");
     for (name, q) in [
-        ("plain", "client-id=tab1&csrf-token=t&codec=postcard&handshake=1"),
+        (
+            "plain",
+            "client-id=tab1&csrf-token=t&codec=postcard&handshake=1",
+        ),
         ("escaped", "client-id=a%2Db&x=y+z&c&d=%zz&e=%4"),
         ("utf8", "client-id=%C3%A9&csrf-token=%FF"),
     ] {

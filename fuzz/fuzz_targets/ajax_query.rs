@@ -41,7 +41,10 @@ fn reference(query: &str) -> Vec<(String, String)> {
 }
 
 fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -59,19 +62,28 @@ fuzz_target!(|data: &[u8]| {
     let mut names = vec!["client-id", "csrf-token", "codec", "handshake", ""];
     names.extend(pairs.iter().take(4).map(|(k, _)| k.as_str()));
     for name in names {
-        assert_eq!(req.query(name), first(&pairs, name), "query({name:?}) of {query:?}");
+        assert_eq!(
+            req.query(name),
+            first(&pairs, name),
+            "query({name:?}) of {query:?}"
+        );
     }
     let _ = req.query("codec").map(chsk::Codec::from_name);
 
     let valid = |id: &str| {
         (1..=128).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
     match req.client_id() {
         Some(id) => {
             assert!(valid(id), "invalid client id {id:?} accepted");
             assert_eq!(Some(id), req.query("client-id"));
         }
-        None => assert!(!req.query("client-id").is_some_and(valid), "valid client id rejected"),
+        None => assert!(
+            !req.query("client-id").is_some_and(valid),
+            "valid client id rejected"
+        ),
     }
 });

@@ -12,9 +12,15 @@ use chsk_fuzz::{build_payload, event_round_trip, FuzzEvent, TreeEvent};
 use libfuzzer_sys::fuzz_target;
 
 fn run<E: Event + PartialEq + std::fmt::Debug>(codec: Codec, pick: usize, payload: &Payload) {
-    let id = E::IDS.get(pick % (E::IDS.len() + 1)).copied().unwrap_or("t/unknown");
+    let id = E::IDS
+        .get(pick % (E::IDS.len() + 1))
+        .copied()
+        .unwrap_or("t/unknown");
     let decoded = event_round_trip::<E>(codec, id, payload);
-    assert!(!decoded || E::index_of(id).is_some(), "an unknown id decoded");
+    assert!(
+        !decoded || E::index_of(id).is_some(),
+        "an unknown id decoded"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -24,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
     let Some(bytes) = build_payload(rest) else {
         return;
     };
-    let codec = if sel & 1 == 0 { Codec::Postcard } else { Codec::Json };
+    let codec = if sel & 1 == 0 {
+        Codec::Postcard
+    } else {
+        Codec::Json
+    };
     let payload = Payload(bytes);
     let pick = usize::from(sel >> 2);
     if sel & 2 == 0 {

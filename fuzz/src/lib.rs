@@ -75,15 +75,26 @@ pub enum TreeEvent {
 
 /// A frame that decodes must re-encode, and decoding that gives the same frame and bytes.
 pub fn frame_round_trip(codec: Codec, frame: &Frame) {
-    let bytes = codec
-        .encode_frame(frame)
-        .unwrap_or_else(|e| panic!("{} frame {frame:?} decoded but does not encode: {e}", codec.name()));
-    let back = codec
-        .decode_frame(&bytes)
-        .unwrap_or_else(|e| panic!("{} re-encoded frame {frame:?} does not decode: {e}", codec.name()));
+    let bytes = codec.encode_frame(frame).unwrap_or_else(|e| {
+        panic!(
+            "{} frame {frame:?} decoded but does not encode: {e}",
+            codec.name()
+        )
+    });
+    let back = codec.decode_frame(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{} re-encoded frame {frame:?} does not decode: {e}",
+            codec.name()
+        )
+    });
     assert_eq!(&back, frame, "{} frame round trip", codec.name());
     let again = codec.encode_frame(&back).expect("second encode");
-    assert_eq!(again, bytes, "{} frame encoding is not stable", codec.name());
+    assert_eq!(
+        again,
+        bytes,
+        "{} frame encoding is not stable",
+        codec.name()
+    );
 }
 
 /// Decodes an event of `E` from `(id, payload)`; when it decodes, checks the round trip.
@@ -97,14 +108,26 @@ pub fn event_round_trip<E: Event + PartialEq + std::fmt::Debug>(
         return false;
     };
     assert_eq!(event.id(), id, "decoded event has another id");
-    let frame = event
-        .to_frame(codec)
-        .unwrap_or_else(|e| panic!("{} event {event:?} decoded but does not encode: {e}", codec.name()));
-    let back = E::from_frame(&frame, codec)
-        .unwrap_or_else(|e| panic!("{} re-encoded event {event:?} does not decode: {e}", codec.name()));
+    let frame = event.to_frame(codec).unwrap_or_else(|e| {
+        panic!(
+            "{} event {event:?} decoded but does not encode: {e}",
+            codec.name()
+        )
+    });
+    let back = E::from_frame(&frame, codec).unwrap_or_else(|e| {
+        panic!(
+            "{} re-encoded event {event:?} does not decode: {e}",
+            codec.name()
+        )
+    });
     assert_eq!(back, event, "{} event round trip", codec.name());
     let again = back.encode_payload(codec).expect("second encode");
-    assert_eq!(again, frame.payload, "{} payload encoding is not stable", codec.name());
+    assert_eq!(
+        again,
+        frame.payload,
+        "{} payload encoding is not stable",
+        codec.name()
+    );
     true
 }
 
@@ -117,7 +140,9 @@ where
         return;
     };
     let bytes = codec.encode_payload(&value).expect("decoded value encodes");
-    let back: T = codec.decode_payload(&bytes).expect("re-encoded value decodes");
+    let back: T = codec
+        .decode_payload(&bytes)
+        .expect("re-encoded value decodes");
     assert_eq!(back, value, "{} value round trip", codec.name());
     assert_eq!(codec.encode_payload(&back).expect("encodes"), bytes);
 }
