@@ -7,6 +7,14 @@ use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializ
 
 use crate::{error::CodecError, protocol::Frame};
 
+mod depth;
+
+/// The deepest nesting a decoder accepts: every sequence, map, struct, enum variant, `Some` and
+/// newtype counts one level. Deeper input is an error (`nesting too deep`), in both codecs,
+/// never a stack overflow: a recursive payload type (`Node { children: Vec<Node> }`) cannot make
+/// a peer's frame exhaust the stack of the task that decodes it.
+pub const MAX_DEPTH: usize = 128;
+
 /// The first allocation of an encode buffer: most events and frames fit, so encoding a typical
 /// event allocates once instead of growing a `Vec` from empty (about 3× faster for a 54-byte
 /// message, see BENCHMARKS.md).
@@ -76,8 +84,20 @@ impl Codec {
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
         match self {
             Codec::Postcard => {
-                let (value, rest) =
-                    postcard::take_from_bytes(bytes).map_err(|e| CodecError::new("postcard", e))?;
+                let hit = std::cell::Cell::new(false);
+                let mut de = postcard::Deserializer::from_bytes(bytes);
+                let value = T::deserialize(depth::Limited::new(
+                    &mut de,
+                    depth::Budget::new(MAX_DEPTH, &hit),
+                ))
+                .map_err(|e| {
+                    if hit.get() {
+                        CodecError::new("postcard", depth::TOO_DEEP)
+                    } else {
+                        CodecError::new("postcard", e)
+                    }
+                })?;
+                let rest = de.finalize().map_err(|e| CodecError::new("postcard", e))?;
                 if rest.is_empty() {
                     Ok(value)
                 } else {
@@ -123,7 +143,20 @@ mod json {
     }
 
     pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-        serde_json::from_slice(bytes).map_err(|e| CodecError::new("json", e))
+        let hit = std::cell::Cell::new(false);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = T::deserialize(super::depth::Limited::new(
+            &mut de,
+            super::depth::Budget::new(MAX_DEPTH, &hit),
+        ))
+        .and_then(|value| de.end().map(|()| value));
+        value.map_err(|e| {
+            if hit.get() {
+                CodecError::new("json", super::depth::TOO_DEEP)
+            } else {
+                CodecError::new("json", e)
+            }
+        })
     }
 
     pub(super) fn raw(bytes: &[u8]) -> Result<&serde_json::value::RawValue, String> {

@@ -77,6 +77,7 @@ pub fn timings() -> Timings {
         ws_grace: Duration::from_millis(300),
         ajax_grace: Duration::from_millis(1000),
         ajax_reply_timeout: Duration::from_secs(5),
+        write_timeout: Duration::from_secs(2),
     }
 }
 

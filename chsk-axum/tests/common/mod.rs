@@ -95,6 +95,7 @@ pub fn fast_timings() -> Timings {
         ws_grace: Duration::from_millis(500),
         ajax_grace: Duration::from_millis(1500),
         ajax_reply_timeout: Duration::from_millis(300),
+        write_timeout: Duration::from_secs(2),
     }
 }
 

@@ -37,6 +37,7 @@ pub struct ServerBuilder<E, S> {
     reject: Option<RequestFn<Option<Rejection>>>,
     handshake_data: Option<HandshakeDataFn>,
     adapter: Box<dyn Adapter>,
+    keep_headers: Vec<http::HeaderName>,
     _event: PhantomData<fn() -> E>,
 }
 
@@ -69,6 +70,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
             reject: None,
             handshake_data: None,
             adapter: Box::new(LocalAdapter),
+            keep_headers: Vec::new(),
             _event: PhantomData,
         }
     }
@@ -182,6 +184,41 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
         self
     }
 
+    /// Headers of the opening request that a connection keeps for its lifetime, for handlers
+    /// to read with [`Ctx::request`](crate::Ctx::request) (default: none; at most
+    /// [`Limits::max_kept_request_bytes`] of URI and headers). The hooks (`user_id`,
+    /// `csrf_token`, `authorize`, `reject`, `handshake_data`) always see every header; so do
+    /// the handlers of an Ajax `POST`, which get the request that carried the event.
+    ///
+    /// ```
+    /// # #[chsk::events(ns = "x")] #[derive(Debug, Clone)] enum Ev { A }
+    /// # #[chsk::handler(Ev::A)] async fn a(_cx: chsk::Ctx<()>) {}
+    /// let server = chsk::Server::builder(())
+    ///     .handler(a)
+    ///     .keep_headers(["user-agent", "accept-language"])
+    ///     .skip_csrf_check()
+    ///     .build();
+    /// # let _ = server;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When a name is not a valid header name.
+    pub fn keep_headers<I, T>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        for name in names {
+            let name = name.as_ref();
+            match http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()) {
+                Ok(name) => self.keep_headers.push(name),
+                Err(_) => panic!("chsk: `{name}` is not a valid header name"),
+            }
+        }
+        self
+    }
+
     /// Builds the server.
     ///
     /// # Panics
@@ -229,6 +266,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
             handshake_data: self.handshake_data,
             dispatch: Box::new(dispatch),
             adapter: self.adapter,
+            keep_headers: self.keep_headers,
         })
     }
 }

@@ -9,12 +9,12 @@ use std::{
     time::Instant,
 };
 
-use tokio::sync::{futures::Notified, mpsc, watch, Notify};
+use tokio::sync::{futures::Notified, watch, Notify};
 
 use super::{
-    mailbox::{Mailbox, Outgoing, QueueError},
-    metrics::Counters,
-    options::{RateLimit, Transport},
+    mailbox::{Inbox, Mailbox, Outgoing, QueueError},
+    metrics::{Cause, Counters},
+    options::{Limits, RateLimit, Transport},
     request::HandshakeRequest,
 };
 
@@ -41,7 +41,9 @@ pub(crate) struct ConnInfo {
 /// Ajax-only state: the queue's receiving side is taken by one poll at a time.
 #[derive(Debug)]
 pub(crate) struct AjaxState {
-    pub(crate) rx: tokio::sync::Mutex<mpsc::Receiver<Outgoing>>,
+    pub(crate) rx: tokio::sync::Mutex<Inbox>,
+    /// Handler calls of this client's `POST`s still running.
+    pub(crate) in_flight: AtomicUsize,
     /// Bumped by every poll; an older poll seeing a newer value ends with `PollTimeout`.
     pub(crate) poll_gen: watch::Sender<u64>,
     pub(crate) active_polls: AtomicUsize,
@@ -55,26 +57,44 @@ pub(crate) struct AjaxState {
 pub(crate) struct Conn {
     pub(crate) info: Arc<ConnInfo>,
     mailbox: Mailbox,
-    /// Set once, by the first close request: the reason and the WebSocket close code.
-    close_reason: Mutex<Option<(String, u16)>>,
+    /// Set once, by the first close request: the reason, the WebSocket close code and the
+    /// cause (for the accounting of dropped pushes).
+    close_reason: Mutex<Option<(String, u16, Cause)>>,
     /// Wakes the transport when a close is requested (a `Notify`: far smaller than a `watch`).
     close_notify: Notify,
     closing: AtomicBool,
     pub(crate) ajax: Option<AjaxState>,
     pub(crate) limiter: Option<Mutex<Bucket>>,
+    counters: Arc<Counters>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        Counters::sub(
+            &self.counters.kept_request_bytes,
+            self.info.request.kept_bytes() as u64,
+        );
+    }
 }
 
 impl Conn {
     /// A connection and the receiving side of its queue (for WebSocket; Ajax keeps it inside).
     pub(crate) fn new(
         info: ConnInfo,
-        capacity: usize,
-        rate: Option<RateLimit>,
-    ) -> (Arc<Self>, Option<mpsc::Receiver<Outgoing>>) {
-        let (mailbox, rx) = Mailbox::new(capacity);
+        limits: &Limits,
+        counters: &Arc<Counters>,
+    ) -> (Arc<Self>, Option<Inbox>) {
+        let (mailbox, rx) =
+            Mailbox::new(limits.send_queue, limits.send_queue_bytes, counters.clone());
+        Counters::add(
+            &counters.kept_request_bytes,
+            info.request.kept_bytes() as u64,
+        );
+        let rate: Option<RateLimit> = limits.rate_limit;
         let (ajax, rx) = if info.transport == Transport::Ajax {
             let state = AjaxState {
                 rx: tokio::sync::Mutex::new(rx),
+                in_flight: AtomicUsize::new(0),
                 poll_gen: watch::channel(0).0,
                 active_polls: AtomicUsize::new(0),
                 last_poll_end: Mutex::new(Instant::now()),
@@ -92,6 +112,7 @@ impl Conn {
             closing: AtomicBool::new(false),
             ajax,
             limiter: rate.map(|r| Mutex::new(Bucket::new(r))),
+            counters: counters.clone(),
         });
         (conn, rx)
     }
@@ -104,37 +125,44 @@ impl Conn {
         self.info.transport
     }
 
-    /// Queues an item; a full queue closes the connection as a slow consumer. Every failure is
-    /// counted.
-    pub(crate) fn enqueue(&self, item: Outgoing, counters: &Counters) -> bool {
+    /// Queues an item (counting its pushes as deliveries); a full queue closes the connection
+    /// as a slow consumer. Every push that is not queued is counted as dropped, with a reason.
+    pub(crate) fn enqueue(&self, item: Outgoing) -> bool {
+        let counters = &*self.counters;
+        let pushes = item.pushes;
+        Counters::add(&counters.push_deliveries, pushes);
         match self.mailbox.push(item) {
             Ok(()) => true,
             Err(QueueError::Full) => {
                 Counters::inc(&counters.frames_dropped);
-                if self.request_close("slow consumer", 1008) {
+                if self.request_close("slow consumer", 1008, Cause::SlowConsumer) {
                     Counters::inc(&counters.slow_consumer_closes);
                     tracing::warn!(conn = %self.id(), client_id = %self.info.client_id,
+                        queued_bytes = self.mailbox.queued_bytes(),
                         "chsk: send queue full, closing the connection (slow consumer)");
                 }
+                counters.dropped(self.cause().unwrap_or(Cause::SlowConsumer), pushes);
                 false
             }
             Err(QueueError::Closed) => {
                 Counters::inc(&counters.frames_dropped);
+                counters.dropped(self.cause().unwrap_or(Cause::Closed), pushes);
                 false
             }
         }
     }
 
     /// Asks the transport to close this connection with `reason` (and WebSocket close `code`);
-    /// `false` if it was already closing.
-    pub(crate) fn request_close(&self, reason: &str, code: u16) -> bool {
+    /// `false` if it was already closing. `cause` is what pushes still queued are counted as.
+    pub(crate) fn request_close(&self, reason: &str, code: u16, cause: Cause) -> bool {
         {
             let mut slot = self.close_reason.lock().unwrap_or_else(|e| e.into_inner());
             if slot.is_some() {
                 return false;
             }
-            *slot = Some((reason.to_owned(), code));
+            *slot = Some((reason.to_owned(), code, cause));
         }
+        self.mailbox.set_cause(cause);
         self.closing.store(true, Ordering::Release);
         self.close_notify.notify_waiters();
         true
@@ -145,7 +173,22 @@ impl Conn {
         self.close_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_ref()
+            .map(|(reason, code, _)| (reason.clone(), *code))
+    }
+
+    /// Why the connection is closing, once it is.
+    pub(crate) fn cause(&self) -> Option<Cause> {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(_, _, cause)| *cause)
+    }
+
+    /// The counters of the server this connection belongs to.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     pub(crate) fn is_closing(&self) -> bool {

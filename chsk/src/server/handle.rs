@@ -41,6 +41,7 @@ pub(crate) struct Parts {
     pub(crate) handshake_data: Option<HandshakeDataFn>,
     pub(crate) dispatch: Box<dyn Dispatch>,
     pub(crate) adapter: Box<dyn Adapter>,
+    pub(crate) keep_headers: Vec<http::HeaderName>,
 }
 
 pub(crate) struct Inner {
@@ -52,9 +53,10 @@ pub(crate) struct Inner {
     pub(crate) handshake_data: Option<HandshakeDataFn>,
     pub(crate) dispatch: Box<dyn Dispatch>,
     pub(crate) adapter: Box<dyn Adapter>,
+    pub(crate) keep_headers: Vec<http::HeaderName>,
     pub(crate) registry: Registry,
     pub(crate) presence: Presence,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     pub(crate) conn_ids: ConnIds,
     pub(crate) ws_batcher: Batcher,
     pub(crate) ajax_batcher: Batcher,
@@ -120,9 +122,10 @@ impl Server {
                 handshake_data: p.handshake_data,
                 dispatch: p.dispatch,
                 adapter: p.adapter,
+                keep_headers: p.keep_headers,
                 registry: Registry::default(),
                 presence: Presence::default(),
-                counters: Counters::default(),
+                counters: Arc::default(),
                 conn_ids: ConnIds::default(),
                 ws_batcher,
                 ajax_batcher,
@@ -162,7 +165,7 @@ impl Server {
             return Err(super::lifecycle::too_many_conns());
         }
         Ok(Accepted {
-            request: Arc::new(request.detach()),
+            request: Arc::new(self.inner.detach(request)),
             client_id,
             uid,
         })
@@ -170,6 +173,13 @@ impl Server {
 
     /// Pushes `event` to every client of user `uid` (batched); returns how many connections it
     /// will reach.
+    ///
+    /// `Ok(n)`: `n` connections matched the target when the push was made, and the event is
+    /// in their batch. That is a promise of accounting, not of delivery: every one of the
+    /// event's deliveries (one per connection the batch reaches when it is flushed) ends up in
+    /// exactly one of [`Metrics::pushes_written`] or the `pushes_dropped_*` counters (slow
+    /// consumer, closed, replaced, ping timeout, write timeout, encode failure), and a batch that
+    /// finds no connection at its flush is counted in `pushes_undeliverable`.
     ///
     /// ```no_run
     /// # fn f<P: chsk::Event>(server: chsk::Server, ev: P) {
@@ -194,6 +204,12 @@ impl Server {
     }
 
     /// Pushes `event` to `target`, batched or flushed at once.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::NoRecipient`] when no connection matches, [`PushError::TooLarge`] when the
+    /// event alone exceeds [`Limits::max_send_frame_bytes`], [`PushError::Encode`] when it
+    /// cannot be encoded.
     pub fn push(
         &self,
         target: Target,
@@ -201,6 +217,17 @@ impl Server {
         flush: Flush,
     ) -> Result<usize, PushError> {
         let frame = event.to_frame(self.inner.codec)?;
+        let size = super::push::frame_cost(&frame);
+        let max = self.inner.limits.max_send_frame_bytes;
+        if size > max {
+            Counters::inc(&self.inner.counters.pushes_too_large);
+            tracing::debug!(event = %frame.id, size, max, "chsk: push larger than a frame may be");
+            return Err(PushError::TooLarge {
+                id: frame.id.into_owned(),
+                size,
+                max,
+            });
+        }
         self.inner
             .adapter
             .push(LocalNode { inner: &self.inner }, target, frame, flush)
@@ -248,7 +275,7 @@ impl Server {
         for transport in [Transport::Ws, Transport::Ajax] {
             for conn in self.inner.registry.targets(target, transport) {
                 n += 1;
-                conn.request_close(reason, 1001);
+                conn.request_close(reason, 1001, super::metrics::Cause::Closed);
                 if transport == Transport::Ajax {
                     self.inner.drop_conn(&conn);
                 }

@@ -6,9 +6,10 @@ use std::{sync::Arc, time::Duration};
 use super::{
     conn::Conn,
     handle::Inner,
-    metrics::Counters,
+    metrics::{Cause, Counters},
     options::Transport,
     push::{Batcher, Flush, PushError, Target},
+    registry::TooMany,
     request::HandshakeRequest,
     security::Rejection,
 };
@@ -19,6 +20,11 @@ pub(crate) fn too_many_conns() -> Rejection {
 }
 
 impl Inner {
+    /// What a connection keeps of its opening request (see `ServerBuilder::keep_headers`).
+    pub(crate) fn detach(&self, request: HandshakeRequest) -> HandshakeRequest {
+        request.detach(&self.keep_headers, self.limits.max_kept_request_bytes)
+    }
+
     pub(crate) fn batcher(&self, transport: Transport) -> &Batcher {
         match transport {
             Transport::Ajax => &self.ajax_batcher,
@@ -69,18 +75,31 @@ impl Inner {
         let remember = self.timings.ws_grace.max(self.timings.ajax_grace);
         let inserted = self
             .registry
-            .insert(conn.clone(), self.limits.max_conns_per_user, remember)
-            .map_err(|_| too_many_conns())?;
+            .insert(conn.clone(), &self.limits, remember)
+            .map_err(|e| match e {
+                TooMany::Conns => too_many_conns(),
+                TooMany::AjaxClients => {
+                    Counters::inc(&self.counters.ajax_clients_refused);
+                    tracing::warn!(
+                        max = self.limits.max_ajax_clients,
+                        "chsk: Ajax client states at their limit; handshake refused"
+                    );
+                    Rejection::new(http::StatusCode::SERVICE_UNAVAILABLE, "too many clients")
+                }
+            })?;
         match conn.transport() {
             Transport::Ws => Counters::inc(&self.counters.ws_opened),
-            _ => Counters::inc(&self.counters.ajax_opened),
+            _ => {
+                Counters::inc(&self.counters.ajax_opened);
+                Counters::inc(&self.counters.ajax_clients);
+            }
         }
         // Open first: a client moving from Ajax to WebSocket (same client id) is no close.
         if let Some(uid) = &conn.info.uid {
             self.presence.opened(uid, conn.transport());
         }
         if let Some(old) = inserted.replaced {
-            old.request_close("replaced by a newer connection", 1000);
+            old.request_close("replaced by a newer connection", 1000, Cause::Replaced);
             self.unregistered(&old);
         }
         Ok(inserted.first)
@@ -98,7 +117,17 @@ impl Inner {
         let transport = conn.transport();
         match transport {
             Transport::Ws => Counters::inc(&self.counters.ws_closed),
-            _ => Counters::inc(&self.counters.ajax_closed),
+            _ => {
+                Counters::inc(&self.counters.ajax_closed);
+                Counters::sub(&self.counters.ajax_clients, 1);
+                // Nothing polls it any more: refuse new pushes and count the queued ones.
+                conn.request_close("closed", 1000, Cause::Closed);
+                if let Some(ajax) = &conn.ajax {
+                    if let Ok(mut rx) = ajax.rx.try_lock() {
+                        rx.close(Cause::Closed);
+                    }
+                }
+            }
         }
         let Some(uid) = conn.info.uid.clone() else {
             return;

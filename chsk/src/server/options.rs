@@ -56,6 +56,13 @@ pub struct Timings {
     pub ajax_grace: Duration,
     /// How long an Ajax `POST` request waits for its handler before `504` (default 20 s).
     pub ajax_reply_timeout: Duration,
+    /// The longest one write to a WebSocket may take (one frame handed to the socket, or one
+    /// flush) before the peer counts as stalled and is closed (default 10 s, like
+    /// `ws_ping_timeout`). A client that stops reading fills the socket's buffers; its
+    /// connection is then closed and freed within this bound, its queued pushes counted as
+    /// dropped (`write timeout`). A close requested while a write is pending waits for that
+    /// write at most one more second.
+    pub write_timeout: Duration,
 }
 
 impl Default for Timings {
@@ -69,6 +76,7 @@ impl Default for Timings {
             ws_grace: Duration::from_millis(2500),
             ajax_grace: Duration::from_secs(5),
             ajax_reply_timeout: Duration::from_secs(20),
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -82,20 +90,55 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
-/// Resource limits of the server.
+/// Resource limits of the server: what one client can make the server hold.
+///
+/// | what | bound |
+/// |---|---|
+/// | one incoming frame | `max_frame_bytes` |
+/// | one outgoing frame (push batch, reply) | `max_send_frame_bytes` (batches are split) |
+/// | queued for one connection | `send_queue` frames and `send_queue_bytes` bytes |
+/// | handlers running for one connection | `max_in_flight` calls and `max_in_flight_bytes` of their frames |
+/// | connections of one user | `max_conns_per_user` |
+/// | Ajax client states, all users | `max_ajax_clients` |
+/// | kept of the request that opened a connection | the headers named with [`ServerBuilder::keep_headers`](super::ServerBuilder::keep_headers), at most `max_kept_request_bytes` |
 ///
 /// ```
 /// let l = chsk::server::Limits::default();
 /// assert_eq!(l.max_frame_bytes, 1 << 20);
+/// assert!(l.max_send_frame_bytes <= 16 << 20); // below what chsk's clients accept
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest frame accepted from a client (default 1 MiB). Larger: WebSocket close 1009, Ajax
     /// `413`.
     pub max_frame_bytes: usize,
+    /// Largest frame the server sends (default 1 MiB). Push batches are split into several
+    /// `Push` frames (order kept) so that none is larger; a single push whose event alone would
+    /// not fit is refused ([`PushError::TooLarge`](super::PushError::TooLarge)), and a reply
+    /// that would not fit becomes an error reply. chsk's clients accept frames up to 16 MiB
+    /// by default: keep this below the clients' limit (PROTOCOL.md, "Frame sizes").
+    pub max_send_frame_bytes: usize,
     /// Frames queued for one connection before it counts as a slow consumer and is closed
     /// (default 1024).
     pub send_queue: usize,
+    /// Bytes queued for one connection before it counts as a slow consumer and is closed
+    /// (default 8 MiB).
+    pub send_queue_bytes: usize,
+    /// Handler calls (events and requests) running at once for one connection (default 64).
+    /// At the limit a WebSocket is not read until a call finishes (back-pressure); an Ajax
+    /// `POST` is answered `429 too many requests in flight`.
+    pub max_in_flight: usize,
+    /// Bytes of incoming frames whose handlers are still running, per connection (default
+    /// 8 MiB); treated like `max_in_flight`. A decoded payload takes a small multiple of its
+    /// frame's size, so this bounds the memory one client's requests can pin.
+    pub max_in_flight_bytes: usize,
+    /// Ajax client states (handshaken clients between polls) on this server, all users
+    /// together (default 10,000). More: `503 too many clients`.
+    pub max_ajax_clients: usize,
+    /// Bytes of the opening request kept for a connection's lifetime (its URI and the headers
+    /// named with [`ServerBuilder::keep_headers`](super::ServerBuilder::keep_headers); default
+    /// 8 KiB). Headers past the cap are not kept (logged).
+    pub max_kept_request_bytes: usize,
     /// Live connections one user id may hold (default 64); more gets `429`. Anonymous clients
     /// are not limited by this.
     pub max_conns_per_user: usize,
@@ -108,7 +151,13 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_frame_bytes: 1 << 20,
+            max_send_frame_bytes: 1 << 20,
             send_queue: 1024,
+            send_queue_bytes: 8 << 20,
+            max_in_flight: 64,
+            max_in_flight_bytes: 8 << 20,
+            max_ajax_clients: 10_000,
+            max_kept_request_bytes: 8 << 10,
             max_conns_per_user: 64,
             rate_limit: None,
         }

@@ -54,9 +54,9 @@ impl Server {
             client_id,
             conn_id: inner.conn_ids.next(),
             transport: Transport::Ajax,
-            request: Arc::new(request.detach()),
+            request: Arc::new(inner.detach(request)),
         };
-        let (conn, _) = Conn::new(info, inner.limits.send_queue, inner.limits.rate_limit);
+        let (conn, _) = Conn::new(info, &inner.limits, &inner.counters);
         // The app's hook runs before the client's state is registered.
         let data = inner.handshake_data.as_ref().and_then(|f| {
             f(&conn.info.request, conn.info.uid.as_deref(), inner.codec)
@@ -110,14 +110,25 @@ impl Server {
             }
         };
         let deadline = tokio::time::sleep(self.inner.timings.lp_timeout);
+        let max = self.inner.limits.max_send_frame_bytes;
         let got = async {
             let mut rx = ajax.rx.lock().await;
             let first = rx.recv().await;
             first.map(|first| {
+                // Everything else queued goes out with it, as one `Push` of at most `max`
+                // bytes; the rest waits for the next poll.
+                let mut size = first.bytes.len();
                 let mut items = vec![first];
-                while let Ok(more) = rx.try_recv() {
+                while let Some(more) = rx.try_recv() {
+                    if size + more.bytes.len() > max {
+                        rx.put_back(more);
+                        break;
+                    }
+                    size += more.bytes.len();
                     items.push(more);
                 }
+                let pushes: u64 = items.iter().map(|i| i.pushes).sum();
+                Counters::add(&self.inner.counters.pushes_written, pushes);
                 items
             })
         };
@@ -168,6 +179,24 @@ impl Server {
                     .into_response();
             }
         }
+        // Calls running for this client (its state counts them across its `POST`s).
+        let _in_flight = match conn.as_ref().and_then(|c| c.ajax.as_ref().map(|a| (c, a))) {
+            Some((conn, ajax)) => {
+                let n = ajax.in_flight.fetch_add(1, Ordering::AcqRel);
+                let guard = AjaxInFlight(conn.clone());
+                if n >= inner.limits.max_in_flight {
+                    Counters::inc(&inner.counters.in_flight_refused);
+                    tracing::debug!(conn = %conn.id(), "chsk: Ajax send refused: too many in flight");
+                    return Rejection::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many requests in flight",
+                    )
+                    .into_response();
+                }
+                Some(guard)
+            }
+            None => None,
+        };
         let frame = match inner.codec.decode_frame(&body) {
             Ok(frame) => frame,
             Err(e) => {
@@ -184,19 +213,24 @@ impl Server {
             request: Arc::new(request),
         });
         match frame {
-            Frame::Event(event) => {
-                if let Ok(fut) = self.start(info, &event) {
+            Frame::Event(event) => match self.start(info, &event) {
+                Ok(fut) => {
                     let server = self.clone();
+                    let in_flight = _in_flight;
                     tokio::spawn(async move {
                         let _ = server.finish(fut.await);
+                        drop(in_flight);
                     });
+                    HttpResponse {
+                        status: StatusCode::NO_CONTENT,
+                        content_type: "",
+                        body: Bytes::new(),
+                    }
                 }
-                HttpResponse {
-                    status: StatusCode::NO_CONTENT,
-                    content_type: "",
-                    body: Bytes::new(),
-                }
-            }
+                // Unknown id, bad payload, no handler: the same message as the WebSocket
+                // path's `Error` frame.
+                Err(message) => Rejection::new(StatusCode::BAD_REQUEST, message).into_response(),
+            },
             Frame::Request { reply_id, event } => {
                 let result = match self.start(info, &event) {
                     Err(message) => Err(message),
@@ -218,7 +252,8 @@ impl Server {
                         }
                     }
                 };
-                self.frame_response(StatusCode::OK, &Frame::Reply { reply_id, result })
+                let body = super::ws::reply_bytes(inner, reply_id, result);
+                self.bytes_response(StatusCode::OK, body)
             }
             Frame::Ping => self.frame_response(StatusCode::OK, &Frame::Pong),
             other => {
@@ -254,6 +289,17 @@ impl Server {
             status,
             content_type: self.inner.codec.content_type(),
             body,
+        }
+    }
+}
+
+/// Counts one running call of an Ajax client while it lives.
+struct AjaxInFlight(Arc<Conn>);
+
+impl Drop for AjaxInFlight {
+    fn drop(&mut self) {
+        if let Some(ajax) = &self.0.ajax {
+            ajax.in_flight.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

@@ -10,7 +10,13 @@ use std::{
     time::Duration,
 };
 
-use super::{mailbox::Outgoing, metrics::Counters, options::Transport, Inner};
+use super::{
+    conn::Conn,
+    mailbox::Outgoing,
+    metrics::{Cause, Counters},
+    options::Transport,
+    Inner,
+};
 use crate::{
     error::CodecError,
     protocol::{EventFrame, Frame},
@@ -55,6 +61,17 @@ pub enum PushError {
     /// No connection matched the target (counted in `pushes_undeliverable`).
     #[error("no connected client for {0:?}")]
     NoRecipient(Target),
+    /// The event alone is larger than a frame may be (`Limits::max_send_frame_bytes`); counted
+    /// in `pushes_too_large`. Send large data over plain HTTP and push a small notice.
+    #[error("the event `{id}` encodes to {size} bytes, more than a frame may hold ({max})")]
+    TooLarge {
+        /// The event's id.
+        id: String,
+        /// Its encoded size (id, payload and framing).
+        size: usize,
+        /// `Limits::max_send_frame_bytes`.
+        max: usize,
+    },
     /// The event could not be encoded.
     #[error(transparent)]
     Encode(#[from] CodecError),
@@ -67,7 +84,26 @@ pub enum PushError {
 struct Batch {
     target: Target,
     events: Vec<EventFrame>,
+    /// The encoded size of `Frame::Push(events)`, estimated from above (see [`frame_cost`]).
+    bytes: usize,
     gen: u64,
+}
+
+/// An upper estimate of what an event adds to an encoded `Push` frame, in either codec:
+/// postcard adds two varint lengths (at most 10 bytes), JSON `{"id":"","payload":},` (22
+/// bytes) plus escapes in the id (ids are `ns/kebab-case` text, and a frame that is larger
+/// after all is split again before it is sent).
+pub(crate) fn event_cost(event: &EventFrame) -> usize {
+    event.id.len() + event.payload.as_bytes().len() + 24
+}
+
+/// What a `Push` frame costs around its events: postcard's variant and count (at most 6
+/// bytes), JSON's `{"push":[]}` (11 bytes).
+pub(crate) const PUSH_FRAME_OVERHEAD: usize = 16;
+
+/// The estimated size of a `Push` frame holding one event.
+pub(crate) fn frame_cost(event: &EventFrame) -> usize {
+    event_cost(event) + PUSH_FRAME_OVERHEAD
 }
 
 /// The open batches. Open batches never overlap (see `Batcher::push`), so the order in which
@@ -166,6 +202,18 @@ impl Batcher {
         }
         let runtime = tokio::runtime::Handle::try_current().ok();
         let flush_now = flush == Flush::Now || self.window.is_zero() || runtime.is_none();
+        let cost = event_cost(&event);
+        let max = inner.limits.max_send_frame_bytes;
+        // A batch never grows past the frame bound: a full one goes out now, and this event
+        // opens the next.
+        let full = st
+            .get_mut(&target)
+            .is_some_and(|batch| batch.bytes + cost > max);
+        if full {
+            if let Some(batch) = st.take(&target) {
+                self.deliver(inner, batch);
+            }
+        }
         if flush_now && st.get_mut(&target).is_none() {
             // Nothing open for this target: deliver at once, without opening a batch.
             let gen = st.next_gen;
@@ -175,6 +223,7 @@ impl Batcher {
                 Batch {
                     target,
                     events: vec![event],
+                    bytes: cost + PUSH_FRAME_OVERHEAD,
                     gen,
                 },
             );
@@ -182,12 +231,14 @@ impl Batcher {
         }
         if let Some(batch) = st.get_mut(&target) {
             batch.events.push(event);
+            batch.bytes += cost;
         } else {
             let gen = st.next_gen;
             st.next_gen += 1;
             st.insert(Batch {
                 target: target.clone(),
                 events: vec![event],
+                bytes: cost + PUSH_FRAME_OVERHEAD,
                 gen,
             });
             if let (false, Some(rt)) = (flush_now, runtime) {
@@ -238,29 +289,46 @@ impl Batcher {
                 "chsk: push batch found no connection at flush time");
             return;
         }
-        let frame = Frame::Push(batch.events);
-        let bytes = match inner.codec.encode_frame(&frame) {
+        self.deliver_events(inner, &conns, batch.events);
+    }
+
+    /// Encodes `events` as one `Push` frame (or, when it comes out larger than
+    /// `max_send_frame_bytes`, as two halves, recursively) and queues it for `conns`.
+    fn deliver_events(&self, inner: &Arc<Inner>, conns: &[Arc<Conn>], events: Vec<EventFrame>) {
+        let n = events.len() as u64;
+        let frame = Frame::Push(events);
+        let encoded = inner.codec.encode_frame(&frame);
+        let Frame::Push(mut events) = frame else {
+            return;
+        };
+        let bytes = match encoded {
+            Ok(b) if b.len() > inner.limits.max_send_frame_bytes && events.len() > 1 => {
+                let second = events.split_off(events.len() / 2);
+                self.deliver_events(inner, conns, events);
+                self.deliver_events(inner, conns, second);
+                return;
+            }
             Ok(b) => bytes::Bytes::from(b),
             Err(e) => {
-                Counters::add(&inner.counters.pushes_undeliverable, n);
-                tracing::error!(error = %e, "chsk: could not encode a push batch");
+                let total = n * conns.len() as u64;
+                Counters::add(&inner.counters.push_deliveries, total);
+                inner.counters.dropped(Cause::Encode, total);
+                tracing::error!(error = %e, events = n, "chsk: could not encode a push batch");
                 return;
             }
         };
-        let events: Option<Arc<[EventFrame]>> = match (self.transport, frame) {
-            (Transport::Ajax, Frame::Push(events)) => Some(events.into()),
+        let events: Option<Arc<[EventFrame]>> = match self.transport {
+            Transport::Ajax => Some(events.into()),
             _ => None,
         };
         for conn in conns {
             let item = Outgoing {
                 bytes: bytes.clone(),
                 events: events.clone(),
+                pushes: n,
             };
-            if !conn.enqueue(item, &inner.counters) {
-                Counters::add(&inner.counters.pushes_undeliverable, n);
-                if conn.transport() == Transport::Ajax && conn.is_closing() {
-                    inner.drop_conn(&conn);
-                }
+            if !conn.enqueue(item) && conn.transport() == Transport::Ajax && conn.is_closing() {
+                inner.drop_conn(conn);
             }
         }
     }

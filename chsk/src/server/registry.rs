@@ -6,7 +6,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{conn::Conn, options::Transport, push::Target};
+use super::{
+    conn::Conn,
+    options::{Limits, Transport},
+    push::Target,
+};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -16,11 +20,18 @@ struct Inner {
     by_uid: HashMap<String, HashSet<String>>,
     /// Client ids whose connection closed recently (for the handshake's `first` flag).
     recently_closed: HashMap<String, Instant>,
+    /// Live Ajax client states.
+    ajax: usize,
 }
 
 /// Why a connection could not be registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TooManyConns;
+pub(crate) enum TooMany {
+    /// The user has `max_conns_per_user` connections.
+    Conns,
+    /// The server has `max_ajax_clients` Ajax client states.
+    AjaxClients,
+}
 
 /// The result of registering a connection.
 #[derive(Debug)]
@@ -59,9 +70,9 @@ impl Registry {
     pub(crate) fn insert(
         &self,
         conn: Arc<Conn>,
-        max_per_user: usize,
+        limits: &Limits,
         remember: Duration,
-    ) -> Result<Inserted, TooManyConns> {
+    ) -> Result<Inserted, TooMany> {
         let mut inner = self.lock();
         let client_id = conn.info.client_id.clone();
         if let Some(uid) = &conn.info.uid {
@@ -69,8 +80,18 @@ impl Registry {
                 .by_uid
                 .get(uid)
                 .map_or(0, |c| c.len() - usize::from(c.contains(&client_id)));
-            if n >= max_per_user {
-                return Err(TooManyConns);
+            if n >= limits.max_conns_per_user {
+                return Err(TooMany::Conns);
+            }
+        }
+        let is_ajax = conn.transport() == Transport::Ajax;
+        if is_ajax {
+            let replaces_ajax = inner
+                .clients
+                .get(&client_id)
+                .is_some_and(|c| c.transport() == Transport::Ajax);
+            if !replaces_ajax && inner.ajax >= limits.max_ajax_clients {
+                return Err(TooMany::AjaxClients);
             }
         }
         let now = Instant::now();
@@ -79,7 +100,9 @@ impl Registry {
             .retain(|_, at| now.saturating_duration_since(*at) < remember);
         let was_closed = inner.recently_closed.remove(&client_id).is_some();
         let replaced = inner.clients.insert(client_id.clone(), conn.clone());
+        inner.ajax += usize::from(is_ajax);
         if let Some(old) = &replaced {
+            inner.ajax -= usize::from(old.transport() == Transport::Ajax);
             if let Some(uid) = &old.info.uid {
                 remove_uid_client(&mut inner.by_uid, uid, &client_id);
             }
@@ -104,6 +127,7 @@ impl Registry {
             _ => return false,
         }
         inner.clients.remove(client_id);
+        inner.ajax -= usize::from(conn.transport() == Transport::Ajax);
         if let Some(uid) = &conn.info.uid {
             remove_uid_client(&mut inner.by_uid, uid, client_id);
         }

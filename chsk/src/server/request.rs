@@ -21,35 +21,74 @@ use http::{request::Parts, HeaderMap, Method, Uri};
 pub struct HandshakeRequest {
     parts: Parts,
     query: Vec<(String, String)>,
+    /// Bytes of URI and headers kept by [`detach`](Self::detach) (0 before).
+    kept: usize,
 }
 
 impl HandshakeRequest {
     /// Wraps a request's parts (method, URI, headers, extensions).
     pub fn new(parts: Parts) -> Self {
         let query = parts.uri.query().map(parse_query).unwrap_or_default();
-        Self { parts, query }
+        Self {
+            parts,
+            query,
+            kept: 0,
+        }
     }
 
-    /// Copies the URI and header values into allocations of their own. A server parses them
-    /// as slices of its read buffer (hyper does), so a request kept for a connection's lifetime
-    /// would otherwise keep that whole buffer (8–16 KiB) alive.
-    pub(crate) fn detach(mut self) -> Self {
-        if let Ok(uri) = self.parts.uri.to_string().parse::<Uri>() {
+    /// What a connection keeps of the request that opened it, for its lifetime: the method, the
+    /// URI, the extensions, and only the headers named in `keep`, at most `max_bytes` of URI
+    /// and headers together (a header past the cap is left out and logged). Copies what it
+    /// keeps into allocations of its own: a server parses a request as slices of its read
+    /// buffer (hyper does), so a kept slice would keep that whole buffer (8–16 KiB) alive.
+    pub(crate) fn detach(mut self, keep: &[http::HeaderName], max_bytes: usize) -> Self {
+        let uri = self.parts.uri.to_string();
+        let mut kept = uri.len();
+        if kept > max_bytes {
+            // Keep the path only (the query was parsed above and stays readable).
+            let path = self.parts.uri.path().to_owned();
+            tracing::debug!(
+                len = kept,
+                "chsk: request URI over the kept-request cap; keeping its path"
+            );
+            kept = path.len();
+            self.parts.uri = path.parse::<Uri>().unwrap_or_default();
+        } else if let Ok(uri) = uri.parse::<Uri>() {
             self.parts.uri = uri;
         }
-        let mut headers = HeaderMap::with_capacity(self.parts.headers.len());
-        for (name, value) in &self.parts.headers {
-            let copy = match http::HeaderValue::from_bytes(value.as_bytes()) {
-                Ok(mut copy) => {
-                    copy.set_sensitive(value.is_sensitive());
-                    copy
+        let mut headers = HeaderMap::new();
+        for name in keep {
+            for value in self.parts.headers.get_all(name) {
+                let len = name.as_str().len() + value.len();
+                if kept + len > max_bytes {
+                    tracing::debug!(header = %name, len, "chsk: header over the kept-request cap; not kept");
+                    continue;
                 }
-                Err(_) => value.clone(),
-            };
-            headers.append(name.clone(), copy);
+                let copy = match http::HeaderValue::from_bytes(value.as_bytes()) {
+                    Ok(mut copy) => {
+                        copy.set_sensitive(value.is_sensitive());
+                        copy
+                    }
+                    Err(_) => value.clone(),
+                };
+                kept += len;
+                headers.append(name.clone(), copy);
+            }
         }
         self.parts.headers = headers;
+        self.query.shrink_to_fit();
+        self.kept = kept
+            + self
+                .query
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
         self
+    }
+
+    /// Bytes kept by `detach` (URI, kept headers, parsed query).
+    pub(crate) fn kept_bytes(&self) -> usize {
+        self.kept
     }
 
     /// The request's method.
@@ -174,7 +213,28 @@ mod tests {
     }
 
     #[test]
-    fn detach_keeps_everything() {
+    fn detach_keeps_only_named_headers_within_the_cap() {
+        let (parts, ()) = http::Request::get("/chsk?client-id=a")
+            .header("cookie", "c".repeat(100))
+            .header("x-big", "b".repeat(10_000))
+            .header("x-other", "o")
+            .body(())
+            .expect("valid request")
+            .into_parts();
+        let keep = [
+            http::HeaderName::from_static("cookie"),
+            http::HeaderName::from_static("x-big"),
+        ];
+        let req = HandshakeRequest::new(parts).detach(&keep, 1024);
+        assert_eq!(req.header("cookie").map(str::len), Some(100));
+        assert_eq!(req.header("x-big"), None, "over the cap");
+        assert_eq!(req.header("x-other"), None, "not asked for");
+        assert!(req.kept_bytes() <= 1024 + 64);
+        assert_eq!(req.client_id(), Some("a"));
+    }
+
+    #[test]
+    fn detach_keeps_the_named_headers() {
         let (parts, ()) = http::Request::get("/chsk?client-id=a&x=1")
             .header("x-one", "1")
             .header("x-one", "2")
@@ -182,7 +242,11 @@ mod tests {
             .body(())
             .expect("valid request")
             .into_parts();
-        let req = HandshakeRequest::new(parts).detach();
+        let keep = [
+            http::HeaderName::from_static("x-one"),
+            http::HeaderName::from_static("authorization"),
+        ];
+        let req = HandshakeRequest::new(parts).detach(&keep, 1 << 20);
         assert_eq!(req.uri().to_string(), "/chsk?client-id=a&x=1");
         let ones: Vec<_> = req.headers().get_all("x-one").iter().collect();
         assert_eq!(ones, ["1", "2"]);

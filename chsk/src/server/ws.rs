@@ -12,7 +12,8 @@ use super::{
     conn::{Conn, ConnInfo},
     handle::{Accepted, Inner, Server},
     keepalive::{Due, Keepalive},
-    metrics::Counters,
+    mailbox::Inbox,
+    metrics::{Cause, Counters},
     options::Transport,
 };
 use crate::{
@@ -50,10 +51,182 @@ const FLUSH_EVERY: usize = 64;
 /// How long a closing connection may take to write its `Close` frame.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
-type Pending = FuturesUnordered<BoxFuture<Option<(ReplyId, Result<crate::Payload, String>)>>>;
+/// A running handler call: when it finishes, its reply (for a request) and the size of the
+/// frame that started it.
+type Pending = FuturesUnordered<BoxFuture<Done>>;
+
+struct Done {
+    reply: Option<(ReplyId, Result<crate::Payload, String>)>,
+    bytes: usize,
+}
+
+/// Keeps the server-wide `in_flight_bytes` gauge while a handler call runs (also when the call
+/// outlives its connection).
+struct InFlight {
+    counters: Arc<Counters>,
+    bytes: usize,
+}
+
+impl InFlight {
+    fn new(counters: &Arc<Counters>, bytes: usize) -> Self {
+        Counters::add(&counters.in_flight_bytes, bytes as u64);
+        Self {
+            counters: counters.clone(),
+            bytes,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        Counters::sub(&self.counters.in_flight_bytes, self.bytes as u64);
+    }
+}
+
+/// Why a write stopped the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The socket failed.
+    Io,
+    /// The write did not complete within `write_timeout`.
+    Timeout,
+    /// A close was requested, and the pending write did not complete within its grace.
+    Closing,
+}
+
+/// How much longer a pending write may take once a close is requested.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The writing side of a connection: every write has a deadline, and a close request cuts a
+/// pending write short. Pushes are counted as written when the flush that follows them
+/// succeeds.
+struct Writer<'a, K> {
+    sink: K,
+    codec: Codec,
+    conn: &'a Conn,
+    timeout: Duration,
+    /// Frames fed since the last flush.
+    unflushed: usize,
+    /// Pushed events fed since the last flush.
+    unflushed_pushes: u64,
+}
+
+/// Runs one write with the deadline; a close request cuts it short after `CLOSE_GRACE`.
+async fn guarded<F, X>(conn: &Conn, timeout: Duration, op: F) -> Result<(), Stop>
+where
+    F: std::future::Future<Output = Result<(), X>>,
+{
+    {
+        let mut op = pin!(op);
+        // The common case: the socket takes the bytes at once.
+        if let std::task::Poll::Ready(r) = futures::poll!(op.as_mut()) {
+            return r.map_err(|_| Stop::Io);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut closed = pin!(conn.close_requested());
+        closed.as_mut().enable();
+        if !conn.is_closing() {
+            tokio::select! {
+                r = op.as_mut() => return r.map_err(|_| Stop::Io),
+                () = sleep_until(deadline) => return Err(Stop::Timeout),
+                () = closed => {}
+            }
+        }
+        let grace = deadline.min(Instant::now() + CLOSE_GRACE);
+        tokio::select! {
+            r = op => r.map_err(|_| Stop::Io),
+            () = sleep_until(grace) => Err(Stop::Closing),
+        }
+    }
+}
+
+impl<K: Sink<WsMessage> + Unpin> Writer<'_, K> {
+    /// Hands one message to the socket (not flushed yet).
+    async fn feed(&mut self, msg: WsMessage, pushes: u64) -> Result<(), Stop> {
+        match guarded(self.conn, self.timeout, self.sink.feed(msg)).await {
+            Ok(()) => {
+                self.unflushed += 1;
+                self.unflushed_pushes += pushes;
+                Ok(())
+            }
+            Err(stop) => {
+                self.unflushed_pushes += pushes;
+                Err(stop)
+            }
+        }
+    }
+
+    /// Encodes and feeds a frame (an encode failure is logged; nothing is sent).
+    async fn feed_frame(&mut self, frame: &Frame) -> Result<(), Stop> {
+        match encode(self.codec, frame) {
+            Some(bytes) => self.feed(message(self.codec, bytes), 0).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Feeds a reply; one that cannot be encoded, or is larger than `max_send_frame_bytes`,
+    /// becomes an error reply, so the caller learns why instead of timing out.
+    async fn feed_reply(
+        &mut self,
+        inner: &Inner,
+        reply_id: ReplyId,
+        result: Result<crate::Payload, String>,
+    ) -> Result<(), Stop> {
+        let bytes = reply_bytes(inner, reply_id, result);
+        self.feed(message(self.codec, bytes), 0).await
+    }
+
+    async fn flush(&mut self) -> Result<(), Stop> {
+        guarded(self.conn, self.timeout, self.sink.flush()).await?;
+        self.unflushed = 0;
+        Counters::add(
+            &self.conn.counters().pushes_written,
+            std::mem::take(&mut self.unflushed_pushes),
+        );
+        Ok(())
+    }
+}
+
+/// A reply frame's bytes: the reply, or an error reply when it cannot be sent as it is.
+pub(crate) fn reply_bytes(
+    inner: &Inner,
+    reply_id: ReplyId,
+    result: Result<crate::Payload, String>,
+) -> Bytes {
+    let max = inner.limits.max_send_frame_bytes;
+    let failure = match inner.codec.encode_frame(&Frame::Reply { reply_id, result }) {
+        Ok(bytes) if bytes.len() <= max => return Bytes::from(bytes),
+        Ok(bytes) => format!(
+            "the reply is {} bytes, more than a frame may hold ({max})",
+            bytes.len()
+        ),
+        Err(e) => format!("could not encode the reply: {e}"),
+    };
+    Counters::inc(&inner.counters.replies_failed);
+    tracing::warn!(reply_id, error = %failure, "chsk: reply replaced by an error reply");
+    let frame = Frame::Reply {
+        reply_id,
+        result: Err(failure),
+    };
+    encode(inner.codec, &frame).unwrap_or_default()
+}
+
+/// How the connection loop ended.
+enum End {
+    /// The peer closed, or the socket failed while reading.
+    Peer,
+    /// The server closes: a close request (any cause), or a protocol violation.
+    Server,
+    /// A write failed or timed out.
+    Write(Stop),
+}
 
 impl Server {
     /// Runs an accepted WebSocket until it closes: handshake, frames, pushes, keep-alive.
+    ///
+    /// Every write has a deadline ([`Timings::write_timeout`](super::Timings::write_timeout));
+    /// a peer that stops reading is closed and freed within it. Every push handed to this
+    /// connection is counted as written or dropped (see [`Metrics`](super::Metrics)).
     pub async fn serve_ws<T, E>(&self, accepted: Accepted, socket: T)
     where
         T: Stream<Item = Result<WsMessage, E>> + Sink<WsMessage> + Send + 'static,
@@ -68,10 +241,18 @@ impl Server {
             transport: Transport::Ws,
             request: accepted.request,
         };
-        let (conn, rx) = Conn::new(info, inner.limits.send_queue, inner.limits.rate_limit);
+        let (conn, rx) = Conn::new(info, &inner.limits, &inner.counters);
         let Some(mut rx) = rx else { return };
-        let (mut sink, stream) = socket.split();
+        let (sink, stream) = socket.split();
         let mut stream = pin!(stream);
+        let mut out = Writer {
+            sink,
+            codec,
+            conn: &conn,
+            timeout: inner.timings.write_timeout,
+            unflushed: 0,
+            unflushed_pushes: 0,
+        };
         // The app's hook runs before the connection is registered.
         let data = inner.handshake_data.as_ref().and_then(|f| {
             f(&conn.info.request, conn.info.uid.as_deref(), codec)
@@ -82,7 +263,7 @@ impl Server {
         let first = match inner.register(&conn) {
             Ok(first) => first,
             Err(rejection) => {
-                close(&mut sink, codec, rejection.body(), POLICY).await;
+                close(&mut out.sink, codec, rejection.body(), POLICY).await;
                 return;
             }
         };
@@ -97,139 +278,201 @@ impl Server {
             data,
             first,
         });
+        let mut pending = Pending::new();
+        let end = match out.feed_frame(&handshake).await {
+            Ok(()) => {
+                self.run_ws(&conn, &mut out, &mut stream, &mut rx, &mut pending)
+                    .await
+            }
+            Err(stop) => End::Write(stop),
+        };
+        let cause = match end {
+            End::Write(Stop::Timeout) => {
+                Counters::inc(&inner.counters.write_timeouts);
+                tracing::info!(conn = %conn.id(), timeout = ?inner.timings.write_timeout,
+                    "chsk: write timeout (the client does not read), closing");
+                conn.request_close("write timeout", GOING_AWAY, Cause::WriteTimeout);
+                conn.cause()
+            }
+            _ => {
+                conn.request_close("closed", NORMAL, Cause::Closed);
+                conn.cause()
+            }
+        }
+        .unwrap_or(Cause::Closed);
+        // What was fed but never flushed did not reach the peer.
+        inner
+            .counters
+            .dropped(cause, std::mem::take(&mut out.unflushed_pushes));
+        drop(registered);
+        // Refuse new pushes and count the queued ones.
+        rx.close(cause);
+        match end {
+            End::Server => {
+                let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
+                close(&mut out.sink, codec, &reason, code).await;
+                // The closing handshake: wait (briefly) for the peer's close, so the socket is
+                // not reset while our `Close` frame is still unread.
+                let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+                    while let Some(Ok(msg)) = stream.next().await {
+                        if matches!(msg, WsMessage::Close(..)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
+            End::Peer => {
+                // Complete the closing handshake the peer started: our close goes back.
+                let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, out.sink.close()).await;
+            }
+            End::Write(_) => {
+                let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
+                close(&mut out.sink, codec, &reason, code).await;
+            }
+        }
+        if !pending.is_empty() {
+            // Handlers outlive their connection; their replies have nowhere to go.
+            tokio::spawn(async move { while pending.next().await.is_some() {} });
+        }
+    }
+
+    /// The connection loop: reads frames (while fewer than the in-flight limits are running),
+    /// writes replies, pushes and pings, and ends at the first close.
+    async fn run_ws<K, S, E>(
+        &self,
+        conn: &Arc<Conn>,
+        out: &mut Writer<'_, K>,
+        stream: &mut std::pin::Pin<&mut S>,
+        rx: &mut Inbox,
+        pending: &mut Pending,
+    ) -> End
+    where
+        K: Sink<WsMessage> + Unpin,
+        S: Stream<Item = Result<WsMessage, E>>,
+        E: fmt::Display,
+    {
+        let inner = &self.inner;
+        let limits = &inner.limits;
         let mut close_requested = pin!(conn.close_requested());
         close_requested.as_mut().enable();
         let mut keepalive = Keepalive::new(inner.timings.ws_kalive, inner.timings.ws_ping_timeout);
         let mut timer = pin!(sleep_until(keepalive.deadline()));
-        let mut pending = Pending::new();
         let mut warned = false;
-        let mut closing: Option<(String, u16)> = None;
-        if send_frame(&mut sink, codec, &handshake).await.is_err() {
-            return;
+        let mut in_flight_bytes = 0usize;
+        if let Err(stop) = out.flush().await {
+            return End::Write(stop);
         }
-        // Frames fed since the last flush. The socket is flushed when nothing else is ready
-        // (the last, lowest-priority branch), or after `FLUSH_EVERY` frames: one write per
-        // burst, not per frame.
-        let mut unflushed = 0usize;
         if conn.is_closing() {
-            closing = Some(conn.close_reason().unwrap_or((String::new(), NORMAL)));
+            return End::Server;
         }
-        let mut server_closed = false;
         loop {
-            if let Some((reason, code)) = closing.take() {
-                close(&mut sink, codec, &reason, code).await;
-                server_closed = true;
-                break;
-            }
+            let readable = pending.len() < limits.max_in_flight
+                && in_flight_bytes < limits.max_in_flight_bytes;
             let mut dirty = false;
-            tokio::select! {
+            let step: Result<(), Stop> = tokio::select! {
                 biased;
-                () = &mut close_requested => {
-                    closing = Some(conn.close_reason().unwrap_or((String::new(), NORMAL)));
-                }
-                msg = stream.next() => match msg {
-                    None | Some(Ok(WsMessage::Close(..))) => break,
+                () = &mut close_requested => return End::Server,
+                msg = stream.next(), if readable => match msg {
+                    None | Some(Ok(WsMessage::Close(..))) => return End::Peer,
                     Some(Err(e)) => {
                         tracing::debug!(conn = %conn.id(), error = %e, "chsk: websocket read error");
-                        break;
+                        return End::Peer;
                     }
                     Some(Ok(WsMessage::TooLarge)) => {
                         Counters::inc(&inner.counters.oversized_frames);
                         tracing::info!(conn = %conn.id(), "chsk: frame too large, closing");
-                        closing = Some(("frame too large".into(), TOO_BIG));
+                        conn.request_close("frame too large", TOO_BIG, Cause::Closed);
+                        return End::Server;
                     }
                     Some(Ok(WsMessage::Binary(b) | WsMessage::Text(b))) => {
                         keepalive.activity();
-                        match self.on_frame(&conn, &b, &mut pending, &mut warned) {
-                            Incoming::Nothing => {}
+                        match self.on_frame(conn, &b, pending, &mut warned) {
+                            Incoming::Nothing => Ok(()),
+                            Incoming::Started(bytes) => {
+                                in_flight_bytes += bytes;
+                                Ok(())
+                            }
                             Incoming::Send(frame) => {
                                 dirty = true;
-                                if feed_frame(&mut sink, codec, &frame).await.is_err() { break; }
+                                out.feed_frame(&frame).await
                             }
-                            Incoming::Close(reason, code) => closing = Some((reason.into(), code)),
+                            Incoming::Close(reason, code) => {
+                                conn.request_close(reason, code, Cause::Closed);
+                                return End::Server;
+                            }
                         }
                     }
                 },
                 Some(done) = pending.next(), if !pending.is_empty() => {
                     // Coalesce: every reply that is ready now goes out with the same flush.
                     let mut next = Some(done);
-                    let mut failed = false;
+                    let mut r = Ok(());
                     for _ in 0..256 {
                         let Some(done) = next.take() else { break };
-                        if let Some((reply_id, result)) = done {
+                        in_flight_bytes -= done.bytes;
+                        if let Some((reply_id, result)) = done.reply {
                             dirty = true;
-                            if feed_frame(&mut sink, codec, &Frame::Reply { reply_id, result }).await.is_err() {
-                                failed = true;
+                            r = out.feed_reply(inner, reply_id, result).await;
+                            if r.is_err() {
                                 break;
                             }
                         }
                         next = pending.next().now_or_never().flatten();
                     }
-                    if failed { break; }
+                    r
                 }
                 item = rx.recv() => {
-                    let Some(item) = item else { break };
+                    let Some(item) = item else { return End::Server };
                     dirty = true;
-                    if sink.feed(message(codec, item.bytes)).await.is_err() { break; }
+                    let mut r = out.feed(message(inner.codec, item.bytes), item.pushes).await;
                     // Coalesce: everything already queued goes out with one flush.
-                    let mut failed = false;
                     for _ in 0..256 {
-                        let Ok(item) = rx.try_recv() else { break };
-                        if sink.feed(message(codec, item.bytes)).await.is_err() { failed = true; break; }
+                        if r.is_err() {
+                            break;
+                        }
+                        let Some(item) = rx.try_recv() else { break };
+                        r = out.feed(message(inner.codec, item.bytes), item.pushes).await;
                     }
-                    if failed { break; }
+                    r
                 }
                 () = &mut timer => {
+                    if !readable {
+                        // Not reading (back-pressure): the client's frames wait in the socket,
+                        // so its silence means nothing.
+                        keepalive.activity();
+                    }
                     match keepalive.due(Instant::now()) {
-                        Due::Later(deadline) => timer.as_mut().reset(deadline),
+                        Due::Later(deadline) => {
+                            timer.as_mut().reset(deadline);
+                            Ok(())
+                        }
                         Due::Ping => {
                             dirty = true;
-                            if feed_frame(&mut sink, codec, &Frame::Ping).await.is_err() { break; }
                             timer.as_mut().reset(keepalive.deadline());
+                            out.feed_frame(&Frame::Ping).await
                         }
                         Due::Dead => {
                             Counters::inc(&inner.counters.ping_timeouts);
                             tracing::debug!(conn = %conn.id(), "chsk: ping timeout, closing");
-                            closing = Some(("ping timeout".into(), GOING_AWAY));
+                            conn.request_close("ping timeout", GOING_AWAY, Cause::PingTimeout);
+                            return End::Server;
                         }
                     }
                 }
-                () = std::future::ready(()), if unflushed > 0 => {
-                    unflushed = 0;
-                    if sink.flush().await.is_err() { break; }
+                () = std::future::ready(()), if out.unflushed > 0 => out.flush().await,
+            };
+            if let Err(stop) = step {
+                return End::Write(stop);
+            }
+            // Frames fed since the last flush. The socket is flushed when nothing else is
+            // ready (the last, lowest-priority branch), or after `FLUSH_EVERY` frames: one
+            // write per burst, not per frame.
+            if dirty && out.unflushed >= FLUSH_EVERY {
+                if let Err(stop) = out.flush().await {
+                    return End::Write(stop);
                 }
             }
-            if let Some((reason, code)) = closing.take() {
-                close(&mut sink, codec, &reason, code).await;
-                server_closed = true;
-                break;
-            }
-            if dirty {
-                unflushed += 1;
-            }
-            if unflushed >= FLUSH_EVERY {
-                unflushed = 0;
-                if sink.flush().await.is_err() {
-                    break;
-                }
-            }
-        }
-        drop(registered);
-        if server_closed {
-            // The closing handshake: wait (briefly) for the peer's close, so the socket is not
-            // reset while our `Close` frame is still unread.
-            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-                while let Some(Ok(msg)) = stream.next().await {
-                    if matches!(msg, WsMessage::Close(..)) {
-                        break;
-                    }
-                }
-            })
-            .await;
-        }
-        if !pending.is_empty() {
-            // Handlers outlive their connection; their replies have nowhere to go.
-            tokio::spawn(async move { while pending.next().await.is_some() {} });
         }
     }
 
@@ -264,25 +507,34 @@ impl Server {
                 });
             }
         };
+        let bytes = bytes.len();
         match frame {
             Frame::Event(event) => match self.start(conn.info.clone(), &event) {
                 Ok(fut) => {
                     let server = self.clone();
+                    let guard = InFlight::new(&inner.counters, bytes);
                     pending.push(Box::pin(async move {
                         let _ = server.finish(fut.await);
-                        None
+                        drop(guard);
+                        Done { reply: None, bytes }
                     }));
-                    Incoming::Nothing
+                    Incoming::Started(bytes)
                 }
                 Err(message) => Incoming::Send(Frame::Error { message }),
             },
             Frame::Request { reply_id, event } => match self.start(conn.info.clone(), &event) {
                 Ok(fut) => {
                     let server = self.clone();
+                    let guard = InFlight::new(&inner.counters, bytes);
                     pending.push(Box::pin(async move {
-                        Some((reply_id, server.finish(fut.await)))
+                        let result = server.finish(fut.await);
+                        drop(guard);
+                        Done {
+                            reply: Some((reply_id, result)),
+                            bytes,
+                        }
                     }));
-                    Incoming::Nothing
+                    Incoming::Started(bytes)
                 }
                 Err(message) => Incoming::Send(Frame::Reply {
                     reply_id,
@@ -316,6 +568,8 @@ impl Drop for Registered {
 /// What an incoming frame asks of the connection loop.
 enum Incoming {
     Nothing,
+    /// A handler call started for a frame of this many bytes.
+    Started(usize),
     Send(Frame),
     Close(&'static str, u16),
 }
@@ -363,15 +617,6 @@ async fn feed_frame<K: Sink<WsMessage> + Unpin>(
         Some(bytes) => sink.feed(message(codec, bytes)).await,
         None => Ok(()),
     }
-}
-
-async fn send_frame<K: Sink<WsMessage> + Unpin>(
-    sink: &mut K,
-    codec: Codec,
-    frame: &Frame,
-) -> Result<(), K::Error> {
-    feed_frame(sink, codec, frame).await?;
-    sink.flush().await
 }
 
 /// Sends `Close { reason }` and a WebSocket close, giving up after a short timeout (the peer
