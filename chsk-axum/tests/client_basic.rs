@@ -1,6 +1,6 @@
 //! The native client against a real server, over WebSocket and Ajax: handshake, send, typed
 //! replies and timeouts, pushes (user, client, all, FIFO, batching, flush), sending while
-//! closed and the opt-in send buffer.
+//! closed without a send buffer, and the send buffer.
 
 mod client_support;
 
@@ -219,9 +219,14 @@ async fn batches_are_visible_and_flush_sends_at_once(t: Transport) {
 }
 
 async fn send_while_closed_fails_with_closed(t: Transport) {
-    // Nothing listens there: the client never opens.
+    // Nothing listens there: the client never opens. Without a send buffer (Sente's way),
+    // sending fails at once.
     let addr = free_addr().await;
-    let client = TestClient::connect(&format!("http://{addr}/chsk"), opts(mode(t), "alice"));
+    let options = chsk::client::ClientOptions {
+        send_buffer: None,
+        ..opts(mode(t), "alice")
+    };
+    let client = TestClient::connect(&format!("http://{addr}/chsk"), options);
     assert_eq!(client.send(CEvent::Note("x".into())), Err(CbError::Closed));
     let r = client
         .send_with_reply(c_event::Echo { text: "x".into() }, WAIT)

@@ -63,6 +63,16 @@ pub fn ws_path(proto: Proto, client: usize, user: &str, push: bool) -> String {
 /// chsk: the `Handshake` frame).
 pub async fn connect(addr: SocketAddr, proto: Proto, path: &str) -> Result<Ws, Error> {
     let tcp = TcpStream::connect(addr).await.map_err(err)?;
+    connect_on(tcp, addr, proto, path).await
+}
+
+/// [`connect`] on a TCP connection already opened (e.g. with a small receive buffer).
+pub async fn connect_on(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    proto: Proto,
+    path: &str,
+) -> Result<Ws, Error> {
     tcp.set_nodelay(true).map_err(err)?;
     let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
     let (mut ws, _) = client_async_with_config(format!("ws://{addr}{path}"), tcp, Some(config))
@@ -557,7 +567,7 @@ pub async fn ajax(
     warmup: Duration,
     measure: Duration,
     push_rounds: usize,
-) -> Result<crate::report::AjaxResult, Error> {
+) -> Result<AjaxResult, Error> {
     let path = |i: usize| format!("/chsk?client-id=a{i}&uid=u{i}");
     // Handshakes.
     let mut polls = Vec::with_capacity(clients);
@@ -688,7 +698,7 @@ pub async fn ajax(
             }
             push[k].sort_unstable();
         }
-        Ok(crate::report::AjaxResult {
+        Ok(AjaxResult {
             clients,
             rps: count as f64 / measure.as_secs_f64(),
             rt_p50_us: percentile(&lats, 0.5),
@@ -705,4 +715,27 @@ pub async fn ajax(
         t.abort();
     }
     result
+}
+
+/// The Ajax long-poll measurement.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AjaxResult {
+    /// Clients.
+    pub clients: usize,
+    /// Request/reply round trips per second (POST → reply), all clients.
+    pub rps: f64,
+    /// Round trip p50, µs.
+    pub rt_p50_us: f64,
+    /// Round trip p99, µs.
+    pub rt_p99_us: f64,
+    /// Push latency (trigger → every long-poll has it) p50, µs.
+    pub push_p50_us: f64,
+    /// Push latency p99, µs.
+    pub push_p99_us: f64,
+    /// Push latency with `Flush::Now` p50, µs.
+    pub push_now_p50_us: f64,
+    /// Push latency with `Flush::Now` p99, µs.
+    pub push_now_p99_us: f64,
+    /// Server CPU during the round trips.
+    pub server_cpu: f64,
 }

@@ -5,6 +5,7 @@
 //! cargo run --release -p chsk-bench                 # everything (a few minutes)
 //! cargo run --release -p chsk-bench -- --quick      # a short smoke run
 //! cargo run --release -p chsk-bench -- --only rr,fan --svg /tmp/plot.svg
+//! cargo run --release -p chsk-bench -- burst        # RSS during 100 MB push bursts (~1 min)
 //! ```
 
 use std::{process::ExitCode, time::Duration};
@@ -29,7 +30,8 @@ struct Opts {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: chsk-bench [--quick] [--only rr,fan,idle,ajax] [--servers chsk,raw,sio] \
-         [--idle 5000,10000] [--svg PATH] [--out PATH]\n       chsk-bench serve <{}>",
+         [--idle 5000,10000] [--svg PATH] [--out PATH]\n       \
+         chsk-bench burst [--only TEXT] [--out PATH]\n       chsk-bench serve <{}>",
         servers::KINDS.join("|")
     );
     ExitCode::from(2)
@@ -49,6 +51,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if args.first().map(String::as_str) == Some("burst") {
+        return burst(&args[1..]);
     }
     let mut o = Opts {
         quick: false,
@@ -123,6 +128,30 @@ fn main() -> ExitCode {
                 Ok(()) => eprintln!("plot written to {path}"),
                 Err(e) => eprintln!("writing {path}: {e}"),
             }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `chsk-bench burst [--only TEXT] [--out PATH]`: the burst cases (those whose name contains
+/// TEXT), one table.
+fn burst(args: &[String]) -> ExitCode {
+    let (mut only, mut out) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--only", Some(v)) => only = Some(v.clone()),
+            ("--out", Some(v)) => out = Some(v.clone()),
+            _ => return usage(),
+        }
+    }
+    // 1,000 clients and their 1,000 server sockets
+    proc::ensure_nofile(2_500);
+    let md = chsk_bench::burst::run(&runtime(), only.as_deref());
+    println!("\n{md}");
+    if let Some(path) = &out {
+        if let Err(e) = std::fs::write(path, &md) {
+            eprintln!("writing {path}: {e}");
         }
     }
     ExitCode::SUCCESS

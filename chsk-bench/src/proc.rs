@@ -91,11 +91,21 @@ impl Drop for ServerProc {
 
 /// `VmRSS` of a process in KiB (0 if unreadable).
 pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// `VmHWM` of a process in KiB: its peak RSS since it started (0 if unreadable).
+pub fn hwm_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A `… kB` field of `/proc/<pid>/status`, in KiB (0 if unreadable).
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
@@ -227,4 +237,37 @@ pub fn loadavg() -> String {
 /// Sleeps (blocking) a moment, letting a server settle before a measurement.
 pub fn settle(d: Duration) {
     std::thread::sleep(d);
+}
+
+/// Samples a process's RSS on a thread of its own (so a busy load client does not delay it)
+/// until [`stop`](RssSampler::stop).
+#[derive(Debug)]
+pub struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, usize)>,
+}
+
+impl RssSampler {
+    /// Starts sampling `pid` every `every`.
+    pub fn start(pid: u32, every: Duration) -> RssSampler {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut max, mut n) = (0u64, 0usize);
+            while !flag.load(Ordering::Relaxed) {
+                max = max.max(rss_kib(pid));
+                n += 1;
+                std::thread::sleep(every);
+            }
+            (max.max(rss_kib(pid)), n + 1)
+        });
+        RssSampler { stop, thread }
+    }
+
+    /// Stops; returns the largest RSS sampled (KiB) and the number of samples.
+    pub fn stop(self) -> (u64, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or((0, 0))
+    }
 }

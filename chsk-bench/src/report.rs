@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::{
-    load::{FanResult, IdlePoint, RrResult},
+    load::{AjaxResult, FanResult, IdlePoint, RrResult},
     wire::{Proto, WireRow},
 };
 
@@ -24,29 +24,6 @@ pub struct Results {
     pub wire: Vec<WireRow>,
     /// Scenarios that failed, with why.
     pub failures: Vec<String>,
-}
-
-/// The Ajax long-poll measurement.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AjaxResult {
-    /// Clients.
-    pub clients: usize,
-    /// Request/reply round trips per second (POST → reply), all clients.
-    pub rps: f64,
-    /// Round trip p50, µs.
-    pub rt_p50_us: f64,
-    /// Round trip p99, µs.
-    pub rt_p99_us: f64,
-    /// Push latency (trigger → every long-poll has it) p50, µs.
-    pub push_p50_us: f64,
-    /// Push latency p99, µs.
-    pub push_p99_us: f64,
-    /// Push latency with `Flush::Now` p50, µs.
-    pub push_now_p50_us: f64,
-    /// Push latency with `Flush::Now` p99, µs.
-    pub push_now_p99_us: f64,
-    /// Server CPU during the round trips.
-    pub server_cpu: f64,
 }
 
 fn thousands(v: f64) -> String {

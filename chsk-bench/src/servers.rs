@@ -27,7 +27,7 @@ use futures_util::{FutureExt, SinkExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::wire::{self, sample_msg, Msg, PUSH_ID};
+use crate::wire::{self, sample_msg, Blob, Msg, PUSH_ID};
 
 /// The server kinds `serve` accepts.
 pub const KINDS: &[&str] = &["raw", "raw-small", "sio", "chsk"];
@@ -262,6 +262,8 @@ pub enum BenchEvent {
 pub enum BenchPush {
     /// A pushed message (id `bench/push`).
     Push(Msg),
+    /// A pushed block of bytes (id `bench/blob`; the burst scenarios).
+    Blob(Blob),
 }
 
 #[chsk::handler(BenchEvent::Echo)]
@@ -299,11 +301,13 @@ pub fn chsk_server() -> chsk::Server {
         .build()
 }
 
-/// The chsk routes at `/chsk` plus `/trigger`.
+/// The chsk routes at `/chsk` plus `/trigger`, `/burst` and `/metrics`.
 pub fn chsk_router() -> Result<Router, String> {
     let server = chsk_server();
     Ok(Router::new()
         .route("/trigger", get(chsk_trigger))
+        .route("/burst", get(chsk_burst))
+        .route("/metrics", get(chsk_metrics))
         .with_state(server.clone())
         .nest("/chsk", chsk_axum::routes(server)))
 }
@@ -344,4 +348,122 @@ async fn chsk_trigger(
             .into_response();
     }
     format!("{sent}").into_response()
+}
+
+/// Query of the chsk `/burst`: `m` pushes of a [`Blob`] of `size` bytes, to one user or to all,
+/// unpaced (one synchronous loop) or paced (a pause after every `chunk` pushes).
+#[derive(Debug, Deserialize)]
+pub struct BurstQuery {
+    /// `all` (`Target::All`) or anything else for `Target::User(uid)`.
+    pub to: String,
+    /// The user of `Target::User`.
+    #[serde(default)]
+    pub uid: String,
+    /// Pushes.
+    pub m: u32,
+    /// Bytes of each blob's data.
+    pub size: usize,
+    /// `now` pushes with `Flush::Now` instead of the batching window.
+    #[serde(default)]
+    pub flush: String,
+    /// Pushes between pauses; 0: no pause at all.
+    #[serde(default)]
+    pub chunk: u32,
+    /// Length of each pause, ms (0: a yield to the runtime).
+    #[serde(default)]
+    pub pause_ms: u64,
+}
+
+/// What `/burst` answers (JSON).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, Deserialize)]
+pub struct BurstReply {
+    /// Pushes accepted (`Ok(n)`).
+    pub accepted: u64,
+    /// Sum of the `n` of accepted pushes: connections they were meant for.
+    pub recipients: u64,
+    /// Pushes refused with `PushError::NoRecipient` (the user had no connection any more).
+    pub no_recipient: u64,
+    /// Pushes refused for another reason.
+    pub failed: u64,
+    /// How long the loop took, ms.
+    pub ms: f64,
+}
+
+async fn chsk_burst(State(server): State<chsk::Server>, Query(q): Query<BurstQuery>) -> Response {
+    use chsk::server::{Flush, PushError, Target};
+    let flush = if q.flush == "now" {
+        Flush::Now
+    } else {
+        Flush::Batched
+    };
+    let target = if q.to == "all" {
+        Target::All
+    } else {
+        Target::User(q.uid.clone())
+    };
+    let data = "x".repeat(q.size);
+    let mut r = BurstReply::default();
+    let t0 = std::time::Instant::now();
+    for seq in 0..q.m {
+        if q.chunk > 0 && seq > 0 && seq % q.chunk == 0 {
+            if q.pause_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(q.pause_ms)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+        let blob = Blob {
+            seq,
+            data: data.clone(),
+        };
+        match server.push(target.clone(), BenchPush::Blob(blob), flush) {
+            Ok(n) => {
+                r.accepted += 1;
+                r.recipients += n as u64;
+            }
+            Err(PushError::NoRecipient(_)) => r.no_recipient += 1,
+            Err(_) => r.failed += 1,
+        }
+    }
+    r.ms = t0.elapsed().as_secs_f64() * 1e3;
+    serde_json::to_string(&r)
+        .unwrap_or_default()
+        .into_response()
+}
+
+/// The server's [`chsk::server::Metrics`] as a JSON object of counters (`GET /metrics`).
+async fn chsk_metrics(State(server): State<chsk::Server>) -> Response {
+    let m = server.metrics();
+    let fields: [(&str, u64); 19] = [
+        ("ws_opened", m.ws_opened),
+        ("ws_closed", m.ws_closed),
+        ("pushes_undeliverable", m.pushes_undeliverable),
+        ("pushes_too_large", m.pushes_too_large),
+        ("push_deliveries", m.push_deliveries),
+        ("pushes_written", m.pushes_written),
+        (
+            "pushes_dropped_slow_consumer",
+            m.pushes_dropped_slow_consumer,
+        ),
+        ("pushes_dropped_closed", m.pushes_dropped_closed),
+        ("pushes_dropped_replaced", m.pushes_dropped_replaced),
+        ("pushes_dropped_ping_timeout", m.pushes_dropped_ping_timeout),
+        (
+            "pushes_dropped_write_timeout",
+            m.pushes_dropped_write_timeout,
+        ),
+        ("pushes_dropped_encode", m.pushes_dropped_encode),
+        ("pushes_dropped", m.pushes_dropped()),
+        ("frames_dropped", m.frames_dropped),
+        ("slow_consumer_closes", m.slow_consumer_closes),
+        ("write_timeouts", m.write_timeouts),
+        ("ping_timeouts", m.ping_timeouts),
+        ("queued_bytes", m.queued_bytes),
+        ("in_flight_bytes", m.in_flight_bytes),
+    ];
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).into()))
+        .collect();
+    serde_json::Value::Object(map).to_string().into_response()
 }

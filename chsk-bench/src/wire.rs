@@ -28,6 +28,16 @@ pub struct Msg {
     pub ts: u64,
 }
 
+/// A pushed block of bytes for the burst scenarios: a sequence number and `data` (ASCII, so the
+/// JSON and postcard encodings are the same size).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob {
+    /// Position in the burst.
+    pub seq: u32,
+    /// The filler.
+    pub data: String,
+}
+
 /// The sample payload used everywhere.
 pub fn sample_msg() -> Msg {
     Msg {

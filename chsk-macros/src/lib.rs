@@ -3,12 +3,14 @@
 //! Use them through the `chsk` crate (feature `macros`, on by default); generated code names
 //! only `::chsk::…` and `::core::…` paths, so this crate is never named by users.
 
+mod bind;
 mod case;
 mod ctxt;
 mod debug;
 mod events;
 mod handler;
 mod hash;
+mod suggest;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -109,7 +111,9 @@ use proc_macro::TokenStream;
 /// The enum itself does not need `Serialize`/`Deserialize`; every field type must implement
 /// `Serialize + DeserializeOwned` (a missing impl is reported at the field's type).
 /// `#[serde(..)]` attributes on the fields of struct variants apply to the payload; container
-/// and variant `#[serde]` attributes do not.
+/// and variant `#[serde]` attributes do not. They work whether or not the enum derives serde's
+/// traits: when a field of a struct variant (or of a tuple variant of several fields) has one,
+/// the enum also derives a hidden no-op derive that declares `serde` as a helper attribute.
 ///
 /// # Generated items
 ///
@@ -151,7 +155,16 @@ use proc_macro::TokenStream;
 ///     // For each struct, so `#[chsk::handler(ChatEvent::History)]` finds `History` through
 ///     // the enum (HASH: the FNV-1a 64 hash of the variant's name, here of "History"):
 ///     impl ::chsk::__private::VariantOf<HASH> for ChatEvent { type Variant = History; }
+///
+///     #[doc(hidden)] pub use super::ChatEvent as __chsk_events;      // the macro below
 /// }
+///
+/// // What `#[chsk::handler]` calls to see the enum's variant and field names (so parameters
+/// // bind struct fields by name). Exported under a name unique to the enum, re-exported next
+/// // to the enum under the enum's own name (the macro namespace, so `use events::ChatEvent;`
+/// // imports it too) with the enum's visibility:
+/// #[doc(hidden)] #[macro_export] macro_rules! __chsk_events_ChatEvent_<hash of the enum> { .. }
+/// #[doc(hidden)] pub use __chsk_events_ChatEvent_<hash> as ChatEvent;
 /// ```
 ///
 /// The derives are copied only when `#[chsk::events]` comes before `#[derive(..)]` (the macro
@@ -186,8 +199,9 @@ use proc_macro::TokenStream;
 /// The macro rejects, all at once and each at the smallest span: a non-enum item, generic
 /// enums, a missing or invalid `ns`, unknown or duplicate arguments, malformed or duplicate
 /// `#[reply]`/`#[event]` attributes (or ones placed on the enum or a field), invalid ids,
-/// duplicate ids and the reserved `chsk/` namespace. On any error it still emits the enum and
-/// a placeholder `Event` impl, so other uses of the enum do not add errors.
+/// duplicate ids and the reserved `chsk/` namespace. On any error it still emits the enum, a
+/// placeholder `Event` impl, the module and the handlers' macro (not for a generic enum), so
+/// other uses of the enum, its variant structs and its `#[chsk::handler]`s do not add errors.
 ///
 /// Set `CHSK_MACROS_DEBUG=1` while building to print every expansion to stderr.
 ///
@@ -244,13 +258,15 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # The event path
 ///
 /// The argument names the variant as `Enum::Variant`, with any module prefix
-/// (`a::b::ChatEvent::History`). The variant's struct is found through the enum itself, as
-/// written: `<ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant`, where `HASH` is the
-/// FNV-1a 64 hash of `History` and `#[chsk::events]` implements `VariantOf` per variant. So
-/// only the enum has to be in scope where the handler is written (`use events::ChatEvent;`),
-/// and that import is used. An unknown variant is reported at its name ("`ChatEvent` has no
-/// event variant of this name"). A path whose second-to-last segment is lowercase names the
-/// generated module and is used as it is (`chat_event::History`).
+/// (`a::b::ChatEvent::History`). The handler reaches the enum's variants and field names
+/// through a hidden macro that `#[chsk::events]` re-exports under the enum's own name (see its
+/// generated items), and the variant's struct through the enum itself:
+/// `<ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant`, where `HASH` is the FNV-1a 64
+/// hash of `History`. So only the enum has to be in scope where the handler is written
+/// (`use events::ChatEvent;`), and that import is used. An unknown variant is reported at its
+/// name with the closest one (`` `ChatEvent` has no variant `Pots`; did you mean `Post`? ``).
+/// A path whose second-to-last segment is lowercase names the generated module and is used as
+/// it is (`chat_event::History`).
 ///
 /// An optional second argument, `crate = "::chsk"`, names a renamed or re-exported chsk:
 /// `#[chsk::handler(ChatEvent::History, crate = "::my_chsk")]`.
@@ -259,10 +275,36 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// If the first parameter's type's last path segment is `Ctx` (e.g. `chsk::Ctx<AppState>`),
 /// it receives the context and the handler serves state `AppState`; otherwise the handler is
-/// generic over any state. The other parameters receive the variant's fields in order (any
-/// irrefutable patterns). The return type must be the variant's `#[reply]` type, or `()` (or
-/// nothing) for a variant without `#[reply]`; a mismatch is reported at the return type.
-/// The future must be `Send + 'static`.
+/// generic over any state. The other parameters receive the variant's fields:
+///
+/// - **struct variant** (`History { room, limit }`): **by name**, in any order. A parameter
+///   named `room` binds the field `room`; a leading underscore binds the field without it
+///   (`_room` binds `room`, for a field the handler does not use) unless the enum has a field
+///   of that exact name. Every field must be bound exactly once, and each parameter must be a
+///   plain name (`room`, `mut room`), not a pattern: destructure in the body instead.
+/// - **tuple variant** (`Pair(u8, String)`): in order, one parameter per field (any
+///   irrefutable patterns, `_` included).
+/// - **unit variant**: no parameters.
+///
+/// ```
+/// #[chsk::events(ns = "board")]
+/// pub enum BoardEvent {
+///     #[reply(String)]
+///     Move { from: String, to: String, piece: char },
+/// }
+///
+/// // Order is free; `_piece` binds `piece` without an unused-variable warning.
+/// #[chsk::handler(BoardEvent::Move)]
+/// async fn mv(to: String, _piece: char, from: String) -> String {
+///     format!("{from}-{to}")
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A parameter of another type than its field is reported at the parameter's type
+/// ("expected `String`, the field's type, found `&str`"). The return type must be the
+/// variant's `#[reply]` type, or `()` (or nothing) for a variant without `#[reply]`; a mismatch
+/// is reported at the return type. The future must be `Send + 'static`.
 ///
 /// # Generated items
 ///
@@ -286,8 +328,11 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl ::chsk::Handler<AppState> for __chsk_handler_history {
 ///     // `impl<S: Send + Sync + 'static> Handler<S>` when there is no `Ctx` parameter
 ///     type Variant = <ChatEvent as ::chsk::__private::VariantOf<HASH>>::Variant; // chat_event::History
+///     // (`HASH` is written `{ ChatEvent!(..) }`: the enum's hidden macro checks the name, and
+///     // the body below, `ChatEvent!(..)` too, checks the parameter names and binds the fields)
 ///     fn call(&self, cx: ::chsk::Ctx<AppState>, fields: (String, u32))
-///         -> ::chsk::handler::BoxFuture<Vec<Message>>;   // Box::pin(self.run(cx, room, limit))
+///         -> ::chsk::handler::BoxFuture<Vec<Message>>;
+///         // let (room, limit) = fields; (bound by name) Box::pin(self.run(cx, room, limit))
 /// }
 /// ```
 ///
@@ -301,11 +346,33 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Rejected with a message at the offending tokens: a non-`async` function, a missing or
 /// malformed event path, methods (`self`), generic, `unsafe` or `extern` functions, and a
-/// `Ctx` parameter that is not the first or is taken by reference. A wrong number or type of
-/// parameters, or a wrong return type, is a type error pointing at the parameters or the
-/// return type. On any rejection the macro still emits the function and the hidden type with a
-/// placeholder `Handler` impl, so registering the handler adds no error.
+/// `Ctx` parameter that is not the first or is taken by reference. Through the enum's macro, at
+/// the parameters: an unknown variant (with the closest name), a struct-variant parameter that
+/// names no field (with the closest field and the list of fields), a field bound twice, missing
+/// fields (with the parameters to add), a pattern where a field name is expected, and a wrong
+/// number of parameters for a tuple or unit variant. A parameter of the wrong type, or a wrong
+/// return type, is a type error at that type. On any rejection the macro still emits the
+/// function and the hidden type with a placeholder `Handler` impl, so registering the handler
+/// adds no error. An enum that is not in scope is reported by rustc at its path, as a missing
+/// type and a missing macro of that name, with the import to add; a type that is not under
+/// `#[chsk::events]` as "`X` is not a chsk event enum".
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
+}
+
+/// Not public API: the second half of `#[chsk::handler]`, called through the hidden macro that
+/// `#[chsk::events]` emits next to the enum (so it sees both the handler and the enum).
+#[doc(hidden)]
+#[proc_macro]
+pub fn __bind(input: TokenStream) -> TokenStream {
+    bind::expand(input.into()).into()
+}
+
+/// Not public API: a derive that does nothing but declare `serde` as a helper attribute, so the
+/// fields of an event enum may carry `#[serde(..)]` without the enum deriving serde's traits.
+#[doc(hidden)]
+#[proc_macro_derive(__SerdeAttrs, attributes(serde))]
+pub fn serde_attrs(_item: TokenStream) -> TokenStream {
+    TokenStream::new()
 }

@@ -128,14 +128,26 @@ impl Ajax {
     /// Sends the request; a status outside `200..300` is [`AjaxError::Status`].
     pub async fn send(self) -> Result<AjaxResponse, AjaxError> {
         let controller = AbortController::new().map_err(|e| AjaxError::Network(js_text(&e)))?;
-        self.send_with(&controller).await
+        let resp = self.send_with(&controller).await?;
+        if (200..300).contains(&resp.status) {
+            Ok(AjaxResponse {
+                status: resp.status,
+                body: resp.body,
+            })
+        } else {
+            Err(AjaxError::Status {
+                status: resp.status,
+                body: String::from_utf8_lossy(&resp.body).into_owned(),
+            })
+        }
     }
 
-    /// Sends the request; `controller.abort()` ends it with [`AjaxError::Aborted`].
+    /// Sends the request and returns the response whatever its status;
+    /// `controller.abort()` ends it with [`AjaxError::Aborted`].
     pub(crate) async fn send_with(
         self,
         controller: &AbortController,
-    ) -> Result<AjaxResponse, AjaxError> {
+    ) -> Result<chsk::client::HttpResponse, AjaxError> {
         let Some(timeout) = self.timeout else {
             return self.fetch(controller).await;
         };
@@ -150,7 +162,10 @@ impl Ajax {
         }
     }
 
-    async fn fetch(self, controller: &AbortController) -> Result<AjaxResponse, AjaxError> {
+    async fn fetch(
+        self,
+        controller: &AbortController,
+    ) -> Result<chsk::client::HttpResponse, AjaxError> {
         let net = |e: wasm_bindgen::JsValue| {
             if is_abort(&e) {
                 AjaxError::Aborted
@@ -187,14 +202,17 @@ impl Ajax {
             .await
             .map_err(net)?;
         let body = Uint8Array::new(&buf).to_vec();
-        let status = response.status();
-        if (200..300).contains(&status) {
-            Ok(AjaxResponse { status, body })
-        } else {
-            Err(AjaxError::Status {
-                status,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            })
-        }
+        // Readable cross-origin only when the server exposes it (same origin: always).
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .ok()
+            .flatten()
+            .and_then(|v| chsk::client::parse_retry_after(&v));
+        Ok(chsk::client::HttpResponse {
+            status: response.status(),
+            body,
+            retry_after,
+        })
     }
 }

@@ -3,7 +3,7 @@
 use std::{fmt, ops::Deref, time::Duration};
 
 use chsk::{
-    client::{ClientOptions, ClientState, StateChange},
+    client::{ClientOptions, ClientState, CredentialsProvider, ServerError, StateChange},
     CbError, Event,
 };
 use futures::{
@@ -83,13 +83,38 @@ impl<E: Event, P: Event> Client<E, P> {
     /// When `options.csrf_token` is `None`, the token is read from the page's
     /// `<meta name="csrf-token" content="…">`, if there is one. While the page unloads, the
     /// client does not reconnect.
-    pub fn connect(path: &str, mut options: ClientOptions) -> Self {
-        page::watch_unload();
-        if options.csrf_token.is_none() {
-            options.csrf_token = page::csrf_token_from_meta();
-        }
-        let url = page::absolute_url(path);
+    pub fn connect(path: &str, options: ClientOptions) -> Self {
+        let (url, options) = prepare(path, options);
         let (inner, driver) = chsk::client::Client::with_io(&url, options, WebIo);
+        rt::spawn(driver);
+        Self { inner }
+    }
+
+    /// [`connect`](Self::connect) with a credentials provider, asked before every connection
+    /// attempt: the way to open again after a refusal such as `403 bad CSRF token` (a server
+    /// restart made a new token) without a page reload. See
+    /// [`CredentialsProvider`] and [`refresh_csrf_from`](crate::refresh_csrf_from), which
+    /// fetches a fresh token from a URL of the app.
+    ///
+    /// ```no_run
+    /// # #[chsk::events(ns = "chat")] #[derive(Debug, Clone)] pub enum ChatEvent { Post(String) }
+    /// # #[chsk::events(ns = "chat")] #[derive(Debug, Clone)] pub enum ChatPush { New(String) }
+    /// # fn main() {
+    /// let client = chsk_web::Client::<ChatEvent, ChatPush>::connect_with_credentials(
+    ///     "/chsk",
+    ///     chsk_web::ClientOptions::default(),
+    ///     chsk_web::refresh_csrf_from("/csrf-token"),
+    /// );
+    /// # }
+    /// ```
+    pub fn connect_with_credentials(
+        path: &str,
+        options: ClientOptions,
+        credentials: impl CredentialsProvider,
+    ) -> Self {
+        let (url, options) = prepare(path, options);
+        let (inner, driver) =
+            chsk::client::Client::with_io_and_credentials(&url, options, WebIo, credentials);
         rt::spawn(driver);
         Self { inner }
     }
@@ -108,7 +133,27 @@ impl<E: Event, P: Event> Client<E, P> {
     }
 }
 
+fn prepare(path: &str, mut options: ClientOptions) -> (String, ClientOptions) {
+    page::watch_unload();
+    if options.csrf_token.is_none() {
+        options.csrf_token = page::csrf_token_from_meta();
+    }
+    (page::absolute_url(path), options)
+}
+
 impl<E, P> Client<E, P> {
+    /// Calls `f` with every error the server reports about what this client sent, from now on
+    /// (a WebSocket `Error` frame, or a `4xx`/`5xx` answer to an Ajax `POST`); see
+    /// [`server_errors`](chsk::client::Client::server_errors).
+    pub fn on_server_error(&self, mut f: impl FnMut(ServerError) + 'static) {
+        let mut errors = self.inner.server_errors();
+        rt::spawn(async move {
+            while let Some(e) = errors.next().await {
+                f(e);
+            }
+        });
+    }
+
     /// Calls `f` with every state change from now on (Sente's `:chsk/state` event).
     pub fn on_state_change(&self, mut f: impl FnMut(StateChange) + 'static) {
         let mut changes = self.inner.state_changes();
@@ -120,7 +165,9 @@ impl<E, P> Client<E, P> {
     }
 
     /// Waits until the client is open (a handshake arrived), at most `timeout`: the state then,
-    /// or [`CbError::Timeout`] (or [`CbError::Closed`] after a requested disconnect).
+    /// or [`CbError::Timeout`], or at once [`CbError::Closed`] when the client is stopped (a
+    /// requested disconnect, or a refusal it gave up on: see
+    /// [`ClientState::stopped`](chsk::client::ClientState::stopped)).
     pub async fn wait_open(&self, timeout: Duration) -> Result<ClientState, CbError> {
         let opened = std::pin::pin!(self.inner.opened());
         match select(opened, rt::sleep(timeout)).await {

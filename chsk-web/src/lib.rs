@@ -11,12 +11,13 @@ mod ws;
 pub use ajax::{Ajax, AjaxResponse};
 pub use client::Client;
 pub use error::AjaxError;
-pub use page::csrf_token_from_meta;
+pub use page::{csrf_token_from_meta, refresh_csrf_from};
 pub use rt::WebIo;
 
 #[doc(no_inline)]
 pub use chsk::client::{
-    ClientOptions, ClientState, CloseReason, StateChange, Transport, TransportMode,
+    ClientMetrics, ClientOptions, ClientState, CloseReason, Credentials, CredentialsRequest,
+    Refusal, ServerError, StateChange, Transport, TransportMode,
 };
 #[doc(no_inline)]
 pub use chsk::{cb_success, CbError};

@@ -33,14 +33,7 @@ pub(crate) fn http(
             return std::future::pending().await;
         }
         match result {
-            Ok(resp) => Ok(HttpResponse {
-                status: resp.status,
-                body: resp.body,
-            }),
-            Err(AjaxError::Status { status, body }) => Ok(HttpResponse {
-                status,
-                body: body.into_bytes(),
-            }),
+            Ok(resp) => Ok(resp),
             Err(AjaxError::Timeout) => Err(HttpError::Timeout),
             Err(e) => Err(HttpError::Failed(e.to_string())),
         }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chsk::client::{ClientIo, HttpError, HttpRequest, HttpResponse, WsConnection};
+use chsk::client::{ClientIo, HttpError, HttpRequest, HttpResponse, WsConnection, WsOpenError};
 use futures::future::LocalBoxFuture;
 use gloo_timers::future::TimeoutFuture;
 
@@ -14,11 +14,13 @@ use gloo_timers::future::TimeoutFuture;
 pub struct WebIo;
 
 impl ClientIo for WebIo {
-    type Connect = LocalBoxFuture<'static, Result<WsConnection, String>>;
+    type Connect = LocalBoxFuture<'static, Result<WsConnection, WsOpenError>>;
     type Http = LocalBoxFuture<'static, Result<HttpResponse, HttpError>>;
     type Sleep = TimeoutFuture;
 
-    fn connect_ws(&self, url: &str, binary: bool) -> Self::Connect {
+    fn connect_ws(&self, url: &str, binary: bool, _max_message_bytes: usize) -> Self::Connect {
+        // The browser gives no way to refuse a message before it is whole: the core checks
+        // each message's length against `max_frame_bytes`.
         crate::ws::connect(url.to_string(), binary)
     }
 

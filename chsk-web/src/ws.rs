@@ -2,7 +2,7 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use chsk::client::{TransportClosed, WsConnection, WsEvent};
+use chsk::client::{TransportClosed, WsConnection, WsEvent, WsOpenError};
 use futures::{
     channel::{mpsc, oneshot},
     future::LocalBoxFuture,
@@ -11,31 +11,37 @@ use futures::{
 use wasm_bindgen::{closure::Closure, JsCast};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
-use crate::{error::js_text, page, rt};
+use crate::{error::js_text, page};
 
-/// Opens a WebSocket; resolves once it is open, or with why it could not open (a refused
-/// upgrade, a refused connection: the browser reports close code 1006 for both).
+/// Opens a WebSocket; resolves once it is open, or with why it could not open. A refused
+/// upgrade and a refused connection look the same (close code 1006, no status): that is
+/// [`WsOpenError::Unexplained`], and the client core probes the endpoint over HTTP to learn
+/// the status and body of a refusal.
 ///
 /// Dropping the future before it resolves closes the socket. While the page unloads nothing is
 /// opened (the future never resolves), so a closing page never reconnects.
 pub(crate) fn connect(
     url: String,
     binary: bool,
-) -> LocalBoxFuture<'static, Result<WsConnection, String>> {
+) -> LocalBoxFuture<'static, Result<WsConnection, WsOpenError>> {
     Box::pin(async move {
         if page::unloading() {
             return std::future::pending().await;
         }
         let (open_tx, open_rx) = oneshot::channel();
         let (in_tx, in_rx) = mpsc::unbounded();
-        let socket = Socket::open(&url, open_tx, in_tx)?;
+        let socket = Socket::open(&url, open_tx, in_tx).map_err(WsOpenError::Failed)?;
         match open_rx.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(oneshot::Canceled) => return Err("WebSocket closed before opening".into()),
+            Ok(Err(e)) => return Err(WsOpenError::Unexplained(e)),
+            Err(oneshot::Canceled) => {
+                return Err(WsOpenError::Unexplained(
+                    "WebSocket closed before opening".into(),
+                ))
+            }
         }
         let (out_tx, mut out_rx) = mpsc::unbounded::<Vec<u8>>();
-        rt::spawn(async move {
+        wasm_bindgen_futures::spawn_local(async move {
             while let Some(bytes) = out_rx.next().await {
                 if let Err(e) = socket.send(&bytes, binary) {
                     tracing::warn!(error = %e, "chsk-web: WebSocket send failed");
@@ -108,6 +114,7 @@ impl Socket {
                 let detail = match how {
                     TransportClosed::Clean => "WebSocket closed before opening".to_string(),
                     TransportClosed::Error(e) => e,
+                    other => format!("{other:?}"),
                 };
                 let _ = tx.send(Err(detail));
             } else if !page::unloading() {

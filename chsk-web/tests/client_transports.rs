@@ -189,6 +189,10 @@ async fn bad_csrf_token_is_refused_with_the_servers_reason() {
         .await
         .expect("the handshake fails");
     assert!(!st.open);
+    assert_eq!(
+        st.refusal(),
+        Some(&chsk::client::Refusal::new(403, "bad CSRF token"))
+    );
     let detail = st.last_close.and_then(|c| c.detail).unwrap_or_default();
     assert!(detail.contains("403"), "{detail}");
     client.disconnect();

@@ -21,3 +21,37 @@ pub trait VariantOf<const HASH: u64> {
 /// `fn(HandlerToken) -> _` distinctive. Only chsk creates it.
 #[derive(Debug)]
 pub struct HandlerToken(pub(crate) ());
+
+#[cfg(feature = "macros")]
+pub use chsk_macros::{__SerdeAttrs as SerdeAttrs, __bind as bind};
+
+/// A handler parameter's type must be its field's type: `#[chsk::handler]` passes each field
+/// `f` as `f.__chsk_into_param::<ParamType>()`, spanned at the parameter's type.
+#[diagnostic::on_unimplemented(
+    message = "expected `{Self}`, the field's type, found `{P}`",
+    label = "this parameter must have the field's type, `{Self}`"
+)]
+pub trait FieldType<P> {
+    /// The field itself.
+    fn into_param(self) -> P;
+}
+
+impl<T> FieldType<T> for T {
+    fn into_param(self) -> T {
+        self
+    }
+}
+
+/// The method behind [`FieldType`]: the parameter's type is given explicitly and the field's
+/// type comes from the receiver, so nothing is inferred from the single impl.
+pub trait IntoParam: Sized {
+    /// `self` as the parameter's type `P`, which must be `Self`.
+    fn __chsk_into_param<P>(self) -> P
+    where
+        Self: FieldType<P>,
+    {
+        self.into_param()
+    }
+}
+
+impl<T> IntoParam for T {}

@@ -149,7 +149,7 @@ pub trait Handler<S>: Send + Sync + 'static {
     label = "expected the name of an `async fn` under `#[chsk::handler(Enum::Variant)]`, serving state `{S}`",
     note = "annotate the `async fn` with `#[chsk::handler(Enum::Variant)]` and pass its name; a handler with a context serves only its own state: its first parameter must be `chsk::Ctx<{S}>` here (or no context at all)"
 )]
-pub trait IntoHandler<S> {
+pub trait IntoHandler<S, M = ViaToken> {
     /// The handler.
     type Handler: Handler<S>;
 
@@ -157,10 +157,41 @@ pub trait IntoHandler<S> {
     fn into_handler(self) -> Self::Handler;
 }
 
+/// Selects the one real [`IntoHandler`] impl (the marker parameter `M` is inferred).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum ViaToken {}
+
+/// The marker of an impl that never applies; with two candidate impls, rustc reports an
+/// unannotated `async fn` as "not a `#[chsk::handler]`" instead of a signature mismatch with
+/// `FnOnce(HandlerToken)`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum NeverApplies {}
+
+/// Implemented by no type (see [`NeverApplies`]).
+#[doc(hidden)]
+pub trait Unimplementable<S> {
+    /// Never used.
+    type Handler: Handler<S>;
+}
+
 // `do_not_recommend`: a wrong argument is reported as "not a `#[chsk::handler]`", not as a
 // mismatch with this impl's `FnOnce(HandlerToken)` bound or with `Handler<S>`.
 #[diagnostic::do_not_recommend]
-impl<S, F, H> IntoHandler<S> for F
+impl<S, F> IntoHandler<S, NeverApplies> for F
+where
+    F: Unimplementable<S>,
+{
+    type Handler = F::Handler;
+
+    fn into_handler(self) -> F::Handler {
+        unreachable!("no type implements `Unimplementable`")
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<S, F, H> IntoHandler<S, ViaToken> for F
 where
     F: FnOnce(HandlerToken) -> H,
     H: Handler<S>,

@@ -12,6 +12,9 @@ pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
 
+#[doc = include_str!("../docs/getting-started.md")]
+pub mod guide {}
+
 #[doc(hidden)]
 pub mod __private;
 

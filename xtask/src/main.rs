@@ -2,8 +2,14 @@
 //!
 //! - `demo [--addr HOST:PORT] [--no-opt]`: build the chat demo's wasm bundle and run its server.
 //! - `build-web [--out DIR] [--no-opt]`: build the bundle only (`index.html` is served by the
-//!   server; the bundle is `chat_web.js` + `chat_web_bg.wasm`).
-//! - `size`: build the bundle and print its raw and gzipped sizes.
+//!   server; the bundle is `chat_web.js` + `chat_web_bg.wasm`, each with a brotli `.br` and a
+//!   gzip `.gz` copy beside it, which the server sends to browsers that accept them).
+//! - `size`: build the bundle and print its raw, gzipped and brotli sizes.
+//!
+//! The bundle is rebuilt only when needed: cargo's build of the wasm is incremental, and
+//! wasm-bindgen, wasm-opt and the compression run only when the stamp file in the output
+//! directory (`.xtask-stamp`) does not match a hash of the input `.wasm`, the identity of this
+//! xtask binary (which pins wasm-bindgen's version), of the `wasm-opt` used, and the options.
 //!
 //! Everything needed is installed on first use: the `wasm32-unknown-unknown` target through
 //! rustup, wasm-bindgen as a library (no CLI to install), and `wasm-opt` from npm's `binaryen`
@@ -13,8 +19,11 @@ use std::{
     env,
     ffi::OsStr,
     fs,
+    hash::{DefaultHasher, Hasher},
+    io::Write,
     path::{Path, PathBuf},
     process::{Command, ExitCode},
+    time::{Instant, UNIX_EPOCH},
 };
 
 type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
@@ -23,6 +32,8 @@ const USAGE: &str = "usage: cargo run -p xtask -- <demo [--addr HOST:PORT] [--no
 const WEB_CRATE: &str = "chat-web";
 const SERVER_CRATE: &str = "chat-server";
 const STEM: &str = "chat_web";
+/// The stamp file in the output directory: what the bundle there was built from.
+const STAMP: &str = ".xtask-stamp";
 
 fn main() -> ExitCode {
     match run(env::args().skip(1).collect()) {
@@ -103,8 +114,9 @@ fn status(cmd: &mut Command) -> Result {
     }
 }
 
-/// Builds the chat UI for the browser: cargo (profile `wasm`), wasm-bindgen, wasm-opt.
-/// Returns the output directory.
+/// Builds the chat UI for the browser: cargo (profile `wasm`), then, unless the bundle in the
+/// output directory is already built from the same input (see [`STAMP`]), wasm-bindgen,
+/// wasm-opt and the precompression. Returns the output directory.
 fn build_web(opts: &Opts) -> Result<PathBuf> {
     ensure_wasm_target();
     status(cargo().args([
@@ -122,6 +134,15 @@ fn build_web(opts: &Opts) -> Result<PathBuf> {
         .clone()
         .unwrap_or_else(|| target_dir().join("chat-dist"));
     fs::create_dir_all(&out)?;
+    let wasm_opt = if opts.opt { wasm_opt() } else { None };
+    let key = bundle_key(&input, opts.opt, wasm_opt.as_deref())?;
+    let stamp = out.join(STAMP);
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(&*outputs_stamp(&key, &out)) {
+        eprintln!("xtask: bundle in {} is up to date", out.display());
+        return Ok(out);
+    }
+    let _ = fs::remove_file(&stamp);
+    let started = Instant::now();
     eprintln!(
         "xtask: wasm-bindgen {} -> {}",
         input.display(),
@@ -135,19 +156,108 @@ fn build_web(opts: &Opts) -> Result<PathBuf> {
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
     let wasm = out.join(format!("{STEM}_bg.wasm"));
-    if opts.opt {
-        match wasm_opt() {
-            Some(bin) => {
-                let tmp = out.join(format!("{STEM}_bg.opt.wasm"));
-                status(Command::new(bin).arg("-Oz").arg(&wasm).arg("-o").arg(&tmp))?;
-                fs::rename(&tmp, &wasm)?;
-            }
-            None => eprintln!(
-                "xtask: wasm-opt not found and npm not available: bundle left unoptimized"
-            ),
+    match wasm_opt {
+        Some(bin) => {
+            let tmp = out.join(format!("{STEM}_bg.opt.wasm"));
+            status(Command::new(bin).arg("-Oz").arg(&wasm).arg("-o").arg(&tmp))?;
+            fs::rename(&tmp, &wasm)?;
+        }
+        None if opts.opt => {
+            eprintln!("xtask: wasm-opt not found and npm not available: bundle left unoptimized")
+        }
+        None => {}
+    }
+    for name in bundle_files() {
+        precompress(&out.join(name))?;
+    }
+    fs::write(&stamp, outputs_stamp(&key, &out))?;
+    eprintln!(
+        "xtask: bundle built in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(out)
+}
+
+/// The files of the bundle.
+fn bundle_files() -> [String; 2] {
+    [format!("{STEM}.js"), format!("{STEM}_bg.wasm")]
+}
+
+/// What a bundle is built from: the input `.wasm` (a hash of its bytes), this xtask binary
+/// (wasm-bindgen's version and the build steps are compiled into it), the `wasm-opt` used
+/// and whether optimizing was asked for.
+fn bundle_key(input: &Path, opt: bool, wasm_opt: Option<&Path>) -> Result<String> {
+    let mut h = DefaultHasher::new();
+    h.write(&fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?);
+    let mut key = format!("input {:016x}\nopt {opt}\n", h.finish());
+    let exe = env::current_exe()?;
+    key.push_str(&format!("xtask {}\n", file_identity(&exe)));
+    if let Some(bin) = wasm_opt {
+        key.push_str(&format!("wasm-opt {}\n", file_identity(bin)));
+    }
+    Ok(key)
+}
+
+/// A file (found on PATH when `path` is a bare name) as its canonical path, length and
+/// modification time: changes when the file is replaced.
+fn file_identity(path: &Path) -> String {
+    let found = if path.components().count() == 1 {
+        env::var_os("PATH")
+            .and_then(|paths| {
+                env::split_paths(&paths)
+                    .map(|dir| dir.join(path))
+                    .find(|p| p.is_file())
+            })
+            .unwrap_or_else(|| path.to_path_buf())
+    } else {
+        path.to_path_buf()
+    };
+    let real = fs::canonicalize(&found).unwrap_or(found);
+    let meta = fs::metadata(&real).ok();
+    let len = meta.as_ref().map_or(0, fs::Metadata::len);
+    let mtime = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{} {len} {mtime}", real.display())
+}
+
+/// The stamp: the key, then each output file with its length (a missing or changed output
+/// makes the stamp differ, so the bundle is rebuilt).
+fn outputs_stamp(key: &str, out: &Path) -> String {
+    let mut stamp = key.to_string();
+    for name in bundle_files() {
+        for suffix in ["", ".br", ".gz"] {
+            let file = format!("{name}{suffix}");
+            let len = fs::metadata(out.join(&file)).map_or(-1, |m| m.len() as i64);
+            stamp.push_str(&format!("{file} {len}\n"));
         }
     }
-    Ok(out)
+    stamp
+}
+
+/// Writes `<file>.br` (brotli, quality 11) and `<file>.gz` (gzip, level 9) beside `file`.
+fn precompress(file: &Path) -> Result {
+    let bytes = fs::read(file)?;
+    let mut br = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        size_hint: bytes.len(),
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut br, &params)?;
+    fs::write(with_suffix(file, ".br"), br)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&bytes)?;
+    fs::write(with_suffix(file, ".gz"), gz.finish()?)?;
+    Ok(())
+}
+
+fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 fn ensure_wasm_target() {
@@ -197,28 +307,34 @@ fn run_server(dist: &Path, addr: &str) -> Result {
 }
 
 fn report_sizes(dist: &Path) -> Result {
-    let mut total = (0, 0);
-    for name in [format!("{STEM}_bg.wasm"), format!("{STEM}.js")] {
+    let len = |path: PathBuf| -> Result<u64> {
+        Ok(fs::metadata(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len())
+    };
+    let mut total = [0; 3];
+    for name in bundle_files() {
         let path = dist.join(&name);
-        let raw = fs::metadata(&path)?.len();
-        let gz = gzipped_len(&path)?;
-        total = (total.0 + raw, total.1 + gz);
-        println!("{name:<20} {raw:>9} B raw  {gz:>8} B gzipped");
+        let sizes = [
+            len(path.clone())?,
+            len(with_suffix(&path, ".gz"))?,
+            len(with_suffix(&path, ".br"))?,
+        ];
+        for (t, s) in total.iter_mut().zip(sizes) {
+            *t += s;
+        }
+        println!(
+            "{name:<20} {:>9} B raw  {:>8} B gzip  {:>8} B brotli",
+            sizes[0], sizes[1], sizes[2]
+        );
     }
     println!(
-        "{:<20} {:>9} B raw  {:>8} B gzipped ({:.1} KiB)",
+        "{:<20} {:>9} B raw  {:>8} B gzip  {:>8} B brotli ({:.1} KiB)",
         "total",
-        total.0,
-        total.1,
-        total.1 as f64 / 1024.0
+        total[0],
+        total[1],
+        total[2],
+        total[2] as f64 / 1024.0
     );
     Ok(())
-}
-
-fn gzipped_len(path: &Path) -> Result<u64> {
-    let out = Command::new("gzip").arg("-9c").arg(path).output()?;
-    if !out.status.success() {
-        return Err(format!("gzip {} failed", path.display()).into());
-    }
-    Ok(out.stdout.len() as u64)
 }

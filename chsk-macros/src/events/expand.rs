@@ -6,9 +6,11 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{spanned::Spanned, Ident, ItemEnum};
 
 use super::{
-    ast::{EventVariant, EventsEnum, Field, Shape},
+    ast::{EventVariant, EventsEnum, Shape},
     attr,
+    tokens::{bindings, pattern, unraw},
 };
+use crate::symbol::SERDE;
 
 /// Generates everything for one enum; its [`ToTokens`] impl lists the items in order.
 pub(crate) struct Generator<'a> {
@@ -20,6 +22,7 @@ impl ToTokens for Generator<'_> {
         output.extend([
             self.item_enum(),
             self.impl_event(),
+            super::callback::expand(self.input),
             super::variants::expand(self.input),
         ]);
     }
@@ -32,7 +35,7 @@ impl<'a> Generator<'a> {
 
     /// The user's enum, without the `#[reply]` / `#[event]` helper attributes.
     fn item_enum(&self) -> TokenStream {
-        stripped_enum(self.input.original).into_token_stream()
+        stripped_enum(self.input.original, &self.input.krate).into_token_stream()
     }
 
     /// `const _: () = { payload helpers; impl Event for Enum { .. } };`
@@ -282,10 +285,25 @@ impl<'a> Generator<'a> {
     }
 }
 
-/// The enum as written, minus the helper attributes.
-pub(crate) fn stripped_enum(item: &ItemEnum) -> ItemEnum {
+/// The enum as written, minus the helper attributes. When a field has `#[serde(..)]`
+/// attributes (they apply to the payload), the enum also derives chsk's no-op `SerdeAttrs`,
+/// which declares `serde` as a helper attribute: the enum need not derive serde's traits.
+pub(crate) fn stripped_enum(item: &ItemEnum, krate: &syn::Path) -> ItemEnum {
     let mut item = item.clone();
     item.attrs.retain(|a| !attr::is_helper(a));
+    // Only where the payload helpers use them (struct variants, tuple variants of several
+    // fields): elsewhere rustc still reports an unknown `serde` attribute rather than the
+    // macro ignoring it silently.
+    let field_serde = item
+        .variants
+        .iter()
+        .filter(|v| matches!(&v.fields, syn::Fields::Named(_)) || v.fields.len() > 1)
+        .flat_map(|v| v.fields.iter())
+        .any(|f| f.attrs.iter().any(|a| a.path() == SERDE));
+    if field_serde {
+        item.attrs
+            .push(syn::parse_quote!(#[derive(#krate::__private::SerdeAttrs)]));
+    }
     for variant in &mut item.variants {
         variant.attrs.retain(|a| !attr::is_helper(a));
         for field in variant.fields.iter_mut() {
@@ -293,25 +311,6 @@ pub(crate) fn stripped_enum(item: &ItemEnum) -> ItemEnum {
         }
     }
     item
-}
-
-/// Binding names for a variant's fields: `__chsk_f0`, `__chsk_f1`, ..
-pub(super) fn bindings(fields: &[Field<'_>]) -> Vec<TokenStream> {
-    (0..fields.len())
-        .map(|i| format_ident!("__chsk_f{}", i).into_token_stream())
-        .collect()
-}
-
-/// `Path`, `Path(a, b)` or `Path { x: a, y: b }` for the given shape and values.
-pub(super) fn pattern(path: TokenStream, shape: &Shape<'_>, values: &[TokenStream]) -> TokenStream {
-    match shape {
-        Shape::Unit => path,
-        Shape::Tuple(_) => quote!(#path(#(#values),*)),
-        Shape::Struct(fields) => {
-            let names = fields.iter().map(|f| f.ident);
-            quote!(#path { #(#names: #values),* })
-        }
-    }
 }
 
 fn helper_fn(kind: &str, variant: &Ident) -> Ident {
@@ -329,11 +328,6 @@ fn ser_helper(variant: &Ident) -> Ident {
 
 fn de_helper(variant: &Ident) -> Ident {
     format_ident!("__chsk_de_{}", unraw(variant), span = Span::call_site())
-}
-
-pub(super) fn unraw(ident: &Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
 }
 
 /// The path as text, for `#[serde(crate = "..")]`.

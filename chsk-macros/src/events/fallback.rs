@@ -1,26 +1,32 @@
-//! What `#[chsk::events]` emits when the input is rejected: the errors, the enum itself and an
-//! `impl Event` whose bodies are `unreachable!()`, so that uses of the enum do not cascade into
-//! more errors (thiserror's `fallback.rs`).
+//! What `#[chsk::events]` emits when the input is rejected: the errors, the enum itself, an
+//! `impl Event` whose bodies are `unreachable!()`, the generated module and the hidden macro
+//! that handlers use, so that uses of the enum (variant structs, `#[chsk::handler]`s) do not
+//! cascade into more errors (thiserror's `fallback.rs`).
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemEnum;
 
-use super::expand::stripped_enum;
+use super::{ast::EventsEnum, expand::stripped_enum};
 
-/// The errors, the enum, and a placeholder `Event` impl (none for a generic enum).
-pub(crate) fn expand(item: &ItemEnum, krate: &syn::Path, errors: syn::Error) -> TokenStream {
+/// The errors, the enum, a placeholder `Event` impl, the module and the handlers' macro (only
+/// the errors and the enum for a generic enum).
+pub(crate) fn expand(model: &EventsEnum<'_>, errors: syn::Error) -> TokenStream {
+    let krate = &model.krate;
     let errors = errors.into_compile_error();
-    let item = stripped_enum(item);
+    let item = stripped_enum(model.original, krate);
     let generics = &item.generics;
     if !generics.params.is_empty() || generics.where_clause.is_some() {
         return quote!(#errors #item);
     }
     let ident = &item.ident;
     let name = ident.to_string();
+    let module = super::variants::expand(model);
+    let callback = super::callback::expand(model);
     quote! {
         #errors
         #item
+        #callback
+        #module
 
         #[allow(unused_variables, clippy::all)]
         const _: () = {

@@ -3,8 +3,10 @@
 
 mod ast;
 mod attr;
+mod callback;
 mod expand;
 mod fallback;
+mod tokens;
 mod valid;
 mod variants;
 
@@ -30,7 +32,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     valid::check(&cx, &model);
     let out = match cx.check() {
         Ok(()) => expand::Generator::new(&model).into_token_stream(),
-        Err(errors) => fallback::expand(&item, &model.krate, errors),
+        Err(errors) => fallback::expand(&model, errors),
     };
     crate::debug::maybe_print("events", &item.ident, &out);
     out

@@ -7,7 +7,7 @@ use syn::{spanned::Spanned, Visibility};
 
 use super::{
     ast::{EventVariant, EventsEnum, Shape},
-    expand::{bindings, pattern, unraw},
+    tokens::{bindings, pattern, unraw},
 };
 
 /// Generates `mod chat_event { .. }`.
@@ -68,6 +68,7 @@ impl ModuleGenerator<'_> {
             .map(|v| self.variant_struct(v))
             .collect();
         let aliases = &self.aliases;
+        let inner = inner_vis(vis);
         quote! {
             #(#aliases)*
 
@@ -75,6 +76,11 @@ impl ModuleGenerator<'_> {
             #vis mod #module {
                 #[allow(unused_imports)]
                 use super::*;
+
+                /// What `#[chsk::handler(chat_event::Variant)]` calls (see `#[chsk::events]`).
+                #[doc(hidden)]
+                #[allow(unused_imports)]
+                #inner use super::#enum_ident as __chsk_events;
 
                 #(#variants)*
             }
@@ -148,13 +154,15 @@ impl ModuleGenerator<'_> {
             Some(reply) => {
                 let span = reply.span();
                 let reply = self.in_module(reply, &format!("{}_reply", unraw(ident)));
+                // The reply type is written once (as `Output`): an error in it is reported
+                // once, at the user's tokens.
                 (
-                    reply.clone(),
+                    reply,
                     true,
                     quote_spanned! {span=>
                         #[automatically_derived]
                         impl #k::Request for #ident {
-                            type Reply = #reply;
+                            type Reply = <Self as #k::Variant>::Output;
                         }
                     },
                 )

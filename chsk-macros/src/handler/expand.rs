@@ -12,8 +12,7 @@ use crate::symbol::{CFG, DOC};
 /// function of the user's name that returns the handler, and the `Handler` impl.
 pub(crate) struct Generator<'a> {
     input: &'a HandlerFn<'a>,
-    /// The variant struct's type.
-    variant: &'a TokenStream,
+    args: &'a Args,
     variant_span: Span,
     krate: syn::Path,
 }
@@ -81,7 +80,7 @@ impl<'a> Generator<'a> {
     pub(crate) fn new(input: &'a HandlerFn<'a>, args: &'a Args) -> Self {
         Self {
             input,
-            variant: &args.variant,
+            args,
             variant_span: args.variant_span,
             krate: args.krate.clone(),
         }
@@ -138,7 +137,6 @@ impl<'a> Generator<'a> {
         let k = &self.krate;
         let input = self.input;
         let ident = hidden_type(input.ident);
-        let variant = self.variant;
         let (impl_generics, state) = impl_state(input);
         // Local names at the attribute's span (the destructuring, at the parameters' span,
         // names `fields` as the attribute would: user tokens have the call site's hygiene).
@@ -151,15 +149,26 @@ impl<'a> Generator<'a> {
         let bindings: Vec<syn::Ident> = (0..input.params.len())
             .map(|i| format_ident!("__chsk_arg{}", i, span = Span::call_site()))
             .collect();
-        // The destructuring is spanned at the parameter list, so a wrong number of parameters
-        // points there; each argument is spanned at its parameter's type.
-        let params_span = params_span(input);
-        let destructure = quote_spanned!(params_span=> let (#(#bindings,)*) = fields;);
-        let args = input
-            .params
-            .iter()
-            .zip(&bindings)
-            .map(|(param, binding)| syn::Ident::new(&binding.to_string(), param.ty.span()));
+        // Each argument is converted at its parameter's type, so a parameter of another type
+        // than its field is reported there, naming the field's type.
+        let args = input.params.iter().zip(&bindings).map(|(param, binding)| {
+            // The call runs from the type's first token to its last, so rustc underlines the
+            // whole type.
+            let ty = &param.ty;
+            let mut tokens = ty.to_token_stream().into_iter();
+            let first = tokens.next().map_or_else(|| ty.span(), |t| t.span());
+            let last = tokens.last().map_or(first, |t| t.span());
+            let binding = syn::Ident::new(&binding.to_string(), first);
+            let mut call =
+                proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, TokenStream::new());
+            call.set_span(last);
+            quote_spanned! {first=>
+                {
+                    use #k::__private::IntoParam as _;
+                    #binding.__chsk_into_param::<#ty>#call
+                }
+            }
+        });
         // The boxing is spanned at the return type: its bound ties the future's output to the
         // variant's `Output`, so a wrong return type is reported there.
         let output_span = match input.output {
@@ -170,19 +179,30 @@ impl<'a> Generator<'a> {
         let boxed = quote_spanned! {output_span=>
             __chsk_box::<Self::Variant, _>(#future)
         };
-        // The literal tokens of the impl are spanned at the variant's name: an unknown variant
-        // makes the impl and its signature ill-formed, and those errors then repeat the one at
-        // the name, which rustc reports once. The call of `run` keeps the attribute's span.
+        // The literal tokens of the impl are spanned at the variant's name. The call of `run`
+        // keeps the attribute's span.
         let vspan = self.variant_span;
         let run = quote!(let #future = Self::run(*self, #cx_arg #(#args),*););
         let cfgs = cfgs(input.original);
+        let variant = self.args.variant_type(false);
+        let enum_check = self.args.enum_check();
+        // The enum's macro checks the variant and binds the fields to the parameters (by name
+        // for a struct variant, in order otherwise) before the body.
+        let body = self
+            .args
+            .body(self.bind_params(&fields, &bindings), quote!(#run #boxed));
         quote_spanned! {vspan=>
             #cfgs
             #[automatically_derived]
             impl #impl_generics #k::Handler<#state> for #ident {
                 type Variant = #variant;
 
-                #[allow(unused_variables, clippy::let_unit_value, clippy::unused_unit)]
+                #[allow(
+                    unused_variables,
+                    unreachable_code,
+                    clippy::let_unit_value,
+                    clippy::unused_unit
+                )]
                 fn call(
                     &#self_,
                     #cx: #k::Ctx<#state>,
@@ -197,12 +217,33 @@ impl<'a> Generator<'a> {
                     {
                         #k::__private::Box::pin(future)
                     }
-                    #destructure
-                    #run
-                    #boxed
+                    #enum_check
+                    #body
                 }
             }
         }
+    }
+
+    /// `fields (/* span of the parameters */) [(__chsk_arg0 room) (__chsk_arg1 _) ..]`: what
+    /// the enum's macro needs to bind the fields (`_` for a pattern that is not a name).
+    fn bind_params(&self, fields: &syn::Ident, bindings: &[syn::Ident]) -> TokenStream {
+        let params = self
+            .input
+            .params
+            .iter()
+            .zip(bindings)
+            .map(|(param, binding)| {
+                let name = match &*param.pat {
+                    syn::Pat::Ident(pat) if pat.subpat.is_none() => pat.ident.to_token_stream(),
+                    other => quote_spanned!(other.span()=> _),
+                };
+                quote!((#binding #name))
+            });
+        let mut span_carrier =
+            proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, TokenStream::new());
+        // The parentheses of the parameter list: where a missing or extra field is reported.
+        span_carrier.set_span(self.input.original.sig.paren_token.span.join());
+        quote!(#fields #span_carrier [#(#params)*])
     }
 
     fn variant_written(&self) -> String {
@@ -210,16 +251,6 @@ impl<'a> Generator<'a> {
             Some(args) => args.written.to_token_stream().to_string().replace(' ', ""),
             None => String::new(),
         }
-    }
-}
-
-/// The span of the field parameters (or of the parentheses when there are none).
-fn params_span(input: &HandlerFn<'_>) -> Span {
-    let sig = &input.original.sig;
-    let mut spans = input.params.iter().map(|p| p.span());
-    match spans.next() {
-        Some(first) => spans.fold(first, |acc, s| acc.join(s).unwrap_or(acc)),
-        None => sig.paren_token.span.join(),
     }
 }
 

@@ -21,7 +21,7 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
     let Some(args) = input.args.as_ref().filter(|_| !is_method) else {
         return quote!(#errors #f);
     };
-    let (vis, ident, variant, k) = (&f.vis, input.ident, &args.variant, &args.krate);
+    let (vis, ident, k) = (&f.vis, input.ident, &args.krate);
     let hidden = hidden_type(ident);
     let (impl_generics, state) = impl_state(input);
     let cfgs = cfgs(f);
@@ -33,13 +33,8 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
         quote!(#[doc = " A `#[chsk::handler]`."]),
         &cfgs,
     );
-    quote! {
-        #errors
-
-        #item_type
-        #item_fn
-
-        #cfgs
+    let variant = args.variant_type(true);
+    let placeholder = quote! {
         impl #impl_generics #k::Handler<#state> for #hidden {
             type Variant = #variant;
 
@@ -51,5 +46,14 @@ pub(crate) fn expand(input: &HandlerFn<'_>, errors: syn::Error) -> TokenStream {
                 ::core::unreachable!()
             }
         }
+    };
+    quote! {
+        #errors
+
+        #item_type
+        #item_fn
+
+        #cfgs
+        #placeholder
     }
 }

@@ -12,9 +12,16 @@
 //! - `/chsk-json`: the same with the JSON codec;
 //! - `/chsk-nows`: like `/chsk`, but WebSocket upgrades are refused with `403` (the Auto
 //!   fallback test);
+//! - `/chsk-refuse`: refuses every GET with `403 closed for maintenance` (whatever the token);
 //! - `/big`: a plain GET returning [`BIG_LEN`] bytes (the `Ajax` helper test);
 //! - `/slow?ms=N`: answers after N ms;
-//! - `/connected`: the user ids connected to `/chsk`, one a line.
+//! - `/connected`: the user ids connected to `/chsk`, one a line;
+//! - `/attempts?client-id=X`: how many requests (GET, POST, WebSocket upgrades) of client X
+//!   reached `/chsk`;
+//! - `/csrf-token`: the CSRF token (for `chsk_web::refresh_csrf_from`).
+//!
+//! `/chsk` answers a POSTed event whose id is in the `stray/` namespace with
+//! `400 unknown event id` (a stand-in until the server itself answers unknown Ajax events so).
 
 /// Where the chsk routes listen.
 pub const CHSK_ADDR: &str = "127.0.0.1:38471";

@@ -75,12 +75,21 @@ mod host {
                 }),
             )
             .route("/slow", get(slow))
-            .nest("/chsk", chsk_axum::routes(postcard.clone()))
+            .route("/attempts", get(attempts))
+            .route("/csrf-token", get(|| async { CSRF_TOKEN }))
+            .nest(
+                "/chsk",
+                chsk_axum::routes(postcard.clone()).layer(middleware::from_fn(count_requests)),
+            )
             .nest(
                 "/chsk-nows",
                 chsk_axum::routes(postcard).layer(middleware::from_fn(refuse_websocket)),
             )
             .nest("/chsk-json", chsk_axum::routes(chsk_server(Codec::Json)))
+            .route(
+                "/chsk-refuse",
+                get(|| async { (StatusCode::FORBIDDEN, "closed for maintenance") }),
+            )
             .route("/big", get(big))
             .layer(middleware::from_fn(cors))
     }
@@ -94,6 +103,34 @@ mod host {
         let ms = q.get("ms").and_then(|v| v.parse().ok()).unwrap_or(1000);
         tokio::time::sleep(Duration::from_millis(ms)).await;
         "slow"
+    }
+
+    /// Requests to `/chsk` (GET and POST, WebSocket upgrades included) per client id.
+    static REQUESTS: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+
+    async fn count_requests(req: Request, next: Next) -> Response {
+        if req.method() != Method::OPTIONS {
+            let client_id = req.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("client-id="))
+                    .map(str::to_string)
+            });
+            if let (Some(id), Ok(mut map)) = (client_id, REQUESTS.lock()) {
+                *map.get_or_insert_with(HashMap::new).entry(id).or_default() += 1;
+            }
+        }
+        next.run(req).await
+    }
+
+    /// `GET /attempts?client-id=X`: how many requests of client X reached `/chsk`.
+    async fn attempts(Query(q): Query<HashMap<String, String>>) -> String {
+        let id = q.get("client-id").cloned().unwrap_or_default();
+        let n = REQUESTS
+            .lock()
+            .ok()
+            .and_then(|m| m.as_ref().and_then(|m| m.get(&id).copied()))
+            .unwrap_or(0);
+        n.to_string()
     }
 
     async fn refuse_websocket(req: Request, next: Next) -> Response {

@@ -38,6 +38,15 @@ impl AutoFallback {
         }
     }
 
+    /// Whether a failure of `transport` now would downgrade to Ajax (see
+    /// [`on_failure`](Self::on_failure)), without recording it.
+    pub(crate) fn would_downgrade(&self, mode: TransportMode, transport: Transport) -> bool {
+        mode == TransportMode::Auto
+            && transport == Transport::Ws
+            && !self.ws_opened
+            && !self.downgraded
+    }
+
     /// A connection on `transport` failed or was lost (not on request). Returns `true` when the
     /// client should downgrade to Ajax now, skipping the backoff.
     pub(crate) fn on_failure(&mut self, mode: TransportMode, transport: Transport) -> bool {

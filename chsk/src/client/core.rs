@@ -5,10 +5,14 @@ use std::{collections::VecDeque, fmt, time::Duration};
 use super::{
     auto::AutoFallback,
     backoff::Backoff,
+    credentials::{Credentials, CredentialsRequest},
+    io::{HttpError, HttpResponse, TransportClosed, WsOpenError},
     options::{ClientOptions, Transport},
     pending::Pending,
     rng::Rng,
-    state::{ClientState, CloseReason, LastClose, StateChange},
+    state::{
+        ClientMetrics, ClientState, CloseReason, LastClose, Refusal, ServerError, StateChange,
+    },
 };
 use crate::{
     codec::Payload,
@@ -27,24 +31,16 @@ impl fmt::Display for ConnId {
     }
 }
 
-/// How a transport ended, as reported by a driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransportClosed {
-    /// The WebSocket closed cleanly (close code 1000).
-    Clean,
-    /// Any failure: the WebSocket could not open (refused upgrade, connection refused), closed
-    /// with another code, or errored; an Ajax request failed. The text is kept in
-    /// [`LastClose::detail`].
-    Error(String),
-}
-
 /// The outcome of an Ajax poll (or handshake) GET, as reported by a driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollError {
     /// The client-side HTTP timeout fired: just poll again.
     Timeout,
-    /// The request failed (network error, or an HTTP status other than 200 with its body).
+    /// The request failed (network error).
     Failed(String),
+    /// The server answered with an HTTP status other than 200: a refusal (e.g. `403 bad CSRF
+    /// token` after a server restart made a new token).
+    Refused(Refusal),
 }
 
 /// What the state machine asks its driver to do, or to deliver.
@@ -99,12 +95,44 @@ pub enum Output {
     },
     /// The state changed.
     State(Box<StateChange>),
+    /// Ask the credentials provider (see [`Credentials`]) for the credentials of connection
+    /// `conn` and report the answer with [`on_credentials`](ClientCore::on_credentials). Only
+    /// with a provider ([`ClientCore::use_credentials_provider`]).
+    Credentials {
+        /// The connection attempt waiting for them.
+        conn: ConnId,
+        /// What to tell the provider.
+        request: CredentialsRequest,
+    },
+    /// The WebSocket of `conn` could not open for an unexplained reason
+    /// ([`WsOpenError::Unexplained`]): `GET url` (an Ajax handshake of the same endpoint, same
+    /// credentials) and report the outcome with [`on_probe`](ClientCore::on_probe), to learn
+    /// the status and body of a refusal.
+    Probe {
+        /// The connection.
+        conn: ConnId,
+        /// The probe URL.
+        url: String,
+    },
+    /// Deliver an error the server reported about something this client sent.
+    ServerError(ServerError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the credentials provider.
+    Credentials,
+    /// Opening (WebSocket) or handshaking; or open once `handshaken`.
+    Connecting,
+    /// The WebSocket failed to open for an unexplained reason (kept here); probing over HTTP.
+    Probing(String),
 }
 
 #[derive(Debug)]
 struct Conn {
     id: ConnId,
     transport: Transport,
+    phase: Phase,
     started: Duration,
     handshaken: bool,
     last_recv: Duration,
@@ -141,6 +169,10 @@ pub struct ClientCore {
     reconnect_at: Option<Duration>,
     started: bool,
     stopped: bool,
+    provider: bool,
+    creds: Credentials,
+    last_refusal: Option<Refusal>,
+    metrics: ClientMetrics,
     out: VecDeque<Output>,
 }
 
@@ -151,6 +183,10 @@ impl ClientCore {
         let mut rng = Rng::new(seed);
         let client_id = opts.client_id.clone().unwrap_or_else(|| rng.client_id());
         let state = ClientState::new(client_id, opts.codec);
+        let creds = Credentials {
+            csrf_token: opts.csrf_token.clone(),
+            params: Vec::new(),
+        };
         Self {
             backoff: Backoff::new(opts.backoff, rng.next_u64()),
             opts,
@@ -166,8 +202,30 @@ impl ClientCore {
             reconnect_at: None,
             started: false,
             stopped: false,
+            provider: false,
+            creds,
+            last_refusal: None,
+            metrics: ClientMetrics::default(),
             out: VecDeque::new(),
         }
+    }
+
+    /// Asks a credentials provider before every connection attempt (see
+    /// [`Output::Credentials`]); without one the options' token is used, and a refusal that
+    /// retrying cannot fix stops the client. Call before [`start`](Self::start).
+    pub fn use_credentials_provider(&mut self) {
+        self.provider = true;
+    }
+
+    /// The credentials of the current (or last) attempt.
+    pub fn credentials(&self) -> &Credentials {
+        &self.creds
+    }
+
+    /// The counters kept by the core (all but
+    /// [`pushes_dropped`](ClientMetrics::pushes_dropped), which the push delivery keeps).
+    pub fn metrics(&self) -> &ClientMetrics {
+        &self.metrics
     }
 
     /// The current state.
@@ -241,10 +299,10 @@ impl ClientCore {
         };
         param("client-id", &self.state.client_id);
         param("codec", self.opts.codec.name());
-        if let Some(token) = &self.opts.csrf_token {
+        if let Some(token) = &self.creds.csrf_token {
             param("csrf-token", token);
         }
-        for (k, v) in &self.opts.params {
+        for (k, v) in self.opts.params.iter().chain(&self.creds.params) {
             param(k, v);
         }
         if handshake {
@@ -324,16 +382,113 @@ impl ClientCore {
         }
     }
 
+    /// The credentials provider answered for `conn` ([`Output::Credentials`]): `Some` connects
+    /// with them, `None` gives up (the client stops, see [`ClientState::stopped`]).
+    pub fn on_credentials(&mut self, conn: ConnId, now: Duration, creds: Option<Credentials>) {
+        let Some(c) = self.conn_mut(conn) else {
+            return;
+        };
+        if c.phase != Phase::Credentials {
+            return;
+        }
+        match creds {
+            Some(creds) => {
+                c.phase = Phase::Connecting;
+                let transport = c.transport;
+                self.creds = creds;
+                self.emit_connect(conn, transport);
+            }
+            None => {
+                tracing::info!("chsk client: the credentials provider gave up; stopping");
+                self.conn = None;
+                self.halt(now);
+            }
+        }
+        self.commit();
+    }
+
+    /// The WebSocket of `conn` could not open.
+    ///
+    /// A refusal with a status is a [`CloseReason::Refused`] (in `Auto` mode, while the
+    /// WebSocket has never opened, it falls back to Ajax instead: a proxy may refuse upgrades);
+    /// an [`Unexplained`](WsOpenError::Unexplained) failure is probed over HTTP first
+    /// ([`Output::Probe`]).
+    pub fn on_connect_failed(&mut self, conn: ConnId, now: Duration, error: WsOpenError) {
+        let Some(transport) = self.conn_mut(conn).map(|c| c.transport) else {
+            return;
+        };
+        match error {
+            WsOpenError::Refused(resp) => {
+                let refusal = resp.refusal();
+                let detail = Some(refusal.to_string());
+                self.fail(now, CloseReason::Refused(refusal), detail, false);
+            }
+            WsOpenError::Failed(e) => {
+                let reason = failure_reason(transport, &TransportClosed::Error(String::new()));
+                self.fail(now, reason, Some(e), false);
+            }
+            WsOpenError::Unexplained(e) => {
+                if self.auto.would_downgrade(self.opts.transport, transport) {
+                    self.fail(now, CloseReason::WsError, Some(e), false);
+                } else {
+                    if let Some(c) = self.conn_mut(conn) {
+                        c.phase = Phase::Probing(e);
+                    }
+                    let url = self.url(Transport::Ajax, true);
+                    self.out.push_back(Output::Probe { conn, url });
+                }
+            }
+        }
+        self.commit();
+    }
+
+    /// The outcome of the HTTP probe of `conn` ([`Output::Probe`]): a status other than `200`
+    /// is the refusal; otherwise the WebSocket failure stays unexplained
+    /// ([`CloseReason::WsError`]).
+    pub fn on_probe(
+        &mut self,
+        conn: ConnId,
+        now: Duration,
+        result: Result<HttpResponse, HttpError>,
+    ) {
+        let Some(c) = self.conn_mut(conn) else {
+            return;
+        };
+        let Phase::Probing(ws_error) = c.phase.clone() else {
+            return;
+        };
+        match result {
+            Ok(resp) if resp.status != 200 => {
+                let refusal = resp.refusal();
+                let detail = Some(format!("{ws_error}; HTTP probe: {refusal}"));
+                self.fail(now, CloseReason::Refused(refusal), detail, false);
+            }
+            Ok(_) => {
+                let detail = format!("{ws_error}; an HTTP request to the endpoint succeeded");
+                self.fail(now, CloseReason::WsError, Some(detail), false);
+            }
+            Err(_) => self.fail(now, CloseReason::WsError, Some(ws_error), false),
+        }
+        self.commit();
+    }
+
     /// A message arrived on `conn` (a WebSocket message, or the `200` body of an Ajax `POST`).
     pub fn on_message(&mut self, conn: ConnId, now: Duration, bytes: &[u8]) {
+        let max = self.opts.max_frame_bytes;
         let Some(c) = self.conn_mut(conn) else {
             return;
         };
         c.last_recv = now;
         c.ping_sent = None;
-        match self.opts.codec.decode_frame(bytes) {
-            Ok(frame) => self.on_frame(now, frame),
-            Err(e) => tracing::warn!(%conn, error = %e, "chsk client: undecodable frame ignored"),
+        if bytes.len() > max {
+            self.too_large(now, bytes.len());
+        } else {
+            match self.opts.codec.decode_frame(bytes) {
+                Ok(frame) => self.on_frame(now, frame),
+                Err(e) => {
+                    tracing::warn!(%conn, error = %e, "chsk client: undecodable frame ignored")
+                }
+            }
         }
         self.commit();
     }
@@ -341,12 +496,14 @@ impl ClientCore {
     /// An Ajax GET (the handshake of [`Output::Connect`] or an [`Output::Poll`]) finished with
     /// a `200` body, or failed.
     pub fn on_poll(&mut self, conn: ConnId, now: Duration, result: Result<&[u8], PollError>) {
+        let max = self.opts.max_frame_bytes;
         let Some(c) = self.conn_mut(conn) else {
             return;
         };
         c.last_recv = now;
         let handshaken = c.handshaken;
         match result {
+            Ok(bytes) if bytes.len() > max => self.too_large(now, bytes.len()),
             Ok(bytes) => match self.opts.codec.decode_frame(bytes) {
                 Ok(frame) => {
                     if !handshaken && !matches!(frame, Frame::Handshake(_)) {
@@ -369,6 +526,10 @@ impl ClientCore {
             Err(PollError::Failed(detail)) => {
                 self.fail(now, CloseReason::Unexpected, Some(detail), false);
             }
+            Err(PollError::Refused(refusal)) => {
+                let detail = Some(refusal.to_string());
+                self.fail(now, CloseReason::Refused(refusal), detail, false);
+            }
         }
         if self.conn.as_ref().is_some_and(|c| c.id == conn) {
             let url = self.ajax_url();
@@ -386,6 +547,9 @@ impl ClientCore {
         let detail = match how {
             TransportClosed::Clean => None,
             TransportClosed::Error(e) => Some(e),
+            TransportClosed::FrameTooLarge { size, max } => Some(format!(
+                "a frame of {size} bytes exceeds the limit of {max} bytes"
+            )),
         };
         self.fail(now, reason, detail, false);
         self.commit();
@@ -407,6 +571,51 @@ impl ClientCore {
             Some(_) => {}
             None => tracing::warn!(%conn, error = %err, "chsk client: sending an event failed"),
         }
+    }
+
+    /// The outcome of an Ajax `POST` of `conn` ([`Output::Send`] on Ajax), `reply_id` when it
+    /// carried a request:
+    ///
+    /// - `200`: the body is a frame (a `Reply`), as [`on_message`](Self::on_message);
+    /// - `204`: done;
+    /// - `504`: the request times out ([`CbError::Timeout`]);
+    /// - `401` / `403`: the connection is refused ([`CloseReason::Refused`], as a refused
+    ///   poll), the request fails with [`CbError::Error`];
+    /// - any other status (`400 malformed frame`, `413`, `429`, `5xx`): an
+    ///   [`Output::ServerError`] with the status and body, and the request fails with
+    ///   [`CbError::Error`];
+    /// - no response: the request fails ([`CbError::Timeout`] or [`CbError::Error`]).
+    pub fn on_posted(
+        &mut self,
+        conn: ConnId,
+        now: Duration,
+        reply_id: Option<ReplyId>,
+        result: Result<HttpResponse, HttpError>,
+    ) {
+        if self.conn_mut(conn).is_none() {
+            return;
+        }
+        match result {
+            Ok(resp) if resp.status == 200 => return self.on_message(conn, now, &resp.body),
+            Ok(resp) if resp.status == 204 => {}
+            Ok(resp) if resp.status == 504 => self.on_send_failed(conn, reply_id, CbError::Timeout),
+            Ok(resp) => {
+                let refusal = resp.refusal();
+                self.on_send_failed(conn, reply_id, CbError::Error(refusal.to_string()));
+                if matches!(resp.status, 401 | 403) {
+                    let detail = Some(refusal.to_string());
+                    self.fail(now, CloseReason::Refused(refusal), detail, true);
+                } else {
+                    self.server_error(ServerError {
+                        message: refusal.body,
+                        status: Some(resp.status),
+                    });
+                }
+            }
+            Err(HttpError::Timeout) => self.on_send_failed(conn, reply_id, CbError::Timeout),
+            Err(HttpError::Failed(e)) => self.on_send_failed(conn, reply_id, CbError::Error(e)),
+        }
+        self.commit();
     }
 
     /// Sends an event that wants no reply. Fails with [`CbError::Closed`] when not open (unless
@@ -462,35 +671,29 @@ impl ClientCore {
     /// [`RequestedDisconnect`](CloseReason::RequestedDisconnect)). Every pending request gets
     /// [`CbError::Closed`]; the send buffer is emptied.
     pub fn disconnect(&mut self, now: Duration) {
-        self.stopped = true;
-        self.reconnect_at = None;
-        self.st().next_reconnect = None;
         if self.conn.is_some() {
+            self.stopped = true;
             self.fail(now, CloseReason::RequestedDisconnect, None, true);
         } else {
             self.record_close(now, CloseReason::RequestedDisconnect, None);
         }
-        self.buffer.clear();
-        for reply_id in self.pending.drain() {
-            self.out.push_back(Output::Reply {
-                reply_id,
-                result: Err(CbError::Closed),
-            });
-        }
+        self.halt(now);
         self.commit();
     }
 
     /// Closes the connection (reason [`RequestedReconnect`](CloseReason::RequestedReconnect))
     /// and connects again at once, WebSocket first in `Auto` mode. Also resumes after
-    /// [`disconnect`](Self::disconnect).
+    /// [`disconnect`](Self::disconnect) or after the client stopped on a refusal.
     pub fn reconnect(&mut self, now: Duration) {
         self.started = true;
         self.stopped = false;
+        self.st().stopped = false;
         if self.conn.is_some() {
             self.fail(now, CloseReason::RequestedReconnect, None, true);
         } else {
             self.record_close(now, CloseReason::RequestedReconnect, None);
         }
+        self.last_refusal = None;
         self.auto.reset();
         self.backoff.reset();
         self.connect_now(now);
@@ -544,23 +747,62 @@ impl ClientCore {
         }
     }
 
+    fn server_error(&mut self, error: ServerError) {
+        tracing::warn!(%error, "chsk client: the server reported an error");
+        self.metrics.server_errors += 1;
+        self.metrics.last_server_error = Some(error.clone());
+        self.out.push_back(Output::ServerError(error));
+    }
+
+    fn too_large(&mut self, now: Duration, size: usize) {
+        let max = self.opts.max_frame_bytes;
+        let detail = format!("a frame of {size} bytes exceeds the limit of {max} bytes");
+        self.fail(
+            now,
+            CloseReason::FrameTooLarge { size, max },
+            Some(detail),
+            true,
+        );
+    }
+
     fn connect_now(&mut self, now: Duration) {
         self.reconnect_at = None;
         self.st().next_reconnect = None;
+        self.metrics.connect_attempts += 1;
         let transport = self.auto.transport(self.opts.transport);
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
+        let phase = if self.provider {
+            Phase::Credentials
+        } else {
+            Phase::Connecting
+        };
         self.conn = Some(Conn {
             id,
             transport,
+            phase: phase.clone(),
             started: now,
             handshaken: false,
             last_recv: now,
             ping_sent: None,
         });
+        if phase == Phase::Credentials {
+            let request = CredentialsRequest {
+                refusal: self.last_refusal.clone(),
+                current: self.creds.clone(),
+                attempt: self.backoff.attempt(),
+            };
+            self.out
+                .push_back(Output::Credentials { conn: id, request });
+        } else {
+            self.emit_connect(id, transport);
+        }
+    }
+
+    fn emit_connect(&mut self, conn: ConnId, transport: Transport) {
         let url = self.url(transport, transport == Transport::Ajax);
         self.out.push_back(Output::Connect {
-            conn: id,
+            conn,
             transport,
             url,
         });
@@ -587,9 +829,10 @@ impl ClientCore {
                 }
             }
             Frame::Pong | Frame::PollTimeout => {}
-            Frame::Error { message } => {
-                tracing::warn!(%message, "chsk client: the server reported a protocol error")
-            }
+            Frame::Error { message } => self.server_error(ServerError {
+                message,
+                status: None,
+            }),
             Frame::Close { reason } => {
                 self.fail(now, CloseReason::ServerClose(reason), None, true);
             }
@@ -611,6 +854,7 @@ impl ClientCore {
         }
         self.auto.on_open(transport);
         self.backoff.reset();
+        self.last_refusal = None;
         let st = self.st();
         if !st.open {
             st.first_open = !st.ever_opened;
@@ -648,8 +892,31 @@ impl ClientCore {
         });
     }
 
+    /// Stops for good (until `reconnect`): no reconnect scheduled, the send buffer emptied
+    /// (buffered requests fail with `Closed`, buffered events are counted), every pending
+    /// request failed with `Closed`.
+    fn halt(&mut self, _now: Duration) {
+        self.stopped = true;
+        self.reconnect_at = None;
+        let st = self.st();
+        st.next_reconnect = None;
+        st.stopped = true;
+        for b in std::mem::take(&mut self.buffer) {
+            if let Buffered::Event(_) = b {
+                self.metrics.sends_dropped += 1;
+            }
+        }
+        for reply_id in self.pending.drain() {
+            self.out.push_back(Output::Reply {
+                reply_id,
+                result: Err(CbError::Closed),
+            });
+        }
+    }
+
     /// Ends the current connection with `reason`, fails its requests, then decides what next:
-    /// nothing (on request), an immediate Ajax downgrade, or a reconnect after backoff.
+    /// nothing (on request), an immediate Ajax downgrade, a stop (a refusal that retrying
+    /// cannot fix, without a credentials provider), or a reconnect after backoff.
     fn fail(&mut self, now: Duration, reason: CloseReason, detail: Option<String>, tell: bool) {
         let Some(conn) = self.conn.take() else {
             return;
@@ -680,11 +947,30 @@ impl ClientCore {
             self.connect_now(now);
             return;
         }
+        let refusal = match &reason {
+            CloseReason::Refused(r) => Some(r.clone()),
+            _ => None,
+        };
         self.record_close(now, reason, detail);
         if self.stopped {
             return;
         }
-        let at = now + self.backoff.next_delay();
+        let mut delay = self.backoff.next_delay();
+        if let Some(r) = &refusal {
+            if !r.retryable() && !self.provider {
+                tracing::warn!(
+                    refusal = %r,
+                    "chsk client: refused, and retrying cannot fix it without new credentials; stopping"
+                );
+                self.halt(now);
+                return;
+            }
+            if r.retryable() {
+                delay = delay.max(r.retry_after.unwrap_or(self.opts.backoff.base));
+            }
+        }
+        self.last_refusal = refusal;
+        let at = now + delay;
         let attempt = self.backoff.attempt();
         self.reconnect_at = Some(at);
         let st = self.st();
@@ -699,6 +985,10 @@ impl ClientCore {
 fn failure_reason(transport: Transport, how: &TransportClosed) -> CloseReason {
     match (transport, how) {
         (Transport::Ws, TransportClosed::Clean) => CloseReason::Clean,
+        (_, TransportClosed::FrameTooLarge { size, max }) => CloseReason::FrameTooLarge {
+            size: *size,
+            max: *max,
+        },
         (Transport::Ws, TransportClosed::Error(_)) => CloseReason::WsError,
         (Transport::Ajax, _) => CloseReason::Unexpected,
     }

@@ -21,10 +21,14 @@ use futures::{
 };
 
 use super::{
-    core::{ClientCore, ConnId, Output, PollError, TransportClosed},
-    io::{ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse, WsConnection, WsEvent},
+    core::{ClientCore, ConnId, Output, PollError},
+    credentials::{Credentials, CredentialsProvider},
+    io::{
+        ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse, TransportClosed, WsConnection,
+        WsEvent, WsOpenError,
+    },
     options::Transport,
-    state::StateChange,
+    state::{ServerError, StateChange},
 };
 use crate::{codec::Payload, error::CbError, protocol::EventFrame, protocol::ReplyId};
 
@@ -33,7 +37,35 @@ pub(crate) struct Shared {
     pub(crate) core: ClientCore,
     pub(crate) replies: HashMap<ReplyId, oneshot::Sender<Result<Payload, CbError>>>,
     pub(crate) push_subs: Vec<UnboundedSender<Arc<[EventFrame]>>>,
+    /// The pushes kept for the first `pushes()` call, until it is made (bounded).
+    pub(crate) first_pushes: Option<FirstPushes>,
+    pub(crate) pushes_dropped: u64,
     pub(crate) state_subs: Vec<UnboundedSender<StateChange>>,
+    pub(crate) error_subs: Vec<UnboundedSender<ServerError>>,
+}
+
+/// The bounded buffer of pushes waiting for the first `pushes()` call.
+pub(crate) struct FirstPushes {
+    pub(crate) batches: Vec<Arc<[EventFrame]>>,
+    pub(crate) events: usize,
+    pub(crate) capacity: usize,
+}
+
+impl FirstPushes {
+    /// Keeps what fits of `batch`; returns how many events were dropped.
+    fn keep(&mut self, batch: &Arc<[EventFrame]>) -> usize {
+        let room = self.capacity.saturating_sub(self.events);
+        if batch.len() <= room {
+            self.batches.push(batch.clone());
+            self.events += batch.len();
+            return 0;
+        }
+        if room > 0 {
+            self.batches.push(batch[..room].into());
+            self.events += room;
+        }
+        batch.len() - room
+    }
 }
 
 pub(crate) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -54,12 +86,29 @@ impl Shared {
                 Output::Push(events) if events.is_empty() => {}
                 Output::Push(events) => {
                     let batch: Arc<[EventFrame]> = events.into();
+                    if let Some(first) = &mut self.first_pushes {
+                        let dropped = first.keep(&batch);
+                        if dropped > 0 {
+                            if self.pushes_dropped == 0 {
+                                tracing::warn!(
+                                    capacity = first.capacity,
+                                    "chsk client: pushes() not called yet and its buffer is \
+                                     full: pushes are dropped (see ClientMetrics::pushes_dropped)"
+                                );
+                            }
+                            self.pushes_dropped += dropped as u64;
+                        }
+                    }
                     self.push_subs
                         .retain(|tx| tx.unbounded_send(batch.clone()).is_ok());
                 }
                 Output::State(change) => {
                     self.state_subs
                         .retain(|tx| tx.unbounded_send((*change).clone()).is_ok());
+                }
+                Output::ServerError(e) => {
+                    self.error_subs
+                        .retain(|tx| tx.unbounded_send(e.clone()).is_ok());
                 }
                 other => io.push(other),
             }
@@ -89,7 +138,9 @@ impl<F: Future> Future for Tagged<F> {
 
 enum Wakeup {
     Handle(Option<()>),
-    WsOpened(Result<WsConnection, String>),
+    Credentials(Option<Credentials>),
+    WsOpened(Result<WsConnection, WsOpenError>),
+    Probed(Result<HttpResponse, HttpError>),
     Ws(Option<WsEvent>),
     Polled(Result<HttpResponse, HttpError>),
     Posted(ConnId, Option<ReplyId>, Result<HttpResponse, HttpError>),
@@ -117,30 +168,26 @@ async fn maybe_sleep<Io: ClientIo>(io: &Io, after: Option<Duration>) {
     }
 }
 
-fn describe(resp: &HttpResponse) -> String {
-    let body = String::from_utf8_lossy(&resp.body);
-    format!("HTTP {}: {}", resp.status, body.trim())
-}
-
 /// The driver: runs until every [`Client`](super::Client) handle is dropped.
-pub(crate) async fn drive<Io: ClientIo>(
+pub(crate) async fn drive<Io: ClientIo, C: CredentialsProvider>(
     shared: Arc<Mutex<Shared>>,
     io: Io,
+    provider: C,
     mut wake: UnboundedReceiver<()>,
 ) {
-    let (binary, csrf, ajax_timeout, content_type) = {
+    let (binary, ajax_timeout, content_type, max_frame_bytes) = {
         let g = lock(&shared);
         let o = g.core.options();
         (
             o.codec.is_binary(),
-            o.csrf_token.clone(),
             o.ajax_timeout,
             o.codec.content_type(),
+            o.max_frame_bytes,
         )
     };
-    let request = |method, url: String, body: Option<Vec<u8>>| {
+    let request = |method, url: String, body: Option<Vec<u8>>, csrf: &Option<String>| {
         let mut headers = Vec::new();
-        if let Some(token) = &csrf {
+        if let Some(token) = csrf {
             headers.push(("x-csrf-token", token.clone()));
         }
         if body.is_some() {
@@ -155,7 +202,9 @@ pub(crate) async fn drive<Io: ClientIo>(
         }
     };
 
+    let mut asking: Option<(ConnId, Pin<Box<C::Future>>)> = None;
     let mut connecting: Option<(ConnId, Pin<Box<Io::Connect>>)> = None;
+    let mut probe: Option<(ConnId, Pin<Box<Io::Http>>)> = None;
     let mut ws: Option<(ConnId, WsConnection)> = None;
     let mut poll: Option<(ConnId, Pin<Box<Io::Http>>)> = None;
     let mut ajax: Option<(ConnId, String)> = None;
@@ -164,32 +213,48 @@ pub(crate) async fn drive<Io: ClientIo>(
     lock(&shared).core.start(io.now());
     loop {
         let now = io.now();
-        let (outputs, deadline) = {
+        let (outputs, deadline, csrf) = {
             let mut g = lock(&shared);
             g.core.tick(now);
-            (g.drain(), g.core.next_deadline())
+            let csrf = g.core.credentials().csrf_token.clone();
+            (g.drain(), g.core.next_deadline(), csrf)
         };
         for out in outputs {
             match out {
+                Output::Credentials { conn, request } => {
+                    (connecting, probe, ws, poll, ajax) = (None, None, None, None, None);
+                    asking = Some((conn, Box::pin(provider.credentials(request))));
+                }
                 Output::Connect {
                     conn,
                     transport,
                     url,
                 } => {
-                    (connecting, ws, poll, ajax) = (None, None, None, None);
+                    (asking, connecting, probe, ws, poll, ajax) =
+                        (None, None, None, None, None, None);
+                    // The credentials may have just changed (`on_credentials`).
+                    let (csrf, ajax_url) = {
+                        let g = lock(&shared);
+                        (g.core.credentials().csrf_token.clone(), g.core.ajax_url())
+                    };
                     match transport {
                         Transport::Ws => {
-                            connecting = Some((conn, Box::pin(io.connect_ws(&url, binary))));
+                            let open = io.connect_ws(&url, binary, max_frame_bytes);
+                            connecting = Some((conn, Box::pin(open)));
                         }
                         Transport::Ajax => {
-                            let get = request(HttpMethod::Get, url, None);
+                            let get = request(HttpMethod::Get, url, None, &csrf);
                             poll = Some((conn, Box::pin(io.http(get))));
-                            ajax = Some((conn, lock(&shared).core.ajax_url()));
+                            ajax = Some((conn, ajax_url));
                         }
                     }
                 }
+                Output::Probe { conn, url } => {
+                    let get = request(HttpMethod::Get, url, None, &csrf);
+                    probe = Some((conn, Box::pin(io.http(get))));
+                }
                 Output::Poll { conn, url } => {
-                    let get = request(HttpMethod::Get, url, None);
+                    let get = request(HttpMethod::Get, url, None, &csrf);
                     poll = Some((conn, Box::pin(io.http(get))));
                 }
                 Output::Send {
@@ -201,7 +266,7 @@ pub(crate) async fn drive<Io: ClientIo>(
                         let _ = ws.outgoing.unbounded_send(bytes);
                     }
                     (_, Some((id, url))) if *id == conn => {
-                        let post = request(HttpMethod::Post, url.clone(), Some(bytes));
+                        let post = request(HttpMethod::Post, url.clone(), Some(bytes), &csrf);
                         posts.push(Tagged {
                             conn,
                             reply_id,
@@ -211,8 +276,14 @@ pub(crate) async fn drive<Io: ClientIo>(
                     _ => tracing::debug!(%conn, "chsk client: send on a stale connection dropped"),
                 },
                 Output::Close { conn } => {
+                    if asking.as_ref().is_some_and(|(id, _)| *id == conn) {
+                        asking = None;
+                    }
                     if connecting.as_ref().is_some_and(|(id, _)| *id == conn) {
                         connecting = None;
+                    }
+                    if probe.as_ref().is_some_and(|(id, _)| *id == conn) {
+                        probe = None;
                     }
                     if ws.as_ref().is_some_and(|(id, _)| *id == conn) {
                         ws = None;
@@ -230,7 +301,9 @@ pub(crate) async fn drive<Io: ClientIo>(
 
         let wakeup = {
             let handle = wake.next().fuse();
+            let asked = maybe(asking.as_mut().map(|(_, f)| f)).fuse();
             let opened = maybe(connecting.as_mut().map(|(_, f)| f)).fuse();
+            let probed = maybe(probe.as_mut().map(|(_, f)| f)).fuse();
             let ws_event = maybe_next(ws.as_mut().map(|(_, c)| &mut c.incoming)).fuse();
             let polled = maybe(poll.as_mut().map(|(_, f)| f)).fuse();
             let posted = async {
@@ -242,10 +315,12 @@ pub(crate) async fn drive<Io: ClientIo>(
             }
             .fuse();
             let timer = maybe_sleep(&io, deadline.map(|d| d.saturating_sub(now))).fuse();
-            pin_mut!(handle, opened, ws_event, polled, posted, timer);
+            pin_mut!(handle, asked, opened, probed, ws_event, polled, posted, timer);
             select_biased! {
                 w = handle => Wakeup::Handle(w),
+                c = asked => Wakeup::Credentials(c),
                 r = opened => Wakeup::WsOpened(r),
+                r = probed => Wakeup::Probed(r),
                 e = ws_event => Wakeup::Ws(e),
                 r = polled => Wakeup::Polled(r),
                 p = posted => match p {
@@ -260,6 +335,12 @@ pub(crate) async fn drive<Io: ClientIo>(
         match wakeup {
             Wakeup::Handle(Some(())) => while let Ok(()) = wake.try_recv() {},
             Wakeup::Handle(None) => break,
+            Wakeup::Credentials(creds) => {
+                let Some((conn, _)) = asking.take() else {
+                    continue;
+                };
+                lock(&shared).core.on_credentials(conn, now, creds);
+            }
             Wakeup::WsOpened(result) => {
                 let Some((conn, _)) = connecting.take() else {
                     continue;
@@ -270,8 +351,14 @@ pub(crate) async fn drive<Io: ClientIo>(
                         ws = Some((conn, c));
                         g.core.on_open(conn, now);
                     }
-                    Err(e) => g.core.on_closed(conn, now, TransportClosed::Error(e)),
+                    Err(e) => g.core.on_connect_failed(conn, now, e),
                 }
+            }
+            Wakeup::Probed(result) => {
+                let Some((conn, _)) = probe.take() else {
+                    continue;
+                };
+                lock(&shared).core.on_probe(conn, now, result);
             }
             Wakeup::Ws(event) => {
                 let Some((conn, _)) = &ws else {
@@ -300,8 +387,8 @@ pub(crate) async fn drive<Io: ClientIo>(
                 match result {
                     Ok(resp) if resp.status == 200 => g.core.on_poll(conn, now, Ok(&resp.body)),
                     Ok(resp) => {
-                        let failed = PollError::Failed(describe(&resp));
-                        g.core.on_poll(conn, now, Err(failed))
+                        let refused = PollError::Refused(resp.refusal());
+                        g.core.on_poll(conn, now, Err(refused))
                     }
                     Err(HttpError::Timeout) => g.core.on_poll(conn, now, Err(PollError::Timeout)),
                     Err(HttpError::Failed(e)) => {
@@ -310,24 +397,7 @@ pub(crate) async fn drive<Io: ClientIo>(
                 }
             }
             Wakeup::Posted(conn, reply_id, result) => {
-                let mut g = lock(&shared);
-                match result {
-                    Ok(resp) if resp.status == 200 => g.core.on_message(conn, now, &resp.body),
-                    Ok(resp) if resp.status == 204 => {}
-                    Ok(resp) if resp.status == 504 => {
-                        g.core.on_send_failed(conn, reply_id, CbError::Timeout)
-                    }
-                    Ok(resp) => {
-                        let err = CbError::Error(describe(&resp));
-                        g.core.on_send_failed(conn, reply_id, err)
-                    }
-                    Err(HttpError::Timeout) => {
-                        g.core.on_send_failed(conn, reply_id, CbError::Timeout)
-                    }
-                    Err(HttpError::Failed(e)) => {
-                        g.core.on_send_failed(conn, reply_id, CbError::Error(e))
-                    }
-                }
+                lock(&shared).core.on_posted(conn, now, reply_id, result);
             }
             Wakeup::Timer => {}
         }

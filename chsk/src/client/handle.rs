@@ -21,10 +21,11 @@ use futures::{
 
 use super::{
     core::ClientCore,
-    driver::{drive, lock, Shared},
+    credentials::{CredentialsProvider, NoProvider},
+    driver::{drive, lock, FirstPushes, Shared},
     io::ClientIo,
     options::ClientOptions,
-    state::{ClientState, CloseReason, StateChange},
+    state::{ClientMetrics, ClientState, ServerError, StateChange},
 };
 use crate::{
     codec::Codec,
@@ -40,7 +41,6 @@ struct Inner {
     wake: UnboundedSender<()>,
     clock: Clock,
     codec: Codec,
-    first_pushes: Mutex<Option<UnboundedReceiver<Arc<[EventFrame]>>>>,
 }
 
 /// A chsk client: sends events `E` (and requests, typed by [`Request`]) and receives pushes `P`.
@@ -100,14 +100,53 @@ impl<E: Event, P: Event> Client<E, P> {
     where
         Io: ClientIo + Clone + Send + Sync,
     {
+        Self::build(url_base, options, io, None::<NoProvider>)
+    }
+
+    /// [`with_io`](Self::with_io) with a credentials provider, asked before every connection
+    /// attempt (see [`CredentialsProvider`]): the way to recover from a refusal such as
+    /// `403 bad CSRF token` without user action.
+    pub fn with_io_and_credentials<Io, C>(
+        url_base: &str,
+        options: ClientOptions,
+        io: Io,
+        credentials: C,
+    ) -> (Self, impl Future<Output = ()>)
+    where
+        Io: ClientIo + Clone + Send + Sync,
+        C: CredentialsProvider,
+    {
+        Self::build(url_base, options, io, Some(credentials))
+    }
+
+    fn build<Io, C>(
+        url_base: &str,
+        options: ClientOptions,
+        io: Io,
+        credentials: Option<C>,
+    ) -> (Self, impl Future<Output = ()>)
+    where
+        Io: ClientIo + Clone + Send + Sync,
+        C: CredentialsProvider,
+    {
         let codec = options.codec;
-        let core = ClientCore::new(url_base, options, io.seed());
-        let (push_tx, push_rx) = mpsc::unbounded();
+        let push_capacity = options.push_buffer;
+        let mut core = ClientCore::new(url_base, options, io.seed());
+        if credentials.is_some() {
+            core.use_credentials_provider();
+        }
         let shared = Arc::new(Mutex::new(Shared {
             core,
             replies: HashMap::new(),
-            push_subs: vec![push_tx],
+            push_subs: Vec::new(),
+            first_pushes: Some(FirstPushes {
+                batches: Vec::new(),
+                events: 0,
+                capacity: push_capacity,
+            }),
+            pushes_dropped: 0,
             state_subs: Vec::new(),
+            error_subs: Vec::new(),
         }));
         let (wake, wake_rx) = mpsc::unbounded();
         let clock_io = io.clone();
@@ -116,19 +155,27 @@ impl<E: Event, P: Event> Client<E, P> {
             wake,
             clock: Arc::new(move || clock_io.now()),
             codec,
-            first_pushes: Mutex::new(Some(push_rx)),
         });
         let client = Self {
             inner,
             _types: PhantomData,
         };
-        (client, drive(shared, io, wake_rx))
+        let driver = async move {
+            match credentials {
+                Some(c) => drive(shared, io, c, wake_rx).await,
+                None => drive(shared, io, NoProvider, wake_rx).await,
+            }
+        };
+        (client, driver)
     }
 
     /// Sends an event that wants no reply.
     ///
-    /// Fails at once with [`CbError::Closed`] when the client is not open (unless the opt-in
-    /// send buffer takes it), or with [`CbError::Error`] when the event cannot be encoded.
+    /// While the client is not open (before the first handshake, or reconnecting) the event
+    /// waits in the send buffer ([`ClientOptions::send_buffer`], default 256) and is sent after
+    /// the next handshake, in order. Fails with [`CbError::Closed`] when the buffer is full or
+    /// disabled, or when the client is stopped ([`ClientState::stopped`]); with
+    /// [`CbError::Error`] when the event cannot be encoded.
     pub fn send(&self, event: impl Into<E>) -> Result<(), CbError> {
         let frame = event.into().to_frame(self.inner.codec)?;
         lock(&self.inner.shared).core.send(frame)?;
@@ -138,9 +185,11 @@ impl<E: Event, P: Event> Client<E, P> {
 
     /// Sends a request and waits for its typed reply, at most `timeout`.
     ///
-    /// Exactly one outcome: the reply; [`CbError::Timeout`]; [`CbError::Closed`] when not open
-    /// (unless buffered) or when the connection closes first; [`CbError::Error`] when the server
-    /// answers with an error or the reply does not decode. A reply after the timeout is ignored.
+    /// Exactly one outcome: the reply; [`CbError::Timeout`]; [`CbError::Closed`] when it cannot
+    /// be sent (stopped, or not open with a full or disabled send buffer) or when the
+    /// connection closes first; [`CbError::Error`] when the server answers with an error or
+    /// the reply does not decode. A reply after the timeout is ignored. Before the first
+    /// handshake the request waits in the send buffer, like [`send`](Self::send).
     pub async fn send_with_reply<R>(
         &self,
         request: R,
@@ -168,24 +217,24 @@ impl<E: Event, P: Event> Client<E, P> {
 
     /// The pushes from the server, typed.
     ///
-    /// The first call gets every push since the client was created; each later call gets a new
-    /// stream of the pushes from then on. A push that does not decode as `P` is logged and
-    /// yielded as an `Err`; the stream goes on.
+    /// The first call gets the pushes since the client was created: until that call they are
+    /// kept for it, up to [`ClientOptions::push_buffer`] events (default 1024); later ones are
+    /// dropped and counted in [`ClientMetrics::pushes_dropped`], so call it early. Each later
+    /// call gets a new stream of the pushes from then on. A push that does not decode as `P`
+    /// is logged and yielded as an `Err`; the stream goes on.
     ///
-    /// Streams are unbounded (the server bounds what it sends per connection): until the first
-    /// call, pushes are kept for it, so call it early, or drop the stream to stop collecting.
+    /// A stream is unbounded (the server bounds what it sends per connection): drop it to stop
+    /// collecting.
     pub fn pushes(&self) -> Pushes<P> {
-        let first = self
-            .inner
-            .first_pushes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let rx = first.unwrap_or_else(|| {
-            let (tx, rx) = mpsc::unbounded();
-            lock(&self.inner.shared).push_subs.push(tx);
-            rx
-        });
+        let (tx, rx) = mpsc::unbounded();
+        let mut g = lock(&self.inner.shared);
+        if let Some(first) = g.first_pushes.take() {
+            for batch in first.batches {
+                let _ = tx.unbounded_send(batch);
+            }
+        }
+        g.push_subs.push(tx);
+        drop(g);
         Pushes {
             rx,
             batch: None,
@@ -211,6 +260,42 @@ impl<E, P> Client<E, P> {
         (self.inner.clock)()
     }
 
+    /// The errors the server reports from now on about what this client sent (a WebSocket
+    /// `Error` frame: malformed frame, unknown event id, bad payload; a `4xx`/`5xx` answer to
+    /// an Ajax `POST`). They do not close the connection. Also counted in
+    /// [`metrics`](Self::metrics).
+    ///
+    /// ```no_run
+    /// # async fn f<E: chsk::Event, P: chsk::Event>(client: chsk::client::Client<E, P>) {
+    /// let mut errors = client.server_errors();
+    /// while let Some(e) = errors.recv().await {
+    ///     eprintln!("the server says: {e}");
+    /// }
+    /// # }
+    /// ```
+    pub fn server_errors(&self) -> ServerErrors {
+        let (tx, rx) = mpsc::unbounded();
+        lock(&self.inner.shared).error_subs.push(tx);
+        ServerErrors { rx }
+    }
+
+    /// The client's counters: connection attempts, pushes dropped before the first
+    /// [`pushes`](Self::pushes) call, buffered sends dropped, server errors.
+    ///
+    /// ```no_run
+    /// # fn f<E, P>(client: chsk::client::Client<E, P>) {
+    /// let m = client.metrics();
+    /// assert_eq!(m.pushes_dropped, 0, "no push was lost");
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> ClientMetrics {
+        let g = lock(&self.inner.shared);
+        ClientMetrics {
+            pushes_dropped: g.pushes_dropped,
+            ..g.core.metrics().clone()
+        }
+    }
+
     /// Every state change from now on (Sente's `:chsk/state` events). A change that happened
     /// just before the call may still be delivered; [`state`](Self::state) is always current.
     pub fn state_changes(&self) -> StateChanges {
@@ -220,8 +305,9 @@ impl<E, P> Client<E, P> {
     }
 
     /// Waits until the client is open (a handshake arrived). Fails with [`CbError::Closed`]
-    /// after a requested [`disconnect`](Self::disconnect). No timeout: see `wait_open`
-    /// (native) or race it with a timer.
+    /// when the client is stopped ([`ClientState::stopped`]: a requested
+    /// [`disconnect`](Self::disconnect), or a refusal it gave up on; the state tells which).
+    /// No timeout: see `wait_open` (native) or race it with a timer.
     pub async fn opened(&self) -> Result<(), CbError> {
         let mut changes = {
             let mut g = lock(&self.inner.shared);
@@ -229,7 +315,7 @@ impl<E, P> Client<E, P> {
             if st.open {
                 return Ok(());
             }
-            if st.last_close_reason() == Some(&CloseReason::RequestedDisconnect) {
+            if st.stopped {
                 return Err(CbError::Closed);
             }
             let (tx, rx) = mpsc::unbounded();
@@ -242,7 +328,7 @@ impl<E, P> Client<E, P> {
             if st.open {
                 return Ok(());
             }
-            if st.last_close_reason() == Some(&CloseReason::RequestedDisconnect) {
+            if st.stopped {
                 return Err(CbError::Closed);
             }
         }
@@ -350,6 +436,27 @@ impl Stream for StateChanges {
     type Item = StateChange;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StateChange>> {
+        self.rx.poll_next_unpin(cx)
+    }
+}
+
+/// The stream of server errors; see [`Client::server_errors`].
+#[derive(Debug)]
+pub struct ServerErrors {
+    rx: UnboundedReceiver<ServerError>,
+}
+
+impl ServerErrors {
+    /// The next error; `None` when the client is gone.
+    pub async fn recv(&mut self) -> Option<ServerError> {
+        self.rx.next().await
+    }
+}
+
+impl Stream for ServerErrors {
+    type Item = ServerError;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ServerError>> {
         self.rx.poll_next_unpin(cx)
     }
 }

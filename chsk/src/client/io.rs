@@ -10,7 +10,26 @@ use std::{future::Future, time::Duration};
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::core::TransportClosed;
+use super::state::Refusal;
+
+/// How a transport ended, as reported by a driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportClosed {
+    /// The WebSocket closed cleanly (close code 1000).
+    Clean,
+    /// Any failure: the WebSocket could not open (refused upgrade, connection refused), closed
+    /// with another code, or errored; an Ajax request failed. The text is kept in
+    /// [`LastClose::detail`](super::LastClose::detail).
+    Error(String),
+    /// A received message was larger than the limit
+    /// ([`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes)).
+    FrameTooLarge {
+        /// Its size, in bytes (as far as known).
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
 
 /// An event from an open WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +85,56 @@ pub struct HttpResponse {
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// The `Retry-After` header, when it holds a number of seconds.
+    pub retry_after: Option<Duration>,
+}
+
+impl HttpResponse {
+    /// A response without `Retry-After`.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            body: body.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The response as a [`Refusal`] (its body as text).
+    pub fn refusal(&self) -> Refusal {
+        Refusal {
+            retry_after: self.retry_after,
+            ..Refusal::new(self.status, String::from_utf8_lossy(&self.body))
+        }
+    }
+}
+
+/// Parses a `Retry-After` value given in seconds (an HTTP date is ignored).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Why a WebSocket could not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsOpenError {
+    /// The server (or a proxy) answered the upgrade request with this HTTP response (the native
+    /// client sees it).
+    Refused(HttpResponse),
+    /// The socket did not open and the runtime cannot tell why: a browser reports close code
+    /// 1006 for a refused connection and for a refused upgrade alike. Unless `Auto` mode falls
+    /// back to Ajax, the client then makes an HTTP probe of the endpoint (an Ajax handshake
+    /// `GET`) to learn the status and body of a refusal.
+    Unexplained(String),
+    /// A network failure (connection refused, reset, DNS, TLS).
+    Failed(String),
+}
+
+impl std::fmt::Display for WsOpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(resp) => resp.refusal().fmt(f),
+            Self::Unexplained(e) | Self::Failed(e) => f.write_str(e),
+        }
+    }
 }
 
 /// An HTTP request that did not produce a response.
@@ -87,14 +156,17 @@ pub enum HttpError {
 /// The futures need not be `Send`: the driver future is `Send` exactly when they are.
 pub trait ClientIo: 'static {
     /// Opening a WebSocket: resolves once the socket is open, or with why it could not open.
-    type Connect: Future<Output = Result<WsConnection, String>>;
+    type Connect: Future<Output = Result<WsConnection, WsOpenError>>;
     /// One HTTP request.
     type Http: Future<Output = Result<HttpResponse, HttpError>>;
     /// A timer.
     type Sleep: Future<Output = ()>;
 
     /// Opens a WebSocket to `url` (`ws://` or `wss://`); `binary` tells how to send frames.
-    fn connect_ws(&self, url: &str, binary: bool) -> Self::Connect;
+    /// A received message longer than `max_message_bytes` should end the socket with
+    /// [`TransportClosed::FrameTooLarge`] when the runtime can check it before buffering the
+    /// message (the core checks every message's length anyway).
+    fn connect_ws(&self, url: &str, binary: bool, max_message_bytes: usize) -> Self::Connect;
     /// Performs an HTTP request.
     fn http(&self, request: HttpRequest) -> Self::Http;
     /// Sleeps for `duration`.

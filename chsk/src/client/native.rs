@@ -13,14 +13,19 @@ use std::{
 
 use futures::{channel::mpsc, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{
-    protocol::{frame::coding::CloseCode, CloseFrame},
+    self,
+    error::CapacityError,
+    protocol::{frame::coding::CloseCode, CloseFrame, WebSocketConfig},
     Message,
 };
 
 use super::{
-    core::TransportClosed,
+    credentials::CredentialsProvider,
     handle::Client,
-    io::{ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse, WsConnection, WsEvent},
+    io::{
+        parse_retry_after, ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse,
+        TransportClosed, WsConnection, WsEvent, WsOpenError,
+    },
     options::ClientOptions,
 };
 use crate::{error::CbError, event::Event};
@@ -46,16 +51,36 @@ fn origin() -> Instant {
 }
 
 impl ClientIo for NativeIo {
-    type Connect = BoxFuture<Result<WsConnection, String>>;
+    type Connect = BoxFuture<Result<WsConnection, WsOpenError>>;
     type Http = BoxFuture<Result<HttpResponse, HttpError>>;
     type Sleep = tokio::time::Sleep;
 
-    fn connect_ws(&self, url: &str, binary: bool) -> Self::Connect {
+    fn connect_ws(&self, url: &str, binary: bool, max_message_bytes: usize) -> Self::Connect {
         let url = url.to_string();
         Box::pin(async move {
-            let (socket, _) = tokio_tungstenite::connect_async(url)
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(max_message_bytes))
+                .max_frame_size(Some(max_message_bytes));
+            let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    // The upgrade was answered with a status: the body says why.
+                    tungstenite::Error::Http(resp) => {
+                        let retry_after = resp
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(parse_retry_after);
+                        let status = resp.status().as_u16();
+                        let body = resp.into_body().unwrap_or_default();
+                        WsOpenError::Refused(HttpResponse {
+                            status,
+                            body,
+                            retry_after,
+                        })
+                    }
+                    other => WsOpenError::Failed(other.to_string()),
+                })?;
             let (out_tx, out_rx) = mpsc::unbounded::<Vec<u8>>();
             let (in_tx, in_rx) = mpsc::unbounded();
             tokio::spawn(pump(socket, binary, out_rx, in_tx));
@@ -91,8 +116,17 @@ impl ClientIo for NativeIo {
             };
             let resp = builder.send().await.map_err(map)?;
             let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
             let body = resp.bytes().await.map_err(map)?.to_vec();
-            Ok(HttpResponse { status, body })
+            Ok(HttpResponse {
+                status,
+                body,
+                retry_after,
+            })
         })
     }
 
@@ -163,6 +197,13 @@ async fn pump<S>(
                     return;
                 }
                 Some(Ok(_)) => {}
+                Some(Err(tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+                    size,
+                    max_size,
+                }))) => {
+                    closed(TransportClosed::FrameTooLarge { size, max: max_size });
+                    return;
+                }
                 Some(Err(e)) => {
                     closed(TransportClosed::Error(e.to_string()));
                     return;
@@ -187,10 +228,46 @@ impl<E: Event, P: Event> Client<E, P> {
         tokio::spawn(driver);
         client
     }
+
+    /// [`connect`](Self::connect) with a credentials provider, asked before every connection
+    /// attempt (see [`CredentialsProvider`]). Must be called inside a tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn f<E: chsk::Event, P: chsk::Event>() {
+    /// use chsk::client::{Client, ClientOptions, Credentials, CredentialsRequest};
+    /// let client = Client::<E, P>::connect_with_credentials(
+    ///     "http://127.0.0.1:3000/chsk",
+    ///     ClientOptions::default(),
+    ///     |req: CredentialsRequest| async move {
+    ///         if req.refusal.is_none() {
+    ///             return Some(req.current); // keep the token until it is refused
+    ///         }
+    ///         let token = reqwest::get("http://127.0.0.1:3000/csrf-token").await.ok()?;
+    ///         Some(Credentials::csrf(token.text().await.ok()?))
+    ///     },
+    /// );
+    /// # }
+    /// ```
+    pub fn connect_with_credentials<C>(
+        url_base: &str,
+        options: ClientOptions,
+        credentials: C,
+    ) -> Self
+    where
+        C: CredentialsProvider + Send + Sync,
+        C::Future: Send,
+    {
+        let (client, driver) =
+            Self::with_io_and_credentials(url_base, options, NativeIo::new(), credentials);
+        tokio::spawn(driver);
+        client
+    }
 }
 
 impl<E, P> Client<E, P> {
-    /// Waits until the client is open, at most `timeout` ([`CbError::Timeout`]).
+    /// Waits until the client is open, at most `timeout` ([`CbError::Timeout`]); fails at once
+    /// with [`CbError::Closed`] when the client is stopped (a requested disconnect, or a
+    /// refusal it gave up on: see [`ClientState::stopped`](super::ClientState::stopped)).
     pub async fn wait_open(&self, timeout: Duration) -> Result<(), CbError> {
         tokio::time::timeout(timeout, self.opened())
             .await

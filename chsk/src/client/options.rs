@@ -5,6 +5,13 @@ use std::time::Duration;
 use super::backoff::BackoffOptions;
 use crate::codec::Codec;
 
+/// The default of [`ClientOptions::send_buffer`]: 256 calls.
+pub const DEFAULT_SEND_BUFFER: usize = 256;
+/// The default of [`ClientOptions::push_buffer`]: 1024 events.
+pub const DEFAULT_PUSH_BUFFER: usize = 1024;
+/// The default of [`ClientOptions::max_frame_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 << 20;
+
 /// Which transport the client uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum TransportMode {
@@ -37,6 +44,7 @@ pub enum Transport {
 ///     transport: TransportMode::Ws,
 ///     ws_kalive: Duration::from_secs(5),
 ///     send_buffer: Some(64),
+///     max_frame_bytes: 1 << 20,
 ///     ..Default::default()
 /// };
 /// # let _ = opts;
@@ -64,18 +72,40 @@ pub struct ClientOptions {
     /// a poll that times out on the client is simply re-issued. Default 60 s.
     pub ajax_timeout: Duration,
     /// The CSRF token, sent as the `csrf-token` query parameter (and the `x-csrf-token` header
-    /// on Ajax requests). Default none.
+    /// on Ajax requests). Default none. With a credentials provider (see
+    /// [`Credentials`](super::Credentials)) this is only the first attempt's token: the provider
+    /// supplies the token of every attempt.
     pub csrf_token: Option<String>,
     /// Extra query parameters sent on every request (WebSocket open, Ajax polls and sends).
     pub params: Vec<(String, String)>,
     /// The client id; default (`None`): 22 random chars of `[A-Za-z0-9]`.
     pub client_id: Option<String>,
-    /// Opt-in bounded send buffer: while the client is not open (connecting or reconnecting),
-    /// up to this many `send`/`send_with_reply` calls are queued and sent after the next
-    /// handshake, in order. `None` (default): sending while not open fails at once with
-    /// [`CbError::Closed`](crate::CbError::Closed), as in Sente. A full buffer also fails with
-    /// `Closed`. A requested [`disconnect`](super::Client::disconnect) empties the buffer.
+    /// The bounded send buffer: while the client is not open (connecting before the first
+    /// handshake, or reconnecting), up to this many `send`/`send_with_reply` calls are queued
+    /// and sent after the next handshake, in order. Default `Some(256)`, so `send` right after
+    /// `connect` works. A full buffer fails the call with
+    /// [`CbError::Closed`](crate::CbError::Closed). When the client stops (a requested
+    /// [`disconnect`](super::Client::disconnect), or a refusal it gives up on, see
+    /// [`ClientState::stopped`](super::ClientState::stopped)) the buffer is emptied: buffered
+    /// requests complete with `Closed`, buffered events are counted in
+    /// [`ClientMetrics::sends_dropped`](super::ClientMetrics::sends_dropped). A buffered request
+    /// still times out after its own timeout. `None`: sending while not open fails at once
+    /// with `Closed`, as in Sente.
     pub send_buffer: Option<usize>,
+    /// How many pushed events are kept for the first call of
+    /// [`Client::pushes`](super::Client::pushes) until it is made. Default 1024. Beyond it, new
+    /// pushes are dropped and counted in
+    /// [`ClientMetrics::pushes_dropped`](super::ClientMetrics::pushes_dropped) (and logged).
+    /// Streams returned by `pushes` are not bounded: they get every push from their creation
+    /// on (drop a stream to stop collecting).
+    pub push_buffer: usize,
+    /// The largest frame accepted from the server, in bytes (a WebSocket message or an Ajax
+    /// response body). A larger one closes the connection with
+    /// [`CloseReason::FrameTooLarge`](super::CloseReason::FrameTooLarge), then the client
+    /// reconnects with backoff. Default 16 MiB (the server keeps its frames under its own,
+    /// smaller, limit). The native client enforces it in the WebSocket reader (a larger
+    /// message is never buffered whole); the browser checks each message's length.
+    pub max_frame_bytes: usize,
 }
 
 impl Default for ClientOptions {
@@ -91,7 +121,9 @@ impl Default for ClientOptions {
             csrf_token: None,
             params: Vec::new(),
             client_id: None,
-            send_buffer: None,
+            send_buffer: Some(DEFAULT_SEND_BUFFER),
+            push_buffer: DEFAULT_PUSH_BUFFER,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::{
 pub enum CloseReason {
     /// The server closed the WebSocket cleanly (code 1000) without saying why.
     Clean,
-    /// The connection failed or was lost (network error, Ajax HTTP error, connect timeout).
+    /// The connection failed or was lost (network error, undecodable Ajax answer, Ajax connect
+    /// timeout). An HTTP status is [`Refused`](Self::Refused).
     Unexpected,
     /// [`Client::disconnect`](super::Client::disconnect) was called.
     RequestedDisconnect,
@@ -26,11 +27,126 @@ pub enum CloseReason {
     DowngradingWsToAjax,
     /// No frame arrived within `ws_ping_timeout` after a keep-alive ping.
     PingTimeout,
-    /// The WebSocket failed with an error (or could not be opened).
+    /// The WebSocket failed with an error, or could not be opened for a reason other than an
+    /// HTTP refusal (network error, connect timeout, an unexplained browser failure whose HTTP
+    /// probe was accepted).
     WsError,
-    /// The server sent `Close { reason }` (e.g. `slow consumer`), or refused the connection
-    /// with an HTTP status (e.g. `403 bad CSRF token`).
+    /// The server sent `Close { reason }` (e.g. `slow consumer`).
     ServerClose(String),
+    /// The server refused the connection attempt with an HTTP status (e.g. `403 bad CSRF
+    /// token`), the same on every transport: a WebSocket upgrade answered with a status, an
+    /// Ajax handshake or poll answered with a status, or (in the browser, which hides the status
+    /// of a refused upgrade) the answer to the HTTP probe made after the WebSocket failed to
+    /// open. See [`Refusal::retryable`] for what the client does next.
+    Refused(Refusal),
+    /// A frame from the server was larger than
+    /// [`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes).
+    FrameTooLarge {
+        /// The size of the frame (or of the message or body carrying it), in bytes.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// An HTTP refusal of a connection attempt: its status and body.
+///
+/// ```
+/// use chsk::client::Refusal;
+/// let r = Refusal::new(403, "bad CSRF token");
+/// assert!(!r.retryable(), "a new token is needed: the credentials provider is asked");
+/// assert!(Refusal::new(503, "maintenance").retryable());
+/// assert!(Refusal::new(429, "too many connections").retryable());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Refusal {
+    /// The HTTP status (`400`, `401`, `403`, `429`, `5xx`, …).
+    pub status: u16,
+    /// The response body as text (the server's reason, e.g. `bad CSRF token`), trimmed, and
+    /// cut to its first [`Refusal::MAX_BODY`] bytes (a proxy's error page can be large).
+    pub body: String,
+    /// The server's `Retry-After` (in seconds), if it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl Refusal {
+    /// The longest body kept, in bytes.
+    pub const MAX_BODY: usize = 1024;
+
+    /// A refusal without `Retry-After`.
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        let body = body.into();
+        let mut body = body.trim();
+        if body.len() > Self::MAX_BODY {
+            let mut end = Self::MAX_BODY;
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            body = &body[..end];
+        }
+        Self {
+            status,
+            body: body.to_string(),
+            retry_after: None,
+        }
+    }
+
+    /// Whether trying again later can fix it: `408`, `429` and every `5xx` (the server is busy,
+    /// overloaded or restarting). Every other status (`400`, `401`, `403`, `404`, …) needs
+    /// something to change first (a new CSRF token, a login, another URL): the client asks its
+    /// credentials provider, or stops when it has none.
+    pub fn retryable(&self) -> bool {
+        matches!(self.status, 408 | 429 | 500..=599)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}: {}", self.status, self.body)
+    }
+}
+
+/// An error reported by the server about something this client sent, without closing the
+/// connection: a WebSocket `Error { message }` frame (malformed frame, unknown event id, bad
+/// payload), or a `4xx` answer with a message to an Ajax `POST` (e.g. `400 malformed frame`,
+/// `413 frame too large`, `429 rate limit exceeded`).
+///
+/// Delivered by [`Client::server_errors`](super::Client::server_errors) and counted in
+/// [`ClientMetrics::server_errors`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The server's message.
+    pub message: String,
+    /// The HTTP status of an Ajax `POST` answer; `None` for a WebSocket `Error` frame.
+    pub status: Option<u16>,
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(status) => write!(f, "HTTP {status}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Counters of a client: what it could not deliver, and what the server reported. See
+/// [`Client::metrics`](super::Client::metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientMetrics {
+    /// Connection attempts made (credentials asked, WebSocket or Ajax handshake started).
+    pub connect_attempts: u64,
+    /// Pushes dropped because [`Client::pushes`](super::Client::pushes) had not been called yet
+    /// and [`ClientOptions::push_buffer`](super::ClientOptions::push_buffer) was full.
+    pub pushes_dropped: u64,
+    /// Events accepted into the send buffer (`send` returned `Ok`) but never sent, because the
+    /// client stopped first (disconnect, or a refusal it gave up on). Buffered requests are
+    /// not counted here: they complete with [`CbError::Closed`](crate::CbError::Closed).
+    pub sends_dropped: u64,
+    /// [`ServerError`]s received.
+    pub server_errors: u64,
+    /// The last one.
+    pub last_server_error: Option<ServerError>,
 }
 
 /// The last close: its reason and when it happened (client time, see [`ClientState`]).
@@ -75,6 +191,12 @@ pub struct ClientState {
     pub next_reconnect: Option<Duration>,
     /// Reconnect attempts since the last successful handshake.
     pub reconnect_attempt: u32,
+    /// The client will not connect again by itself: after a requested
+    /// [`disconnect`](super::Client::disconnect), or after a refusal that retrying cannot fix
+    /// when there is no credentials provider or the provider gave up (the refusal is in
+    /// `last_close`). [`reconnect`](super::Client::reconnect) resumes. Sending fails with
+    /// [`CbError::Closed`](crate::CbError::Closed) meanwhile.
+    pub stopped: bool,
 }
 
 impl ClientState {
@@ -92,19 +214,34 @@ impl ClientState {
             last_close: None,
             next_reconnect: None,
             reconnect_attempt: 0,
+            stopped: false,
         }
     }
 
     /// Decodes the handshake data to a typed value: `None` when the server sent none.
+    ///
+    /// With the JSON codec, data whose value is `null` (`()`, `None`, a unit struct) cannot be
+    /// told from no data on the wire (PROTOCOL.md, "Handshake data and `null` in JSON"); so when
+    /// none arrived, a `T` that decodes from `null` is returned as such, as with postcard.
     pub fn handshake_data<T: DeserializeOwned>(&self) -> Option<Result<T, CodecError>> {
-        self.handshake_data_raw
-            .as_ref()
-            .map(|p| self.codec.decode_payload(p))
+        match &self.handshake_data_raw {
+            Some(p) => Some(self.codec.decode_payload(p)),
+            None if self.codec == Codec::Json => Codec::Json.decode(b"null").ok().map(Ok),
+            None => None,
+        }
     }
 
     /// The reason of the last close, if any.
     pub fn last_close_reason(&self) -> Option<&CloseReason> {
         self.last_close.as_ref().map(|c| &c.reason)
+    }
+
+    /// The refusal of the last close, when the server refused the last connection attempt.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self.last_close_reason() {
+            Some(CloseReason::Refused(r)) => Some(r),
+            _ => None,
+        }
     }
 }
 
@@ -137,5 +274,24 @@ impl StateChange {
     /// The client just opened for the first time: the "ready" signal.
     pub fn first_open(&self) -> bool {
         self.opened() && self.new.first_open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_null_handshake_data_decodes_like_postcard() {
+        let json = ClientState::new("tab-1".into(), Codec::Json);
+        assert_eq!(json.handshake_data::<()>().map(Result::ok), Some(Some(())));
+        assert_eq!(
+            json.handshake_data::<Option<u8>>().map(Result::ok),
+            Some(Some(None))
+        );
+        assert!(json.handshake_data::<String>().is_none());
+        let postcard = ClientState::new("tab-1".into(), Codec::Postcard);
+        assert!(postcard.handshake_data::<()>().is_none());
     }
 }

@@ -78,9 +78,9 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
     /// Registers the handler of one variant: the name of an `async fn` under
     /// `#[chsk::handler(Enum::Variant)]` (see [`IntoHandler`]). Registering two handlers for the
     /// same variant panics in [`build`](Self::build).
-    pub fn handler<F>(mut self, handler: F) -> Self
+    pub fn handler<F, M>(mut self, handler: F) -> Self
     where
-        F: IntoHandler<S>,
+        F: IntoHandler<S, M>,
         <F::Handler as Handler<S>>::Variant: Variant<Event = E>,
         <<F::Handler as Handler<S>>::Variant as Variant>::Output: Serialize,
     {
@@ -193,12 +193,14 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
     /// ```
     /// # #[chsk::events(ns = "x")] #[derive(Debug, Clone)] enum Ev { A }
     /// # #[chsk::handler(Ev::A)] async fn a(_cx: chsk::Ctx<()>) {}
+    /// # fn main() {
     /// let server = chsk::Server::builder(())
     ///     .handler(a)
     ///     .keep_headers(["user-agent", "accept-language"])
     ///     .skip_csrf_check()
     ///     .build();
     /// # let _ = server;
+    /// # }
     /// ```
     ///
     /// # Panics

@@ -162,7 +162,7 @@ impl Server {
             self.inner.limits.max_conns_per_user,
         ) {
             Counters::inc(&self.inner.counters.rejected_requests);
-            return Err(super::lifecycle::too_many_conns());
+            return Err(Rejection::too_many_conns());
         }
         Ok(Accepted {
             request: Arc::new(self.inner.detach(request)),

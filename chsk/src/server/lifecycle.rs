@@ -13,11 +13,7 @@ use super::{
     request::HandshakeRequest,
     security::Rejection,
 };
-use crate::protocol::EventFrame;
-
-pub(crate) fn too_many_conns() -> Rejection {
-    Rejection::new(http::StatusCode::TOO_MANY_REQUESTS, "too many connections")
-}
+use crate::protocol::{EventFrame, Frame, Handshake};
 
 impl Inner {
     /// What a connection keeps of its opening request (see `ServerBuilder::keep_headers`).
@@ -70,14 +66,40 @@ impl Inner {
         Ok(ws + ajax)
     }
 
+    /// Opens a connection: runs the app's handshake-data hook, registers the connection and
+    /// returns its `Handshake` frame (`first` only when the client asked for a handshake, which
+    /// a WebSocket always does). The one open sequence of both transports.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        asked: bool,
+    ) -> Result<Frame, Rejection> {
+        // The app's hook runs before the connection is registered.
+        let data = self.handshake_data.as_ref().and_then(|f| {
+            f(&conn.info.request, conn.info.uid.as_deref(), self.codec)
+                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
+                .ok()
+                .flatten()
+        });
+        let first = self.register(conn).inspect_err(|_| {
+            Counters::inc(&self.counters.rejected_requests);
+        })?;
+        Ok(Frame::Handshake(Handshake {
+            uid: conn.info.uid.clone(),
+            client_id: conn.info.client_id.clone(),
+            data,
+            first: first && asked,
+        }))
+    }
+
     /// Registers a new connection, closing the one it replaces; updates presence.
-    pub(crate) fn register(self: &Arc<Self>, conn: &Arc<Conn>) -> Result<bool, Rejection> {
+    fn register(self: &Arc<Self>, conn: &Arc<Conn>) -> Result<bool, Rejection> {
         let remember = self.timings.ws_grace.max(self.timings.ajax_grace);
         let inserted = self
             .registry
             .insert(conn.clone(), &self.limits, remember)
             .map_err(|e| match e {
-                TooMany::Conns => too_many_conns(),
+                TooMany::Conns => Rejection::too_many_conns(),
                 TooMany::AjaxClients => {
                     Counters::inc(&self.counters.ajax_clients_refused);
                     tracing::warn!(

@@ -61,18 +61,45 @@
 //! | [`handshake_data`](ServerBuilder::handshake_data) | none | any serializable value |
 //! | [`codec`](ServerBuilder::codec) | postcard | |
 //! | [`adapter`](ServerBuilder::adapter) | [`LocalAdapter`] | push/presence routing |
-//! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms, `send_buf_ajax` 100 ms, grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s | |
-//! | [`Limits`] | `max_frame_bytes` 1 MiB, `send_queue` 1024, `max_conns_per_user` 64, `rate_limit` none | |
+//! | [`keep_headers`](ServerBuilder::keep_headers) | none | headers a connection keeps for handlers |
+//! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms, `send_buf_ajax` 100 ms, grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s, `write_timeout` 10 s | |
+//! | [`Limits`] | `max_frame_bytes` 1 MiB, `max_send_frame_bytes` 1 MiB, `send_queue` 1024 frames / 8 MiB, `max_in_flight` 64 calls / 8 MiB, `max_conns_per_user` 64, `max_ajax_clients` 10,000, `max_kept_request_bytes` 8 KiB, `rate_limit` none | |
 //!
 //! # Delivery
 //!
 //! Pushes are batched per transport window and encoded once per batch; every connection gets
-//! them in the order they were pushed. A push with no recipient returns
-//! [`PushError::NoRecipient`]; a connection whose queue is full is closed (`slow consumer`).
-//! Nothing is dropped without being counted in [`Server::metrics`] and logged with `tracing`.
+//! them in the order they were pushed. A batch never encodes to more than
+//! [`Limits::max_send_frame_bytes`]: a full batch is sent at once and the next push opens
+//! another, so a burst becomes several `Push` frames, in order. A push with no recipient
+//! returns [`PushError::NoRecipient`]; a single event too large for a frame returns
+//! [`PushError::TooLarge`].
+//!
+//! Every connection's queue is bounded in frames and bytes; a connection whose queue is full is
+//! closed (`slow consumer`), and so is one that accepts no bytes for
+//! [`Timings::write_timeout`] (a frozen tab, a phone that stopped reading): its socket, queue
+//! and presence entry are freed. **Nothing is dropped without being counted**: every push
+//! handed to a connection counts once in [`Metrics::push_deliveries`], and once more in
+//! [`Metrics::pushes_written`] or in one of the `pushes_dropped_*` counters (slow consumer,
+//! closed, replaced, ping timeout, write timeout, encode failure), whatever the transport and
+//! however the connection ends; so once connections have finished closing,
+//! `push_deliveries == pushes_written + pushes_dropped()`. Drops are logged with `tracing`.
+//!
+//! An app that streams more than `send_queue_bytes` to one client paces itself (e.g. on
+//! [`Metrics::queued_bytes`]) or sends large data over plain HTTP; otherwise the client is
+//! closed as a slow consumer, by design: memory stays bounded.
+//!
 //! Pushes to an Ajax client between polls wait in its queue for its next poll (within the
-//! grace period). Handlers of one WebSocket run concurrently on its task; a handler still
+//! grace period). Handlers of one WebSocket run concurrently on its task, at most
+//! [`Limits::max_in_flight`] at once (the socket is not read meanwhile); a handler still
 //! running when its connection closes is finished on a task of its own.
+//!
+//! # Hostile input
+//!
+//! A malformed frame, an unknown event id or a payload that does not decode gets an `Error`
+//! frame (WebSocket) or `400` (Ajax) with the message, or an error `Reply` for a request; it is
+//! counted and logged once per connection, and never disturbs other clients. Decoding is
+//! bounded in nesting depth ([`codec::MAX_DEPTH`](crate::codec::MAX_DEPTH)), so no payload can
+//! overflow a worker's stack.
 //!
 //! # Mounting in another web framework
 //!
@@ -100,6 +127,7 @@ mod push;
 mod registry;
 mod request;
 mod security;
+mod socket;
 mod ws;
 
 pub use adapter::{Adapter, LocalAdapter, LocalNode, NodeHandle};
@@ -112,7 +140,7 @@ pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;
 pub use security::{HttpResponse, Rejection};
-pub use ws::WsMessage;
+pub use socket::WsMessage;
 
 pub(crate) use conn::ConnInfo;
 pub(crate) use handle::{HandshakeDataFn, Inner, Parts};

@@ -18,7 +18,7 @@ use super::{
     security::{HttpResponse, Rejection},
     ws::kind,
 };
-use crate::protocol::{EventFrame, Frame, Handshake};
+use crate::protocol::{EventFrame, Frame};
 
 impl Server {
     /// Answers an Ajax `GET`: a handshake (`handshake=1`, or no state for this client), or a
@@ -57,28 +57,13 @@ impl Server {
             request: Arc::new(inner.detach(request)),
         };
         let (conn, _) = Conn::new(info, &inner.limits, &inner.counters);
-        // The app's hook runs before the client's state is registered.
-        let data = inner.handshake_data.as_ref().and_then(|f| {
-            f(&conn.info.request, conn.info.uid.as_deref(), inner.codec)
-                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
-                .ok()
-                .flatten()
-        });
-        let first = match inner.register(&conn) {
-            Ok(first) => first && asked,
-            Err(rejection) => {
-                Counters::inc(&inner.counters.rejected_requests);
-                return rejection.into_response();
+        match inner.open(&conn, asked) {
+            Ok(handshake) => {
+                schedule_reap(inner, &conn);
+                self.frame_response(StatusCode::OK, &handshake)
             }
-        };
-        schedule_reap(inner, &conn);
-        let frame = Frame::Handshake(Handshake {
-            uid: conn.info.uid.clone(),
-            client_id: conn.info.client_id.clone(),
-            data,
-            first,
-        });
-        self.frame_response(StatusCode::OK, &frame)
+            Err(rejection) => rejection.into_response(),
+        }
     }
 
     /// Holds one poll: the first queued item (plus everything else queued) as one `Push`, or
@@ -252,7 +237,7 @@ impl Server {
                         }
                     }
                 };
-                let body = super::ws::reply_bytes(inner, reply_id, result);
+                let body = super::socket::reply_bytes(inner, reply_id, result);
                 self.bytes_response(StatusCode::OK, body)
             }
             Frame::Ping => self.frame_response(StatusCode::OK, &Frame::Pong),

@@ -24,6 +24,11 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// `429 too many connections`: the user has `max_conns_per_user` connections.
+    pub(crate) fn too_many_conns() -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too many connections")
+    }
+
     /// A rejection with this status and body.
     pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
         Self {

@@ -2,9 +2,8 @@
 //! (in a `FuturesUnordered`, no task per frame), drains the push queue and keeps the
 //! connection alive.
 
-use std::{fmt, pin::pin, sync::Arc, time::Duration};
+use std::{fmt, pin::pin, sync::Arc};
 
-use bytes::Bytes;
 use futures::{stream::FuturesUnordered, FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{sleep_until, Instant};
 
@@ -15,41 +14,15 @@ use super::{
     mailbox::Inbox,
     metrics::{Cause, Counters},
     options::Transport,
+    socket::{
+        close, message, Stop, Writer, WsMessage, CLOSE_WRITE_TIMEOUT, FLUSH_EVERY, GOING_AWAY,
+        NORMAL, POLICY, TOO_BIG,
+    },
 };
 use crate::{
-    codec::Codec,
     handler::BoxFuture,
-    protocol::{Frame, Handshake, ReplyId},
+    protocol::{Frame, ReplyId},
 };
-
-/// A WebSocket message as the runtime sees it; the web-framework adapter converts its own
-/// socket into a `Stream<Item = Result<WsMessage, E>> + Sink<WsMessage>`. Protocol-level
-/// ping/pong messages stay in the adapter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WsMessage {
-    /// A binary message (postcard frames).
-    Binary(Bytes),
-    /// A text message holding UTF-8 (JSON frames).
-    Text(Bytes),
-    /// A close message: code and reason.
-    Close(u16, String),
-    /// Incoming only: the adapter refused a message over its own size cap (it was not read);
-    /// answered like any oversized frame (`Close { reason: "frame too large" }`, code 1009).
-    TooLarge,
-}
-
-/// Close codes.
-const NORMAL: u16 = 1000;
-const GOING_AWAY: u16 = 1001;
-const POLICY: u16 = 1008;
-const TOO_BIG: u16 = 1009;
-
-/// Flush at least every this many fed frames, even while more work is ready.
-const FLUSH_EVERY: usize = 64;
-
-/// How long a closing connection may take to write its `Close` frame.
-const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A running handler call: when it finishes, its reply (for a request) and the size of the
 /// frame that started it.
@@ -81,134 +54,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         Counters::sub(&self.counters.in_flight_bytes, self.bytes as u64);
     }
-}
-
-/// Why a write stopped the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// The socket failed.
-    Io,
-    /// The write did not complete within `write_timeout`.
-    Timeout,
-    /// A close was requested, and the pending write did not complete within its grace.
-    Closing,
-}
-
-/// How much longer a pending write may take once a close is requested.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// The writing side of a connection: every write has a deadline, and a close request cuts a
-/// pending write short. Pushes are counted as written when the flush that follows them
-/// succeeds.
-struct Writer<'a, K> {
-    sink: K,
-    codec: Codec,
-    conn: &'a Conn,
-    timeout: Duration,
-    /// Frames fed since the last flush.
-    unflushed: usize,
-    /// Pushed events fed since the last flush.
-    unflushed_pushes: u64,
-}
-
-/// Runs one write with the deadline; a close request cuts it short after `CLOSE_GRACE`.
-async fn guarded<F, X>(conn: &Conn, timeout: Duration, op: F) -> Result<(), Stop>
-where
-    F: std::future::Future<Output = Result<(), X>>,
-{
-    {
-        let mut op = pin!(op);
-        // The common case: the socket takes the bytes at once.
-        if let std::task::Poll::Ready(r) = futures::poll!(op.as_mut()) {
-            return r.map_err(|_| Stop::Io);
-        }
-        let deadline = Instant::now() + timeout;
-        let mut closed = pin!(conn.close_requested());
-        closed.as_mut().enable();
-        if !conn.is_closing() {
-            tokio::select! {
-                r = op.as_mut() => return r.map_err(|_| Stop::Io),
-                () = sleep_until(deadline) => return Err(Stop::Timeout),
-                () = closed => {}
-            }
-        }
-        let grace = deadline.min(Instant::now() + CLOSE_GRACE);
-        tokio::select! {
-            r = op => r.map_err(|_| Stop::Io),
-            () = sleep_until(grace) => Err(Stop::Closing),
-        }
-    }
-}
-
-impl<K: Sink<WsMessage> + Unpin> Writer<'_, K> {
-    /// Hands one message to the socket (not flushed yet).
-    async fn feed(&mut self, msg: WsMessage, pushes: u64) -> Result<(), Stop> {
-        match guarded(self.conn, self.timeout, self.sink.feed(msg)).await {
-            Ok(()) => {
-                self.unflushed += 1;
-                self.unflushed_pushes += pushes;
-                Ok(())
-            }
-            Err(stop) => {
-                self.unflushed_pushes += pushes;
-                Err(stop)
-            }
-        }
-    }
-
-    /// Encodes and feeds a frame (an encode failure is logged; nothing is sent).
-    async fn feed_frame(&mut self, frame: &Frame) -> Result<(), Stop> {
-        match encode(self.codec, frame) {
-            Some(bytes) => self.feed(message(self.codec, bytes), 0).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Feeds a reply; one that cannot be encoded, or is larger than `max_send_frame_bytes`,
-    /// becomes an error reply, so the caller learns why instead of timing out.
-    async fn feed_reply(
-        &mut self,
-        inner: &Inner,
-        reply_id: ReplyId,
-        result: Result<crate::Payload, String>,
-    ) -> Result<(), Stop> {
-        let bytes = reply_bytes(inner, reply_id, result);
-        self.feed(message(self.codec, bytes), 0).await
-    }
-
-    async fn flush(&mut self) -> Result<(), Stop> {
-        guarded(self.conn, self.timeout, self.sink.flush()).await?;
-        self.unflushed = 0;
-        Counters::add(
-            &self.conn.counters().pushes_written,
-            std::mem::take(&mut self.unflushed_pushes),
-        );
-        Ok(())
-    }
-}
-
-/// A reply frame's bytes: the reply, or an error reply when it cannot be sent as it is.
-pub(crate) fn reply_bytes(
-    inner: &Inner,
-    reply_id: ReplyId,
-    result: Result<crate::Payload, String>,
-) -> Bytes {
-    let max = inner.limits.max_send_frame_bytes;
-    let failure = match inner.codec.encode_frame(&Frame::Reply { reply_id, result }) {
-        Ok(bytes) if bytes.len() <= max => return Bytes::from(bytes),
-        Ok(bytes) => format!(
-            "the reply is {} bytes, more than a frame may hold ({max})",
-            bytes.len()
-        ),
-        Err(e) => format!("could not encode the reply: {e}"),
-    };
-    Counters::inc(&inner.counters.replies_failed);
-    tracing::warn!(reply_id, error = %failure, "chsk: reply replaced by an error reply");
-    let frame = Frame::Reply {
-        reply_id,
-        result: Err(failure),
-    };
-    encode(inner.codec, &frame).unwrap_or_default()
 }
 
 /// How the connection loop ended.
@@ -245,23 +90,9 @@ impl Server {
         let Some(mut rx) = rx else { return };
         let (sink, stream) = socket.split();
         let mut stream = pin!(stream);
-        let mut out = Writer {
-            sink,
-            codec,
-            conn: &conn,
-            timeout: inner.timings.write_timeout,
-            unflushed: 0,
-            unflushed_pushes: 0,
-        };
-        // The app's hook runs before the connection is registered.
-        let data = inner.handshake_data.as_ref().and_then(|f| {
-            f(&conn.info.request, conn.info.uid.as_deref(), codec)
-                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
-                .ok()
-                .flatten()
-        });
-        let first = match inner.register(&conn) {
-            Ok(first) => first,
+        let mut out = Writer::new(sink, codec, &conn, inner.timings.write_timeout);
+        let handshake = match inner.open(&conn, true) {
+            Ok(handshake) => handshake,
             Err(rejection) => {
                 close(&mut out.sink, codec, rejection.body(), POLICY).await;
                 return;
@@ -272,12 +103,6 @@ impl Server {
             inner: self.inner.clone(),
             conn: conn.clone(),
         };
-        let handshake = Frame::Handshake(Handshake {
-            uid: conn.info.uid.clone(),
-            client_id: conn.info.client_id.clone(),
-            data,
-            first,
-        });
         let mut pending = Pending::new();
         let end = match out.feed_frame(&handshake).await {
             Ok(()) => {
@@ -300,36 +125,41 @@ impl Server {
             }
         }
         .unwrap_or(Cause::Closed);
-        // What was fed but never flushed did not reach the peer.
-        inner
-            .counters
-            .dropped(cause, std::mem::take(&mut out.unflushed_pushes));
         drop(registered);
         // Refuse new pushes and count the queued ones.
         rx.close(cause);
-        match end {
-            End::Server => {
+        // Close the socket. Frames fed but not flushed yet go out with the close: they count
+        // as written when it completes, as dropped when it fails or times out.
+        let flushed = match end {
+            End::Server | End::Write(_) => {
                 let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
-                close(&mut out.sink, codec, &reason, code).await;
-                // The closing handshake: wait (briefly) for the peer's close, so the socket is
-                // not reset while our `Close` frame is still unread.
-                let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-                    while let Some(Ok(msg)) = stream.next().await {
-                        if matches!(msg, WsMessage::Close(..)) {
-                            break;
+                let flushed = close(&mut out.sink, codec, &reason, code).await;
+                if matches!(end, End::Server) {
+                    // The closing handshake: wait (briefly) for the peer's close, so the socket
+                    // is not reset while our `Close` frame is still unread.
+                    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+                        while let Some(Ok(msg)) = stream.next().await {
+                            if matches!(msg, WsMessage::Close(..)) {
+                                break;
+                            }
                         }
-                    }
-                })
-                .await;
+                    })
+                    .await;
+                }
+                flushed
             }
-            End::Peer => {
-                // Complete the closing handshake the peer started: our close goes back.
-                let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, out.sink.close()).await;
-            }
-            End::Write(_) => {
-                let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
-                close(&mut out.sink, codec, &reason, code).await;
-            }
+            // Complete the closing handshake the peer started: our close goes back.
+            End::Peer => matches!(
+                tokio::time::timeout(CLOSE_WRITE_TIMEOUT, out.sink.close()).await,
+                Ok(Ok(()))
+            ),
+        };
+        inner.counters.dropped(cause, out.lost_pushes);
+        let unflushed = std::mem::take(&mut out.unflushed_pushes);
+        if flushed {
+            Counters::add(&inner.counters.pushes_written, unflushed);
+        } else {
+            inner.counters.dropped(cause, unflushed);
         }
         if !pending.is_empty() {
             // Handlers outlive their connection; their replies have nowhere to go.
@@ -588,47 +418,4 @@ pub(crate) fn kind(frame: &Frame) -> &'static str {
         Frame::Error { .. } => "error",
         Frame::Close { .. } => "close",
     }
-}
-
-fn message(codec: Codec, bytes: Bytes) -> WsMessage {
-    if codec.is_binary() {
-        WsMessage::Binary(bytes)
-    } else {
-        WsMessage::Text(bytes)
-    }
-}
-
-fn encode(codec: Codec, frame: &Frame) -> Option<Bytes> {
-    match codec.encode_frame(frame) {
-        Ok(b) => Some(Bytes::from(b)),
-        Err(e) => {
-            tracing::error!(error = %e, "chsk: could not encode a frame");
-            None
-        }
-    }
-}
-
-async fn feed_frame<K: Sink<WsMessage> + Unpin>(
-    sink: &mut K,
-    codec: Codec,
-    frame: &Frame,
-) -> Result<(), K::Error> {
-    match encode(codec, frame) {
-        Some(bytes) => sink.feed(message(codec, bytes)).await,
-        None => Ok(()),
-    }
-}
-
-/// Sends `Close { reason }` and a WebSocket close, giving up after a short timeout (the peer
-/// may not be reading).
-async fn close<K: Sink<WsMessage> + Unpin>(sink: &mut K, codec: Codec, reason: &str, code: u16) {
-    let frame = Frame::Close {
-        reason: reason.to_owned(),
-    };
-    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-        let _ = feed_frame(sink, codec, &frame).await;
-        let _ = sink.send(WsMessage::Close(code, reason.to_owned())).await;
-        let _ = sink.close().await;
-    })
-    .await;
 }

@@ -2,8 +2,10 @@
 //! built by `cargo run -p xtask -- build-web`) and the chsk routes (`/chsk`).
 //!
 //! The user id is the `user` query parameter (the page puts its own `?user=` on the chsk
-//! requests); the CSRF token is random per process and given to the page in
-//! `<meta name="csrf-token">`.
+//! requests); the CSRF token is 32 bytes from the OS random source per process, given to the
+//! page in `<meta name="csrf-token">`, and at `GET /csrf-token` for tabs whose token went stale
+//! when the server restarted. The page is served `no-cache`; the bundle is served
+//! precompressed (brotli or gzip) from versioned, immutable URLs.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -11,16 +13,11 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use axum::{
-    extract::{Path, Query},
-    http::{header, StatusCode},
-    response::{IntoResponse, Response},
-    routing::get,
-    Router,
-};
+use axum::{extract::Query, routing::get, Router};
 use chat_events::{ChatEvent, ChatPush, Message, HISTORY_LEN, ROOMS};
 use chsk::{server::Server, Ctx};
 
+mod bundle;
 mod page;
 
 /// The rooms' recent messages.
@@ -122,52 +119,34 @@ pub fn spawn_presence(server: &Server) {
     });
 }
 
-/// The whole app: page, bundle from `dist`, chsk routes. Spawns the presence task.
+/// The whole app: page, bundle from `dist` (compressed, cached: see the `bundle` module),
+/// chsk routes. Spawns the presence task.
 pub fn app(dist: PathBuf) -> Router {
     let csrf = random_token();
     let server = chsk_server(csrf.clone());
     spawn_presence(&server);
-    let dist = Arc::new(dist);
+    let bundle = Arc::new(bundle::Bundle::new(dist));
+    let pkg = bundle::routes(bundle.clone());
+    let token = csrf.clone();
     Router::new()
         .route(
             "/",
-            get(move |q: Query<HashMap<String, String>>| page::index(q, csrf.clone())),
+            get(move |q: Query<HashMap<String, String>>| {
+                page::index(q, csrf.clone(), bundle.version())
+            }),
         )
-        .route(
-            "/pkg/{file}",
-            get(move |Path(file): Path<String>| bundle_file(dist.clone(), file)),
-        )
+        // The page's token, for a tab whose token went stale (the server restarted and made a
+        // new one): the web client fetches it when the server refuses the old one (403), and
+        // opens again without a reload. Same-origin only (no CORS), like the page.
+        .route("/csrf-token", get(move || std::future::ready(token)))
+        .route("/style/{file}", get(page::style))
+        .merge(pkg)
         .nest("/chsk", chsk_axum::routes(server))
 }
 
-async fn bundle_file(dist: Arc<PathBuf>, file: String) -> Response {
-    let content_type = if file.ends_with(".wasm") {
-        "application/wasm"
-    } else if file.ends_with(".js") {
-        "text/javascript"
-    } else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if file.contains('/') || file.contains("..") {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    match tokio::fs::read(dist.join(&file)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
-        Err(_) => (
-            StatusCode::NOT_FOUND,
-            format!("{file} not found: build the bundle with `cargo run -p xtask -- build-web`"),
-        )
-            .into_response(),
-    }
-}
-
+/// A CSRF token: 32 bytes from the operating system's random source, in hex.
 fn random_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::new();
-    for i in 0..2u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

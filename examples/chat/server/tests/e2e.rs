@@ -1,7 +1,9 @@
 //! The chat demo end to end in headless Chromium (fantoccini + chromedriver): two sessions of
 //! alice (one on WebSocket, one forced to Ajax) and one of bob. Messages, history, presence,
 //! nudges pushed to every tab of a user, and the state with its transport on screen; saves a
-//! screenshot.
+//! screenshot. Then the server restarts on the same port with a new CSRF token: both open tabs
+//! of alice open again by themselves (the web client fetches the new token when the old one is
+//! refused) and exchange messages, without a reload.
 //!
 //! Ignored by default: `scripts/browser-tests.sh` builds the bundle and runs it with
 //! `CHAT_DIST=<bundle dir> cargo test -p chat-server --test e2e -- --ignored`.
@@ -9,7 +11,7 @@
 //! `target/e2e/chat.png`) may be set.
 
 use std::{
-    net::TcpListener,
+    net::{SocketAddr, TcpListener},
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -26,6 +28,48 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The chat server on its own runtime: stopping it drops every connection and all state (the
+/// CSRF token included), as a process exit would.
+struct ChatServer(Option<tokio::runtime::Runtime>);
+
+impl ChatServer {
+    async fn start(addr: SocketAddr, dist: PathBuf) -> Result<(Self, SocketAddr)> {
+        // The port of a server that was just stopped may take a moment to free.
+        let mut bound = TcpListener::bind(addr);
+        for _ in 0..100 {
+            if bound.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            bound = TcpListener::bind(addr);
+        }
+        let listener = bound?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        rt.spawn(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    let _ = axum::serve(listener, chat_server::app(dist)).await;
+                }
+                Err(e) => eprintln!("e2e: {e}"),
+            }
+        });
+        Ok((Self(Some(rt)), addr))
+    }
+}
+
+impl Drop for ChatServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -133,9 +177,8 @@ async fn chat_end_to_end() -> Result {
         "no bundle in {}",
         dist.display()
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, chat_server::app(dist)).await });
+    let (server, addr) = ChatServer::start(([127, 0, 0, 1], 0).into(), dist.clone()).await?;
+    let base = format!("http://{addr}");
 
     let driver = start_driver().await?;
     let (alice_ws, alice_ajax, bob) = (
@@ -143,7 +186,10 @@ async fn chat_end_to_end() -> Result {
         browser(&driver).await?,
         browser(&driver).await?,
     );
-    let result = scenario(&base, &alice_ws, &alice_ajax, &bob).await;
+    let mut result = scenario(&base, &alice_ws, &alice_ajax, &bob).await;
+    if result.is_ok() {
+        result = restart(server, addr, dist, &alice_ws, &alice_ajax).await;
+    }
     for c in [alice_ws, alice_ajax, bob] {
         let _ = c.close().await;
     }
@@ -285,5 +331,96 @@ async fn scenario(base: &str, alice_ws: &Client, alice_ajax: &Client, bob: &Clie
         )
         .await?;
     }
+    Ok(())
+}
+
+/// The server restarts on the same port with a new CSRF token; alice's WebSocket tab and Ajax
+/// tab (still open, never reloaded) open again within their backoff and exchange messages.
+async fn restart(
+    server: ChatServer,
+    addr: SocketAddr,
+    dist: PathBuf,
+    alice_ws: &Client,
+    alice_ajax: &Client,
+) -> Result {
+    let marker = "return window.__e2eNoReload === 1;";
+    for c in [alice_ws, alice_ajax] {
+        c.execute("window.__e2eNoReload = 1; return 1;", vec![])
+            .await?;
+    }
+    let token = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let v = c
+                .execute(
+                    "return document.querySelector('meta[name=csrf-token]').content;",
+                    vec![],
+                )
+                .await?;
+            Ok::<_, Box<dyn std::error::Error>>(v.as_str().unwrap_or_default().to_string())
+        }
+    };
+    let old_token = token(alice_ws).await?;
+
+    drop(server);
+    for c in [alice_ws, alice_ajax] {
+        eventually(
+            15,
+            "the tab to see the server go",
+            || text(c, "#state"),
+            |s| !s.starts_with("open"),
+        )
+        .await?;
+    }
+    let (_server, _) = ChatServer::start(addr, dist).await?;
+    let fresh = reqwest::get(format!("http://{addr}/csrf-token"))
+        .await?
+        .text()
+        .await?;
+    assert_ne!(fresh, old_token, "the restarted server has a new token");
+    assert_eq!(
+        token(alice_ws).await?,
+        old_token,
+        "the page still has the old one"
+    );
+
+    // Each tab opens again by itself (its backoff is capped at 30 s).
+    for (c, want) in [(alice_ws, "open · WebSocket"), (alice_ajax, "open · Ajax")] {
+        let opened = eventually(
+            40,
+            "the tab to open again",
+            || text(c, "#state"),
+            |s| s == want,
+        )
+        .await;
+        if let Err(e) = opened {
+            let why = c
+                .find(Locator::Css("#state"))
+                .await?
+                .attr("title")
+                .await?
+                .unwrap_or_default();
+            return Err(format!("{want}: {e} ({why})").into());
+        }
+        let same_page = c.execute(marker, vec![]).await?;
+        assert_eq!(same_page, serde_json::Value::Bool(true), "not reloaded");
+    }
+
+    post(alice_ws, "after the restart, on WebSocket").await?;
+    eventually(
+        10,
+        "the WebSocket tab's message on the Ajax tab",
+        || text(alice_ajax, "#messages"),
+        |s| s.contains("after the restart, on WebSocket"),
+    )
+    .await?;
+    post(alice_ajax, "after the restart, on Ajax").await?;
+    eventually(
+        10,
+        "the Ajax tab's message on the WebSocket tab",
+        || text(alice_ws, "#messages"),
+        |s| s.contains("after the restart, on Ajax"),
+    )
+    .await?;
     Ok(())
 }

@@ -3,6 +3,11 @@
 //! The page (served by `chat-server`) has the static layout; this fills it in: rooms, messages
 //! (history through `send_with_reply`, new ones pushed), who is online (pushed on change),
 //! nudges (pushed to every tab of the nudged user), and the connection state and transport.
+//!
+//! The message list is a scrolling pane that follows new messages while it is scrolled to the
+//! bottom (and always after your own post); notices fade out after 6 s (the page's CSS) or go
+//! on a click; the online list marks you with "(you)", and its nudge buttons
+//! are disabled (and the list dimmed) while the connection is not open.
 
 use std::{cell::RefCell, rc::Rc, time::Duration};
 
@@ -13,11 +18,16 @@ use web_sys::{Document, Element, HtmlInputElement};
 
 type ChatClient = Client<ChatEvent, ChatPush>;
 
+/// How close to the bottom (in CSS pixels) the message pane counts as "at the bottom".
+const STICK_PX: i32 = 24;
+
 struct App {
     doc: Document,
     client: ChatClient,
     user: String,
     room: RefCell<String>,
+    /// The last online list received, re-rendered when the connection opens or closes.
+    online: RefCell<Vec<String>>,
 }
 
 /// Runs when the module loads.
@@ -36,7 +46,9 @@ fn run() -> Result<(), JsValue> {
         return Ok(()); // the name form: nothing to do
     };
     let force_ajax = params.get("transport").as_deref() == Some("ajax");
-    let client = ChatClient::connect(
+    // The token comes from the page's <meta>; after a server restart the server refuses it
+    // (403) and the client fetches the new one from /csrf-token, then opens again by itself.
+    let client = ChatClient::connect_with_credentials(
         "/chsk",
         ClientOptions {
             transport: if force_ajax {
@@ -47,12 +59,14 @@ fn run() -> Result<(), JsValue> {
             params: vec![("user".into(), user.clone())],
             ..Default::default()
         },
+        chsk_web::refresh_csrf_from("/csrf-token"),
     );
     let app = Rc::new(App {
         doc,
         client,
         user,
         room: RefCell::new(ROOMS[0].to_string()),
+        online: RefCell::new(Vec::new()),
     });
     app.force_ajax_switch(force_ajax)?;
     app.render_rooms()?;
@@ -60,6 +74,10 @@ fn run() -> Result<(), JsValue> {
     let a = Rc::clone(&app);
     app.client.on_state_change(move |change: StateChange| {
         a.render_state(&change.new);
+        if change.old.open != change.new.open {
+            let users = a.online.borrow().clone();
+            let _ = a.render_online_as(&users, change.new.open); // nudges on or off
+        }
         if change.opened() {
             a.load_history();
             a.load_online();
@@ -75,6 +93,17 @@ fn run() -> Result<(), JsValue> {
         250,
     )?;
     tick.forget();
+    // A notice goes when clicked or when its fade-out animation ends (one listener for all).
+    let notices = app.by_id("notices")?;
+    for event in ["click", "animationend"] {
+        on(&notices, event, |e| {
+            if let Some(notice) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) {
+                if notice.class_name() == "notice" {
+                    notice.remove();
+                }
+            }
+        })?;
+    }
     let a = Rc::clone(&app);
     on(&app.by_id("compose")?, "submit", move |e| {
         e.prevent_default();
@@ -169,6 +198,12 @@ impl App {
         };
         el.set_text_content(Some(&text));
         el.set_class_name(if st.open { "open" } else { "" });
+        // Why the last connection closed (e.g. `HTTP 403: bad CSRF token`), on hover.
+        let why = st.last_close.as_ref().map_or_else(String::new, |c| {
+            let detail = c.detail.as_deref().unwrap_or("");
+            format!("last close: {:?} {detail}", c.reason)
+        });
+        let _ = el.set_attribute("title", &why);
         let _ = el.set_attribute(
             "data-transport",
             match st.transport {
@@ -181,7 +216,9 @@ impl App {
 
     fn on_push(self: &Rc<Self>, push: ChatPush) {
         let result = match push {
-            ChatPush::NewMessage(msg) if msg.room == *self.room.borrow() => self.append(&msg),
+            ChatPush::NewMessage(msg) if msg.room == *self.room.borrow() => {
+                self.append(&msg, msg.from == self.user)
+            }
             ChatPush::NewMessage(_) => Ok(()),
             ChatPush::Online(users) => self.render_online(&users),
             ChatPush::Nudged { by } => self.notice(&format!("{by} nudged you")),
@@ -191,7 +228,31 @@ impl App {
         }
     }
 
-    fn append(&self, msg: &Message) -> Result<(), JsValue> {
+    /// Appends a message; scrolls to it when the pane was at the bottom, or when `follow`.
+    fn append(&self, msg: &Message, follow: bool) -> Result<(), JsValue> {
+        let ul = self.by_id("messages")?;
+        let item = self.message_item(msg)?;
+        self.keep_at_bottom(follow, || ul.append_child(&item).map(drop))
+    }
+
+    /// Runs `f`, which changes the page, then scrolls the message pane to its bottom if it was
+    /// there before (or if `force`): new messages are followed, and so is the pane when the
+    /// layout around it changes (on a narrow window the online list sits below it).
+    fn keep_at_bottom(
+        &self,
+        force: bool,
+        f: impl FnOnce() -> Result<(), JsValue>,
+    ) -> Result<(), JsValue> {
+        let ul = self.by_id("messages")?;
+        let at_bottom = ul.scroll_height() - ul.scroll_top() - ul.client_height() <= STICK_PX;
+        f()?;
+        if force || at_bottom {
+            ul.set_scroll_top(ul.scroll_height());
+        }
+        Ok(())
+    }
+
+    fn message_item(&self, msg: &Message) -> Result<Element, JsValue> {
         let li = self.el("li", "", "")?;
         let (from, text) = (
             self.el("span", "from", &msg.from)?,
@@ -199,8 +260,7 @@ impl App {
         );
         li.append_child(&from)?;
         li.append_child(&text)?;
-        self.by_id("messages")?.append_child(&li)?;
-        Ok(())
+        Ok(li)
     }
 
     fn post(&self) {
@@ -241,7 +301,12 @@ impl App {
             let result = match reply {
                 Ok(messages) => app.by_id("messages").and_then(|ul| {
                     ul.set_inner_html("");
-                    messages.iter().try_for_each(|m| app.append(m))
+                    for m in &messages {
+                        let item = app.message_item(m)?;
+                        ul.append_child(&item)?;
+                    }
+                    ul.set_scroll_top(ul.scroll_height());
+                    Ok(())
                 }),
                 Err(e) => app.notice(&format!("history of #{room}: {e}")),
             };
@@ -265,13 +330,38 @@ impl App {
     }
 
     fn render_online(self: &Rc<Self>, users: &[String]) -> Result<(), JsValue> {
+        self.render_online_as(users, self.client.state().open)
+    }
+
+    /// The online users, you first and marked "(you)"; nudges enabled only when `open`.
+    fn render_online_as(self: &Rc<Self>, users: &[String], open: bool) -> Result<(), JsValue> {
+        // The server sends the users sorted (a `BTreeSet`): move yourself to the front.
+        let mut users = users.to_vec();
+        if let Some(i) = users.iter().position(|u| *u == self.user) {
+            users[..=i].rotate_right(1);
+        }
+        *self.online.borrow_mut() = users.clone();
+        self.keep_at_bottom(false, || self.fill_online(&users, open))
+    }
+
+    fn fill_online(self: &Rc<Self>, users: &[String], open: bool) -> Result<(), JsValue> {
         let ul = self.by_id("online")?;
         ul.set_inner_html("");
+        ul.set_class_name(if open { "" } else { "stale" });
         for user in users {
-            let li = self.el("li", "", user)?;
+            let li = self.el("li", "", "")?;
             li.set_attribute("data-user", user)?;
-            if *user != self.user {
+            let name = self.el("span", "name", user)?;
+            li.append_child(&name)?;
+            if *user == self.user {
+                let you = self.el("span", "you", "(you)")?;
+                li.append_child(&you)?;
+            } else {
                 let button = self.el("button", "nudge", "nudge")?;
+                if !open {
+                    button.set_attribute("disabled", "")?;
+                    button.set_attribute("title", "not connected")?;
+                }
                 let (app, to) = (Rc::clone(self), user.clone());
                 on(&button, "click", move |_| {
                     let _ = app.client.send(chat_event::Nudge { user: to.clone() });
@@ -283,6 +373,8 @@ impl App {
         Ok(())
     }
 
+    /// Shows a notice. It goes away by itself: the page's CSS fades it out after a few seconds
+    /// and the `animationend` listener of [`run`] removes it (as a click does).
     fn notice(&self, text: &str) -> Result<(), JsValue> {
         let div = self.el("div", "notice", text)?;
         self.by_id("notices")?.append_child(&div)?;

@@ -55,7 +55,7 @@ async fn ping() -> u64 {
 
 // Patterns in parameters are kept as written.
 #[chsk::handler(ChatEvent::History)]
-async fn history_len(_cx: chsk::Ctx<AppState>, _: String, limit: u32) -> Vec<Message> {
+async fn history_len(_cx: chsk::Ctx<AppState>, _room: String, limit: u32) -> Vec<Message> {
     vec![Message {
         text: limit.to_string(),
     }]

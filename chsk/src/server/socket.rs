@@ -1,0 +1,238 @@
+//! The writing side of a WebSocket: the message type the web-framework adapter converts its
+//! socket to, and a writer where every write has a deadline.
+
+use std::{pin::pin, time::Duration};
+
+use bytes::Bytes;
+use futures::{Sink, SinkExt};
+use tokio::time::{sleep_until, Instant};
+
+use super::{conn::Conn, handle::Inner, metrics::Counters};
+use crate::{
+    codec::Codec,
+    protocol::{Frame, ReplyId},
+};
+
+/// A WebSocket message as the runtime sees it; the web-framework adapter converts its own
+/// socket into a `Stream<Item = Result<WsMessage, E>> + Sink<WsMessage>`. Protocol-level
+/// ping/pong messages stay in the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WsMessage {
+    /// A binary message (postcard frames).
+    Binary(Bytes),
+    /// A text message holding UTF-8 (JSON frames).
+    Text(Bytes),
+    /// A close message: code and reason.
+    Close(u16, String),
+    /// Incoming only: the adapter refused a message over its own size cap (it was not read);
+    /// answered like any oversized frame (`Close { reason: "frame too large" }`, code 1009).
+    TooLarge,
+}
+
+/// Close codes.
+pub(crate) const NORMAL: u16 = 1000;
+pub(crate) const GOING_AWAY: u16 = 1001;
+pub(crate) const POLICY: u16 = 1008;
+pub(crate) const TOO_BIG: u16 = 1009;
+
+/// Flush at least every this many fed frames, even while more work is ready.
+pub(crate) const FLUSH_EVERY: usize = 64;
+
+/// How long a closing connection may take to write its `Close` frame.
+pub(crate) const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why a write stopped the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The socket failed.
+    Io,
+    /// The write did not complete within `write_timeout`.
+    Timeout,
+    /// A close was requested, and the pending write did not complete within its grace.
+    Closing,
+}
+
+/// How much longer a pending write may take once a close is requested.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The writing side of a connection: every write has a deadline, and a close request cuts a
+/// pending write short. Pushes are counted as written when the flush that follows them
+/// succeeds.
+pub(crate) struct Writer<'a, K> {
+    pub(crate) sink: K,
+    codec: Codec,
+    conn: &'a Conn,
+    timeout: Duration,
+    /// Frames fed since the last flush.
+    pub(crate) unflushed: usize,
+    /// Pushed events fed since the last flush.
+    pub(crate) unflushed_pushes: u64,
+    /// Pushed events whose frame the socket never took (a failed or abandoned feed).
+    pub(crate) lost_pushes: u64,
+}
+
+/// Runs one write with the deadline; a close request cuts it short after `CLOSE_GRACE`.
+async fn guarded<F, X>(conn: &Conn, timeout: Duration, op: F) -> Result<(), Stop>
+where
+    F: std::future::Future<Output = Result<(), X>>,
+{
+    {
+        let mut op = pin!(op);
+        // The common case: the socket takes the bytes at once.
+        if let std::task::Poll::Ready(r) = futures::poll!(op.as_mut()) {
+            return r.map_err(|_| Stop::Io);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut closed = pin!(conn.close_requested());
+        closed.as_mut().enable();
+        if !conn.is_closing() {
+            tokio::select! {
+                r = op.as_mut() => return r.map_err(|_| Stop::Io),
+                () = sleep_until(deadline) => return Err(Stop::Timeout),
+                () = closed => {}
+            }
+        }
+        let grace = deadline.min(Instant::now() + CLOSE_GRACE);
+        tokio::select! {
+            r = op => r.map_err(|_| Stop::Io),
+            () = sleep_until(grace) => Err(Stop::Closing),
+        }
+    }
+}
+
+impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
+    pub(crate) fn new(sink: K, codec: Codec, conn: &'a Conn, timeout: Duration) -> Self {
+        Self {
+            sink,
+            codec,
+            conn,
+            timeout,
+            unflushed: 0,
+            unflushed_pushes: 0,
+            lost_pushes: 0,
+        }
+    }
+
+    /// Hands one message to the socket (not flushed yet).
+    pub(crate) async fn feed(&mut self, msg: WsMessage, pushes: u64) -> Result<(), Stop> {
+        match guarded(self.conn, self.timeout, self.sink.feed(msg)).await {
+            Ok(()) => {
+                self.unflushed += 1;
+                self.unflushed_pushes += pushes;
+                Ok(())
+            }
+            Err(stop) => {
+                self.lost_pushes += pushes;
+                Err(stop)
+            }
+        }
+    }
+
+    /// Encodes and feeds a frame (an encode failure is logged; nothing is sent).
+    pub(crate) async fn feed_frame(&mut self, frame: &Frame) -> Result<(), Stop> {
+        match encode(self.codec, frame) {
+            Some(bytes) => self.feed(message(self.codec, bytes), 0).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Feeds a reply; one that cannot be encoded, or is larger than `max_send_frame_bytes`,
+    /// becomes an error reply, so the caller learns why instead of timing out.
+    pub(crate) async fn feed_reply(
+        &mut self,
+        inner: &Inner,
+        reply_id: ReplyId,
+        result: Result<crate::Payload, String>,
+    ) -> Result<(), Stop> {
+        let bytes = reply_bytes(inner, reply_id, result);
+        self.feed(message(self.codec, bytes), 0).await
+    }
+
+    pub(crate) async fn flush(&mut self) -> Result<(), Stop> {
+        guarded(self.conn, self.timeout, self.sink.flush()).await?;
+        self.unflushed = 0;
+        Counters::add(
+            &self.conn.counters().pushes_written,
+            std::mem::take(&mut self.unflushed_pushes),
+        );
+        Ok(())
+    }
+}
+
+/// A reply frame's bytes: the reply, or an error reply when it cannot be sent as it is.
+pub(crate) fn reply_bytes(
+    inner: &Inner,
+    reply_id: ReplyId,
+    result: Result<crate::Payload, String>,
+) -> Bytes {
+    let max = inner.limits.max_send_frame_bytes;
+    let failure = match inner.codec.encode_frame(&Frame::Reply { reply_id, result }) {
+        Ok(bytes) if bytes.len() <= max => return Bytes::from(bytes),
+        Ok(bytes) => format!(
+            "the reply is {} bytes, more than a frame may hold ({max})",
+            bytes.len()
+        ),
+        Err(e) => format!("could not encode the reply: {e}"),
+    };
+    Counters::inc(&inner.counters.replies_failed);
+    tracing::warn!(reply_id, error = %failure, "chsk: reply replaced by an error reply");
+    let frame = Frame::Reply {
+        reply_id,
+        result: Err(failure),
+    };
+    encode(inner.codec, &frame).unwrap_or_default()
+}
+
+pub(crate) fn message(codec: Codec, bytes: Bytes) -> WsMessage {
+    if codec.is_binary() {
+        WsMessage::Binary(bytes)
+    } else {
+        WsMessage::Text(bytes)
+    }
+}
+
+fn encode(codec: Codec, frame: &Frame) -> Option<Bytes> {
+    match codec.encode_frame(frame) {
+        Ok(b) => Some(Bytes::from(b)),
+        Err(e) => {
+            tracing::error!(error = %e, "chsk: could not encode a frame");
+            None
+        }
+    }
+}
+
+async fn feed_frame<K: Sink<WsMessage> + Unpin>(
+    sink: &mut K,
+    codec: Codec,
+    frame: &Frame,
+) -> Result<(), K::Error> {
+    match encode(codec, frame) {
+        Some(bytes) => sink.feed(message(codec, bytes)).await,
+        None => Ok(()),
+    }
+}
+
+/// Sends `Close { reason }` and a WebSocket close, giving up after a short timeout (the peer
+/// may not be reading); `true` when both were written (and so was everything fed before).
+pub(crate) async fn close<K: Sink<WsMessage> + Unpin>(
+    sink: &mut K,
+    codec: Codec,
+    reason: &str,
+    code: u16,
+) -> bool {
+    let frame = Frame::Close {
+        reason: reason.to_owned(),
+    };
+    let sent = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+        feed_frame(sink, codec, &frame).await.is_ok()
+            && sink
+                .send(WsMessage::Close(code, reason.to_owned()))
+                .await
+                .is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sink.close()).await;
+    sent
+}

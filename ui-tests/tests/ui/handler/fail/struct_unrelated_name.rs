@@ -1,0 +1,11 @@
+#[chsk::events(ns = "board")]
+pub enum BoardEvent {
+    Move { from: String, to: String },
+}
+
+#[chsk::handler(BoardEvent::Move)]
+async fn mv(to: String, origin: String) {
+    let _ = (to, origin);
+}
+
+fn main() {}
