@@ -708,13 +708,11 @@ fn assert_deep_is_error(codec: Codec, node: &[u8]) {
 }
 
 #[test]
-#[ignore = "needs the decode depth bound"]
 fn deep_postcard_tree_is_an_error() {
     assert_deep_is_error(Codec::Postcard, &deep_postcard_tree());
 }
 
 #[test]
-#[ignore = "needs the decode depth bound"]
 fn deep_postcard_unterminated_nesting_is_an_error() {
     // A run of `01` bytes: every byte opens one more level, and the input ends mid-way.
     let bytes = vec![0x01; DEEP];
