@@ -15,6 +15,11 @@ pub mod server;
 #[doc = include_str!("../docs/getting-started.md")]
 pub mod guide {}
 
+/// The repository's README, so that its example is compiled by the doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod repository_readme {}
+
 #[doc(hidden)]
 pub mod __private;
 
