@@ -9,6 +9,9 @@
 //! Every loop prints its seed; a failure names the seed, the case and the input in hex.
 #![allow(clippy::unwrap_used)] // test fixtures
 
+#[path = "support/golden.rs"]
+mod golden;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chsk::{
@@ -91,9 +94,7 @@ impl Rng {
 // Seeds: the golden frames (the samples of `protocol_golden.rs`, which pins their bytes) and
 // frames and payloads of the event types above.
 
-fn p<T: Serialize>(codec: Codec, v: T) -> Payload {
-    codec.encode_payload(&v).unwrap()
-}
+use golden::p;
 
 fn leaf(label: &str) -> Node {
     Node {
@@ -146,50 +147,7 @@ fn chat_events() -> Vec<ChatEvent> {
 
 /// The golden frames, then frames carrying the event types above.
 fn frames(codec: Codec) -> Vec<Frame> {
-    let ev = |id: &'static str, payload| EventFrame {
-        id: id.into(),
-        payload,
-    };
-    let mut frames = vec![
-        Frame::Handshake(Handshake {
-            uid: Some("alice".into()),
-            client_id: "c1".into(),
-            data: Some(p(codec, "dark")),
-            first: true,
-        }),
-        Frame::Handshake(Handshake {
-            uid: None,
-            client_id: "c1".into(),
-            data: None,
-            first: false,
-        }),
-        Frame::Event(ev("chat/post", p(codec, "hi"))),
-        Frame::Request {
-            reply_id: 7,
-            event: ev("chat/history", p(codec, ("lobby", 2u32))),
-        },
-        Frame::Reply {
-            reply_id: 7,
-            result: Ok(p(codec, vec!["a", "b"])),
-        },
-        Frame::Reply {
-            reply_id: 8,
-            result: Err("unknown event id `x/y`".into()),
-        },
-        Frame::Push(vec![
-            ev("chat/new", p(codec, 1u8)),
-            ev("chat/new", p(codec, 2u8)),
-        ]),
-        Frame::Ping,
-        Frame::Pong,
-        Frame::PollTimeout,
-        Frame::Error {
-            message: "bad".into(),
-        },
-        Frame::Close {
-            reason: "slow consumer".into(),
-        },
-    ];
+    let mut frames: Vec<Frame> = golden::samples(codec).into_iter().map(|(_, f)| f).collect();
     for (i, e) in tree_events().iter().enumerate() {
         let event = e.to_frame(codec).unwrap();
         frames.push(if i % 2 == 0 {

@@ -10,86 +10,17 @@
 
 use std::{fs, path::Path};
 
-use chsk::{
-    protocol::{EventFrame, Frame, Handshake},
-    Codec, Event, Payload,
-};
+use chsk::{protocol::Frame, Codec, Event};
 use chsk_fuzz::{FuzzEvent, FuzzPush, Kind, Message, Node, TreeEvent};
 
-fn p<T: serde::Serialize>(codec: Codec, v: T) -> Payload {
-    codec.encode_payload(&v).expect("sample encodes")
-}
+#[path = "../../chsk/tests/support/golden.rs"]
+mod golden;
 
-/// The golden samples (same frames as `protocol_golden.rs`).
+use golden::p;
+
+/// The golden samples (the frames `protocol_golden.rs` pins).
 fn golden(codec: Codec) -> Vec<(&'static str, Frame)> {
-    let ev = |id: &'static str, payload| EventFrame {
-        id: id.into(),
-        payload,
-    };
-    vec![
-        (
-            "handshake",
-            Frame::Handshake(Handshake {
-                uid: Some("alice".into()),
-                client_id: "c1".into(),
-                data: Some(p(codec, "dark")),
-                first: true,
-            }),
-        ),
-        (
-            "handshake-anonymous",
-            Frame::Handshake(Handshake {
-                uid: None,
-                client_id: "c1".into(),
-                data: None,
-                first: false,
-            }),
-        ),
-        ("event", Frame::Event(ev("chat/post", p(codec, "hi")))),
-        (
-            "request",
-            Frame::Request {
-                reply_id: 7,
-                event: ev("chat/history", p(codec, ("lobby", 2u32))),
-            },
-        ),
-        (
-            "reply-ok",
-            Frame::Reply {
-                reply_id: 7,
-                result: Ok(p(codec, vec!["a", "b"])),
-            },
-        ),
-        (
-            "reply-err",
-            Frame::Reply {
-                reply_id: 8,
-                result: Err("unknown event id `x/y`".into()),
-            },
-        ),
-        (
-            "push",
-            Frame::Push(vec![
-                ev("chat/new", p(codec, 1u8)),
-                ev("chat/new", p(codec, 2u8)),
-            ]),
-        ),
-        ("ping", Frame::Ping),
-        ("pong", Frame::Pong),
-        ("poll-timeout", Frame::PollTimeout),
-        (
-            "error",
-            Frame::Error {
-                message: "bad".into(),
-            },
-        ),
-        (
-            "close",
-            Frame::Close {
-                reason: "slow consumer".into(),
-            },
-        ),
-    ]
+    golden::samples(codec)
 }
 
 fn message() -> Message {
