@@ -119,28 +119,84 @@ fn json_frames_have_the_documented_text() {
     }
 }
 
+/// Every variant name of `Frame`, as its `Deserialize` impl declares them (so a variant added
+/// to the enum shows up here without anyone updating a list).
+fn frame_variants() -> &'static [&'static str] {
+    use serde::de::{self, Deserialize, Visitor};
+
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+
+    impl std::fmt::Display for Found {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", self.0)
+        }
+    }
+
+    impl std::error::Error for Found {}
+
+    impl de::Error for Found {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Found(&[])
+        }
+    }
+
+    /// A deserializer that only records the variants it is asked for.
+    struct Probe;
+
+    impl<'de> de::Deserializer<'de> for Probe {
+        type Error = Found;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(variants))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map struct
+            identifier ignored_any
+        }
+    }
+
+    match chsk::protocol::Frame::deserialize(Probe) {
+        Err(Found(variants)) => variants,
+        Ok(_) => unreachable!("the probe never produces a frame"),
+    }
+}
+
 #[test]
 fn every_frame_kind_has_a_golden_sample() {
-    // A new Frame variant must get a golden sample: this match stops compiling (the enum is
-    // non_exhaustive only for other crates) ... so check by name instead.
-    let names: Vec<_> = samples(Codec::Postcard)
+    let variants = frame_variants();
+    assert!(variants.len() >= 10, "{variants:?}");
+    // One list of samples serves both codecs; its JSON encoding names each sample's variant:
+    // `"ping"` or `{"handshake":…}`.
+    let kinds: Vec<String> = samples(Codec::Json)
         .into_iter()
-        .map(|(n, _)| n)
+        .map(|(_, frame)| {
+            let json = Codec::Json.encode_frame(&frame).unwrap();
+            let text = String::from_utf8(json).unwrap();
+            text.trim_start_matches('{')
+                .trim_start_matches('"')
+                .split('"')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    for kind in [
-        "handshake",
-        "event",
-        "request",
-        "reply-ok",
-        "reply-err",
-        "push",
-        "ping",
-        "pong",
-        "poll-timeout",
-        "error",
-        "close",
-    ] {
-        assert!(names.contains(&kind), "no golden sample for {kind}");
+    for variant in variants {
+        assert!(
+            kinds.iter().any(|k| k == variant),
+            "`Frame::{variant}` has no golden sample: add one to tests/support/golden.rs and PROTOCOL.md"
+        );
     }
 }
 
