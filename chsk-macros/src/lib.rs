@@ -227,7 +227,7 @@ pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     messages: Vec<Message>,
 /// }
 ///
-/// /// With a context: serves `chsk::Server<AppState>` only; returns the reply.
+/// /// With a context: serves only a server built with state `AppState`; returns the reply.
 /// #[chsk::handler(ChatEvent::History)]
 /// async fn history(cx: chsk::Ctx<AppState>, room: String, limit: u32) -> Vec<Message> {
 ///     let _ = room;

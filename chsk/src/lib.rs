@@ -35,12 +35,10 @@ pub use handler::{Ctx, Handler};
 #[doc(inline)]
 pub use protocol::Frame;
 
-// Server re-exports (owned by the server work) go below this line.
 #[cfg(feature = "server")]
 #[doc(inline)]
 pub use server::Server;
 
-// Client re-exports (owned by the client work) go below this line.
 #[cfg(feature = "client")]
 #[doc(inline)]
 pub use client::{Client, ClientOptions};

@@ -74,7 +74,7 @@ impl fmt::Debug for NodeHandle {
 
 impl NodeHandle {
     /// Delivers to this process's connections, like [`LocalNode::deliver`]; fails with
-    /// [`PushError::Other`] once the server is dropped.
+    /// [`PushError::ServerDropped`] once the server is dropped.
     pub fn deliver(
         &self,
         target: Target,
@@ -83,7 +83,7 @@ impl NodeHandle {
     ) -> Result<usize, PushError> {
         match self.inner.upgrade() {
             Some(inner) => inner.deliver_local(target, event, flush),
-            None => Err(PushError::Other("the server was dropped".to_owned())),
+            None => Err(PushError::ServerDropped),
         }
     }
 }

@@ -75,9 +75,10 @@ pub enum PushError {
     /// The event could not be encoded.
     #[error(transparent)]
     Encode(#[from] CodecError),
-    /// The event belongs to another event enum than the one requested.
-    #[error("{0}")]
-    Other(String),
+    /// The server this push went through was dropped (a [`NodeHandle`](super::NodeHandle)
+    /// kept by an adapter outlived it).
+    #[error("the server was dropped")]
+    ServerDropped,
 }
 
 #[derive(Debug)]
