@@ -404,15 +404,7 @@ fn mib(kib: u64) -> String {
 }
 
 fn n(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::report::group_digits(v)
 }
 
 /// The results as a Markdown table (plus the machine line).

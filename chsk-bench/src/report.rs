@@ -30,7 +30,11 @@ fn thousands(v: f64) -> String {
     if !v.is_finite() {
         return "–".into();
     }
-    let n = v.round() as u64;
+    group_digits(v.round() as u64)
+}
+
+/// `1234567` as `1,234,567`.
+pub(crate) fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
