@@ -95,7 +95,8 @@ counters! {
     replies_failed,
     /// Gauge (not monotonic): bytes queued for all connections now.
     queued_bytes,
-    /// Gauge: bytes of incoming frames whose handlers are running now (all connections).
+    /// Gauge: bytes of incoming WebSocket frames whose handlers are running now (all
+    /// connections; an Ajax client's running sends are bounded by count, `max_in_flight`).
     in_flight_bytes,
     /// Gauge: Ajax client states now.
     ajax_clients,

@@ -97,7 +97,7 @@ pub struct RateLimit {
 /// | one incoming frame | `max_frame_bytes` |
 /// | one outgoing frame (push batch, reply) | `max_send_frame_bytes` (batches are split) |
 /// | queued for one connection | `send_queue` frames and `send_queue_bytes` bytes |
-/// | handlers running for one connection | `max_in_flight` calls and `max_in_flight_bytes` of their frames |
+/// | handlers running for one connection | `max_in_flight` calls; on a WebSocket also `max_in_flight_bytes` of their frames |
 /// | connections of one user | `max_conns_per_user` |
 /// | Ajax client states, all users | `max_ajax_clients` |
 /// | kept of the request that opened a connection | the headers named with [`ServerBuilder::keep_headers`](super::ServerBuilder::keep_headers), at most `max_kept_request_bytes` |
@@ -128,9 +128,10 @@ pub struct Limits {
     /// At the limit a WebSocket is not read until a call finishes (back-pressure); an Ajax
     /// `POST` is answered `429 too many requests in flight`.
     pub max_in_flight: usize,
-    /// Bytes of incoming frames whose handlers are still running, per connection (default
-    /// 8 MiB); treated like `max_in_flight`. A decoded payload takes a small multiple of its
-    /// frame's size, so this bounds the memory one client's requests can pin.
+    /// Bytes of incoming frames whose handlers are still running, per WebSocket (default
+    /// 8 MiB); at the limit the socket is not read. A decoded payload takes a small multiple of
+    /// its frame's size, so this bounds the memory one client's requests can pin. An Ajax
+    /// client is bounded by `max_in_flight` sends of at most `max_frame_bytes` each.
     pub max_in_flight_bytes: usize,
     /// Ajax client states (handshaken clients between polls) on this server, all users
     /// together (default 10,000). More: `503 too many clients`.
