@@ -199,7 +199,6 @@ impl Server {
         loop {
             let readable = pending.len() < limits.max_in_flight
                 && in_flight_bytes < limits.max_in_flight_bytes;
-            let mut dirty = false;
             let step: Result<(), Stop> = tokio::select! {
                 biased;
                 () = &mut close_requested => return End::Server,
@@ -224,7 +223,6 @@ impl Server {
                                 Ok(())
                             }
                             Incoming::Send(frame) => {
-                                dirty = true;
                                 out.feed_frame(&frame).await
                             }
                             Incoming::Close(reason, code) => {
@@ -242,7 +240,6 @@ impl Server {
                         let Some(done) = next.take() else { break };
                         in_flight_bytes -= done.bytes;
                         if let Some((reply_id, result)) = done.reply {
-                            dirty = true;
                             r = out.feed_reply(inner, reply_id, result).await;
                             if r.is_err() {
                                 break;
@@ -254,7 +251,6 @@ impl Server {
                 }
                 item = rx.recv() => {
                     let Some(item) = item else { return End::Server };
-                    dirty = true;
                     let mut r = out.feed(message(inner.codec, item.bytes), item.pushes).await;
                     // Coalesce: everything already queued goes out with one flush.
                     for _ in 0..256 {
@@ -278,7 +274,6 @@ impl Server {
                             Ok(())
                         }
                         Due::Ping => {
-                            dirty = true;
                             timer.as_mut().reset(keepalive.deadline());
                             out.feed_frame(&Frame::Ping).await
                         }
@@ -298,7 +293,7 @@ impl Server {
             // Frames fed since the last flush. The socket is flushed when nothing else is
             // ready (the last, lowest-priority branch), or after `FLUSH_EVERY` frames: one
             // write per burst, not per frame.
-            if dirty && out.unflushed >= FLUSH_EVERY {
+            if out.unflushed >= FLUSH_EVERY {
                 if let Err(stop) = out.flush().await {
                     return End::Write(stop);
                 }
