@@ -2,4 +2,4 @@
 
 mod frame;
 
-pub use frame::{EventFrame, Frame, Handshake, ReplyId};
+pub use frame::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind, ReplyId};

@@ -16,31 +16,18 @@ use crate::{
     codec::{Codec, Payload},
     event::{Event, Variant},
     handler::{BoxFuture, Ctx, Handler},
-    protocol::EventFrame,
+    protocol::{EventFrame, ReplyError, ReplyErrorKind},
 };
 
-/// What a handler call produced: the encoded output, or a failure for the client.
-pub(crate) type HandlerResult = Result<Payload, Failure>;
+/// What a handler call produced: the encoded output, or the error reply for the client (kind
+/// [`Handler`](ReplyErrorKind::Handler) when it panicked, [`Server`](ReplyErrorKind::Server)
+/// when its output could not be encoded).
+pub(crate) type HandlerResult = Result<Payload, ReplyError>;
 
-/// A handler call that failed: the message for the client, and whether it panicked.
+/// Why an event could not be handed to a handler: an error reply of kind
+/// [`UnknownEvent`](ReplyErrorKind::UnknownEvent) or [`BadPayload`](ReplyErrorKind::BadPayload).
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) message: String,
-    pub(crate) panicked: bool,
-}
-
-impl Failure {
-    fn other(message: String) -> Self {
-        Self {
-            message,
-            panicked: false,
-        }
-    }
-}
-
-/// Why an event could not be handed to a handler.
-#[derive(Debug)]
-pub(crate) struct BadEvent(pub(crate) String);
+pub(crate) struct BadEvent(pub(crate) ReplyError);
 
 /// The erased dispatch table.
 pub(crate) trait Dispatch: Send + Sync + 'static {
@@ -77,9 +64,10 @@ where
         let id = <H::Variant as Variant>::ID;
         let Ok(variant) = <H::Variant as Variant>::try_from_event(event) else {
             return Box::pin(async move {
-                Err(Failure::other(format!(
-                    "internal error: event `{id}` misrouted"
-                )))
+                Err(ReplyError::new(
+                    ReplyErrorKind::Server,
+                    format!("internal error: event `{id}` misrouted"),
+                ))
             });
         };
         let fields = variant.into_fields();
@@ -94,7 +82,10 @@ where
         Box::pin(async move {
             match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(out) => codec.encode_payload(&out).map_err(|e| {
-                    Failure::other(format!("could not encode the reply of `{id}`: {e}"))
+                    ReplyError::new(
+                        ReplyErrorKind::Server,
+                        format!("could not encode the reply of `{id}`: {e}"),
+                    )
                 }),
                 Err(panic) => Err(handler_panicked(id, &panic_message(&*panic))),
             }
@@ -113,13 +104,14 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The error reply for a panicking handler (logged here, counted by the caller).
-fn handler_panicked(id: &str, msg: &str) -> Failure {
+/// The error reply for a panicking handler (logged here, counted by the caller: the only
+/// source of kind [`Handler`](ReplyErrorKind::Handler)).
+fn handler_panicked(id: &str, msg: &str) -> ReplyError {
     tracing::error!(event = id, panic = msg, "chsk: handler panicked");
-    Failure {
-        message: format!("handler for `{id}` panicked"),
-        panicked: true,
-    }
+    ReplyError::new(
+        ReplyErrorKind::Handler,
+        format!("handler for `{id}` panicked"),
+    )
 }
 
 /// The dispatch table of one event enum and state type.
@@ -145,12 +137,12 @@ impl<E: Event, S: Send + Sync + 'static> Dispatch for Table<E, S> {
         info: Arc<ConnInfo>,
         frame: &EventFrame,
     ) -> Result<BoxFuture<HandlerResult>, BadEvent> {
-        let event = E::from_frame(frame, self.codec).map_err(|e| BadEvent(e.to_string()))?;
+        let event = E::from_frame(frame, self.codec).map_err(|e| BadEvent(e.to_reply()))?;
         let index = event.index();
         let Some(Some(handler)) = self.handlers.get(index) else {
-            return Err(BadEvent(format!(
-                "no handler for event `{}` on this server",
-                frame.id
+            return Err(BadEvent(ReplyError::new(
+                ReplyErrorKind::UnknownEvent,
+                format!("no handler for event `{}` on this server", frame.id),
             )));
         };
         let cx = Ctx::new(info, self.state.clone(), server.clone());

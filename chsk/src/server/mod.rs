@@ -71,8 +71,8 @@
 //! them in the order they were pushed. A batch never encodes to more than
 //! [`Limits::max_send_frame_bytes`]: a full batch is sent at once and the next push opens
 //! another, so a burst becomes several `Push` frames, in order. A push with no recipient
-//! returns [`PushError::NoRecipient`]; a single event too large for a frame returns
-//! [`PushError::TooLarge`].
+//! returns `Ok(0)` (counted in [`Metrics::pushes_undeliverable`]); a single event too large
+//! for a frame returns [`PushError::TooLarge`], a bug the app must see (see [`PushError`]).
 //!
 //! Every connection's queue is bounded in frames and bytes; a connection whose queue is full is
 //! closed (`slow consumer`), and so is one that accepts no bytes for

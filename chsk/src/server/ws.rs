@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     handler::BoxFuture,
-    protocol::{Frame, ReplyId},
+    protocol::{Frame, ReplyError, ReplyId},
 };
 
 /// A running handler call: when it finishes, its reply (for a request) and the size of the
@@ -29,7 +29,7 @@ use crate::{
 type Pending = FuturesUnordered<BoxFuture<Done>>;
 
 struct Done {
-    reply: Option<(ReplyId, Result<crate::Payload, String>)>,
+    reply: Option<(ReplyId, Result<crate::Payload, ReplyError>)>,
     bytes: usize,
 }
 
@@ -345,7 +345,7 @@ impl Server {
                     }));
                     Incoming::Started(bytes)
                 }
-                Err(message) => Incoming::Send(Frame::Error { message }),
+                Err(e) => Incoming::Send(Frame::Error { message: e.message }),
             },
             Frame::Request { reply_id, event } => match self.start(conn.info.clone(), &event) {
                 Ok(fut) => {
@@ -361,9 +361,9 @@ impl Server {
                     }));
                     Incoming::Started(bytes)
                 }
-                Err(message) => Incoming::Send(Frame::Reply {
+                Err(e) => Incoming::Send(Frame::Reply {
                     reply_id,
-                    result: Err(message),
+                    result: Err(e),
                 }),
             },
             Frame::Ping => Incoming::Send(Frame::Pong),
