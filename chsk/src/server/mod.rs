@@ -27,8 +27,11 @@
 //! #[chsk::handler(ChatEvent::Post)]
 //! async fn post(cx: chsk::Ctx<AppState>, text: String) {
 //!     cx.state().log.lock().unwrap().push(text.clone());
-//!     // Every connected client receives it (batched, one encoding per batch).
-//!     let _ = cx.server().send_to_all(ChatPush::NewMessage(text));
+//!     // Every connected client receives it (batched, one encoding per batch). `Ok(0)` when
+//!     // nobody is connected; an error (too large, not encodable) is a bug: never ignore it.
+//!     if let Err(e) = cx.server().send_to_all(ChatPush::NewMessage(text)) {
+//!         tracing::error!(error = %e, "could not push a message");
+//!     }
 //! }
 //!
 //! #[chsk::handler(ChatEvent::History)]

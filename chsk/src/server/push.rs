@@ -62,10 +62,10 @@ pub enum Flush {
 /// encode, or the server is gone — so do not ignore it: return it with `?`, or log it.
 ///
 /// ```no_run
-/// # #[chsk::events(ns = "app")] #[derive(Debug, Clone)] pub enum AppPush { Hi }
-/// # fn f(server: &chsk::Server) -> Result<(), chsk::server::PushError> {
-/// let reached = server.send_to_user("alice", AppPush::Hi)?; // 0 when alice is offline
-/// # let _ = reached; Ok(())
+/// # fn f<P: chsk::Event>(server: &chsk::Server, hello: P) -> Result<(), chsk::server::PushError> {
+/// let reached = server.send_to_user("alice", hello)?; // 0 when alice is offline
+/// println!("queued for {reached} connections");
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
