@@ -244,14 +244,23 @@ mod tests {
     #[test]
     fn every_reply_kind_maps_to_its_variant_with_the_message() {
         let cases = [
-            (ReplyErrorKind::Handler, CbError::Handler { message: "m".into() }),
+            (
+                ReplyErrorKind::Handler,
+                CbError::Handler {
+                    message: "m".into(),
+                },
+            ),
             (
                 ReplyErrorKind::UnknownEvent,
-                CbError::UnknownEvent { message: "m".into() },
+                CbError::UnknownEvent {
+                    message: "m".into(),
+                },
             ),
             (
                 ReplyErrorKind::BadPayload,
-                CbError::BadPayload { message: "m".into() },
+                CbError::BadPayload {
+                    message: "m".into(),
+                },
             ),
             (
                 ReplyErrorKind::Refused,
@@ -260,7 +269,12 @@ mod tests {
                     message: "m".into(),
                 },
             ),
-            (ReplyErrorKind::Server, CbError::Server { message: "m".into() }),
+            (
+                ReplyErrorKind::Server,
+                CbError::Server {
+                    message: "m".into(),
+                },
+            ),
         ];
         for (kind, want) in cases {
             let got = CbError::from(ReplyError::new(kind, "m"));
@@ -315,7 +329,10 @@ mod tests {
         assert_eq!(decode.message(), Some("unexpected end"));
         assert_eq!(CbError::Timeout.message(), None);
         assert_eq!(
-            CbError::Server { message: "too big".into() }.to_string(),
+            CbError::Server {
+                message: "too big".into()
+            }
+            .to_string(),
             "the server could not reply: too big"
         );
     }

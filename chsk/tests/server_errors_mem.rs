@@ -21,7 +21,9 @@ pub struct Unencodable;
 
 impl Serialize for Unencodable {
     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom("this value refuses to be encoded"))
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
     }
 }
 
@@ -260,7 +262,12 @@ async fn every_failure_has_its_kind_over_websocket() {
         assert_eq!(m.replies_failed, 1, "{codec:?}: the too-large reply: {m:?}");
         let bad = cases
             .iter()
-            .filter(|c| matches!(c.kind, ReplyErrorKind::UnknownEvent | ReplyErrorKind::BadPayload))
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    ReplyErrorKind::UnknownEvent | ReplyErrorKind::BadPayload
+                )
+            })
             .count() as u64;
         assert_eq!(m.bad_events, bad, "{codec:?}: {m:?}");
     }
@@ -299,9 +306,7 @@ async fn an_ajax_event_without_reply_that_fails_to_dispatch_is_a_400_with_the_me
 async fn call_local_returns_the_same_typed_errors() {
     let server = server(Codec::Postcard);
     assert_eq!(
-        server
-            .call_local(None, err_event::Echo("hi".into()))
-            .await,
+        server.call_local(None, err_event::Echo("hi".into())).await,
         Ok("hi".to_owned())
     );
     match server.call_local(None, err_event::Boom).await {
@@ -312,7 +317,10 @@ async fn call_local_returns_the_same_typed_errors() {
     }
     match server.call_local(None, err_event::Orphan).await {
         Err(CbError::UnknownEvent { message }) => {
-            assert!(message.contains("no handler for event `e/orphan`"), "{message}");
+            assert!(
+                message.contains("no handler for event `e/orphan`"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -326,14 +334,19 @@ async fn call_local_returns_the_same_typed_errors() {
     // (postcard's error drops the value's own message.)
     match server.call_local(None, err_event::Send(Unencodable)).await {
         Err(err @ CbError::Encode(_)) => {
-            assert!(err.to_string().starts_with("could not encode the request: postcard codec"));
+            assert!(err
+                .to_string()
+                .starts_with("could not encode the request: postcard codec"));
         }
         other => panic!("{other:?}"),
     }
     // An event of another enum: no handler on this server.
     match server.call_local(None, other_event::Ping).await {
         Err(CbError::UnknownEvent { message }) => {
-            assert!(message.contains("not this server's event enum"), "{message}");
+            assert!(
+                message.contains("not this server's event enum"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -629,8 +629,11 @@ impl ClientCore {
         if self.stopped {
             return Err(CbError::Closed);
         }
-        let bytes = self.opts.codec
-            .encode_frame(&Frame::Event(event))
+        let frame = Frame::Event(event);
+        let bytes = self
+            .opts
+            .codec
+            .encode_frame(&frame)
             .map_err(CbError::Encode)?;
         if let Some(id) = self.open_conn() {
             self.queue(id, bytes, None);

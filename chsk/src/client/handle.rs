@@ -214,7 +214,11 @@ impl<E: Event, P: Event> Client<E, P> {
         }
         self.wake();
         match rx.await {
-            Ok(Ok(payload)) => self.inner.codec.decode_payload(&payload).map_err(CbError::Decode),
+            Ok(Ok(payload)) => self
+                .inner
+                .codec
+                .decode_payload(&payload)
+                .map_err(CbError::Decode),
             Ok(Err(e)) => Err(e),
             Err(oneshot::Canceled) => Err(CbError::Closed),
         }
