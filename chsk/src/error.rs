@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::protocol::{ReplyError, ReplyErrorKind};
-
 /// Why a request did not get a successful reply.
 ///
 /// `Closed` and `Timeout` mirror Sente's `:chsk/closed` and `:chsk/timeout`. Sente's
@@ -12,8 +10,7 @@ use crate::protocol::{ReplyError, ReplyErrorKind};
 /// - the server answered with an error reply: [`Handler`](Self::Handler),
 ///   [`UnknownEvent`](Self::UnknownEvent), [`BadPayload`](Self::BadPayload),
 ///   [`Refused`](Self::Refused) or [`Server`](Self::Server), each with the server's message
-///   (the same kinds over WebSocket, over Ajax and from
-///   [`Server::call_local`](crate::Server::call_local));
+///   (the same kinds over WebSocket, over Ajax and from `Server::call_local`);
 /// - it went wrong in the client: [`Encode`](Self::Encode) (before anything was sent) or
 ///   [`Decode`](Self::Decode) (the reply arrived but is not a `R::Reply`).
 ///
@@ -153,25 +150,6 @@ impl CbError {
     }
 }
 
-/// An error reply from the server, as the client (or [`Server::call_local`]) returns it.
-///
-/// [`Server::call_local`]: crate::Server::call_local
-impl From<ReplyError> for CbError {
-    fn from(e: ReplyError) -> Self {
-        let message = e.message;
-        match e.kind {
-            ReplyErrorKind::Handler => CbError::Handler { message },
-            ReplyErrorKind::UnknownEvent => CbError::UnknownEvent { message },
-            ReplyErrorKind::BadPayload => CbError::BadPayload { message },
-            ReplyErrorKind::Refused => CbError::Refused {
-                status: None,
-                message,
-            },
-            ReplyErrorKind::Server => CbError::Server { message },
-        }
-    }
-}
-
 /// `true` when `result` is a successful reply (Sente's `cb-success?`).
 ///
 /// ```
@@ -226,84 +204,9 @@ pub enum DecodeError {
     },
 }
 
-impl DecodeError {
-    /// The error reply for an event that could not be decoded.
-    pub(crate) fn to_reply(&self) -> ReplyError {
-        let kind = match self {
-            DecodeError::UnknownId { .. } => ReplyErrorKind::UnknownEvent,
-            DecodeError::BadPayload { .. } => ReplyErrorKind::BadPayload,
-        };
-        ReplyError::new(kind, self.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_reply_kind_maps_to_its_variant_with_the_message() {
-        let cases = [
-            (
-                ReplyErrorKind::Handler,
-                CbError::Handler {
-                    message: "m".into(),
-                },
-            ),
-            (
-                ReplyErrorKind::UnknownEvent,
-                CbError::UnknownEvent {
-                    message: "m".into(),
-                },
-            ),
-            (
-                ReplyErrorKind::BadPayload,
-                CbError::BadPayload {
-                    message: "m".into(),
-                },
-            ),
-            (
-                ReplyErrorKind::Refused,
-                CbError::Refused {
-                    status: None,
-                    message: "m".into(),
-                },
-            ),
-            (
-                ReplyErrorKind::Server,
-                CbError::Server {
-                    message: "m".into(),
-                },
-            ),
-        ];
-        for (kind, want) in cases {
-            let got = CbError::from(ReplyError::new(kind, "m"));
-            assert_eq!(got, want, "{kind:?}");
-            assert_eq!(got.message(), Some("m"));
-            assert_eq!(got.status(), None);
-        }
-    }
-
-    #[test]
-    fn decode_errors_become_unknown_event_or_bad_payload() {
-        let unknown = DecodeError::UnknownId {
-            id: "a/x".into(),
-            ty: "AEvent",
-        };
-        let reply = unknown.to_reply();
-        assert_eq!(reply.kind, ReplyErrorKind::UnknownEvent);
-        assert_eq!(reply.message, "unknown event id `a/x` for `AEvent`");
-        let bad = DecodeError::BadPayload {
-            id: "a/y",
-            source: CodecError::new("json", "nesting too deep"),
-        };
-        let reply = bad.to_reply();
-        assert_eq!(reply.kind, ReplyErrorKind::BadPayload);
-        assert_eq!(
-            reply.message,
-            "bad payload for event `a/y`: json codec: nesting too deep"
-        );
-    }
 
     #[test]
     fn display_names_the_cause_and_keeps_the_message() {

@@ -2,7 +2,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Payload;
+use crate::{codec::Payload, error::CbError};
 
 /// Identifies a pending request on one connection; chosen by the client, echoed in the reply.
 pub type ReplyId = u32;
@@ -81,7 +81,7 @@ pub enum Frame {
 ///
 /// On the wire (PROTOCOL.md section 2): JSON `{"kind":"handler","message":"…"}`, postcard the
 /// kind's varint followed by the message string. The client turns it into the matching
-/// [`CbError`](crate::CbError) variant.
+/// [`CbError`] variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyError {
     /// What went wrong.
@@ -106,7 +106,25 @@ impl ReplyError {
     }
 }
 
-/// The kind of a [`ReplyError`]; each is one [`CbError`](crate::CbError) variant of the same
+/// An error reply from the server as the client (and `Server::call_local`) returns it: the
+/// [`CbError`] variant of the same name, with the message.
+impl From<ReplyError> for CbError {
+    fn from(e: ReplyError) -> Self {
+        let message = e.message;
+        match e.kind {
+            ReplyErrorKind::Handler => CbError::Handler { message },
+            ReplyErrorKind::UnknownEvent => CbError::UnknownEvent { message },
+            ReplyErrorKind::BadPayload => CbError::BadPayload { message },
+            ReplyErrorKind::Refused => CbError::Refused {
+                status: None,
+                message,
+            },
+            ReplyErrorKind::Server => CbError::Server { message },
+        }
+    }
+}
+
+/// The kind of a [`ReplyError`]; each is one [`CbError`] variant of the same
 /// name. On the wire: the snake_case name in JSON, the index (in this order, from 0) in
 /// postcard. A kind is never renumbered; a new one is a protocol change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -167,5 +185,40 @@ mod reply_result {
             Owned::Ok(p) => Ok(p),
             Owned::Err(e) => Err(e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reply_kind_maps_to_its_variant_with_the_message() {
+        let m = || "m".to_owned();
+        let cases = [
+            (ReplyErrorKind::Handler, CbError::Handler { message: m() }),
+            (
+                ReplyErrorKind::UnknownEvent,
+                CbError::UnknownEvent { message: m() },
+            ),
+            (
+                ReplyErrorKind::BadPayload,
+                CbError::BadPayload { message: m() },
+            ),
+            (
+                ReplyErrorKind::Refused,
+                CbError::Refused {
+                    status: None,
+                    message: m(),
+                },
+            ),
+            (ReplyErrorKind::Server, CbError::Server { message: m() }),
+        ];
+        for (kind, want) in cases {
+            let got = CbError::from(ReplyError::new(kind, "m"));
+            assert_eq!(got, want, "{kind:?}");
+            assert_eq!(got.message(), Some("m"));
+            assert_eq!(got.status(), None);
+        }
     }
 }

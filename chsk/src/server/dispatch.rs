@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::{conn::ConnInfo, Server};
 use crate::{
     codec::{Codec, Payload},
+    error::DecodeError,
     event::{Event, Variant},
     handler::{BoxFuture, Ctx, Handler},
     protocol::{EventFrame, ReplyError, ReplyErrorKind},
@@ -114,6 +115,15 @@ fn handler_panicked(id: &str, msg: &str) -> ReplyError {
     )
 }
 
+/// The error reply for an event that could not be decoded.
+fn undecodable(e: &DecodeError) -> ReplyError {
+    let kind = match e {
+        DecodeError::UnknownId { .. } => ReplyErrorKind::UnknownEvent,
+        DecodeError::BadPayload { .. } => ReplyErrorKind::BadPayload,
+    };
+    ReplyError::new(kind, e.to_string())
+}
+
 /// The dispatch table of one event enum and state type.
 pub(crate) struct Table<E, S> {
     pub(crate) handlers: Vec<Option<Box<dyn ErasedHandler<E, S>>>>,
@@ -137,7 +147,7 @@ impl<E: Event, S: Send + Sync + 'static> Dispatch for Table<E, S> {
         info: Arc<ConnInfo>,
         frame: &EventFrame,
     ) -> Result<BoxFuture<HandlerResult>, BadEvent> {
-        let event = E::from_frame(frame, self.codec).map_err(|e| BadEvent(e.to_reply()))?;
+        let event = E::from_frame(frame, self.codec).map_err(|e| BadEvent(undecodable(&e)))?;
         let index = event.index();
         let Some(Some(handler)) = self.handlers.get(index) else {
             return Err(BadEvent(ReplyError::new(
@@ -147,5 +157,32 @@ impl<E: Event, S: Send + Sync + 'static> Dispatch for Table<E, S> {
         };
         let cx = Ctx::new(info, self.state.clone(), server.clone());
         Ok(handler.call(cx, event, self.codec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CodecError;
+
+    #[test]
+    fn decode_errors_become_unknown_event_or_bad_payload() {
+        let unknown = DecodeError::UnknownId {
+            id: "a/x".into(),
+            ty: "AEvent",
+        };
+        let reply = undecodable(&unknown);
+        assert_eq!(reply.kind, ReplyErrorKind::UnknownEvent);
+        assert_eq!(reply.message, "unknown event id `a/x` for `AEvent`");
+        let bad = DecodeError::BadPayload {
+            id: "a/y",
+            source: CodecError::new("json", "nesting too deep"),
+        };
+        let reply = undecodable(&bad);
+        assert_eq!(reply.kind, ReplyErrorKind::BadPayload);
+        assert_eq!(
+            reply.message,
+            "bad payload for event `a/y`: json codec: nesting too deep"
+        );
     }
 }
