@@ -4,6 +4,7 @@ use std::{fmt, marker::PhantomData, sync::Arc};
 
 use serde::Serialize;
 
+use super::handler::{Handler, IntoHandler};
 use super::{
     adapter::{Adapter, LocalAdapter},
     dispatch::{ErasedHandler, Table, Wrap},
@@ -15,7 +16,6 @@ use super::{
 use crate::{
     codec::Codec,
     event::{Event, Variant},
-    handler::{Handler, IntoHandler},
 };
 
 /// A registered handler: its variant's index and id, and the erased handler.

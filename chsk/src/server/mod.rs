@@ -116,6 +116,7 @@ mod builder;
 mod conn;
 mod dispatch;
 mod handle;
+pub mod handler;
 mod keepalive;
 mod lifecycle;
 mod mailbox;
@@ -136,6 +137,8 @@ pub use adapter::{Adapter, LocalAdapter, LocalNode, NodeHandle};
 pub use builder::ServerBuilder;
 pub use conn::ConnId;
 pub use handle::{Accepted, Server};
+#[doc(no_inline)]
+pub use handler::{Ctx, Handler};
 pub use metrics::Metrics;
 pub use options::{AllowedOrigins, Limits, RateLimit, Timings, Transport};
 pub use presence::{ConnectedUids, PresenceEvent};

@@ -7,6 +7,7 @@ use std::{fmt, pin::pin, sync::Arc};
 use futures::{stream::FuturesUnordered, FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{sleep_until, Instant};
 
+use super::handler::BoxFuture;
 use super::{
     conn::{Conn, ConnInfo},
     handle::{Accepted, Inner, Server},
@@ -19,10 +20,7 @@ use super::{
         NORMAL, POLICY, TOO_BIG,
     },
 };
-use crate::{
-    handler::BoxFuture,
-    protocol::{Frame, ReplyId},
-};
+use crate::protocol::{Frame, ReplyId};
 
 /// A running handler call: when it finishes, its reply (for a request) and the size of the
 /// frame that started it.
