@@ -27,8 +27,6 @@ pub use codec::{Codec, Payload};
 pub use error::{cb_success, CbError, CodecError, DecodeError};
 #[doc(inline)]
 pub use event::{Event, Request, Variant};
-#[doc(inline)]
-pub use protocol::Frame;
 #[cfg(feature = "server")]
 pub use server::handler;
 #[cfg(feature = "server")]

@@ -85,7 +85,7 @@ impl Codec {
     /// Encodes a whole frame, ready to send.
     ///
     /// ```
-    /// use chsk::{Codec, Frame};
+    /// use chsk::{protocol::Frame, Codec};
     /// let bytes = Codec::Postcard.encode_frame(&Frame::Ping)?;
     /// assert_eq!(Codec::Postcard.decode_frame(&bytes)?, Frame::Ping);
     /// # Ok::<(), chsk::CodecError>(())

@@ -178,7 +178,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
         self
     }
 
-    /// The push/presence adapter (default [`LocalAdapter`]).
+    /// The push/presence adapter (default [`LocalAdapter`]; see [the adapter module](super::adapter)).
     pub fn adapter(mut self, adapter: impl Adapter) -> Self {
         self.adapter = Box::new(adapter);
         self
