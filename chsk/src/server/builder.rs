@@ -4,10 +4,10 @@ use std::{fmt, marker::PhantomData, sync::Arc};
 
 use serde::Serialize;
 
-use super::handler::{Handler, IntoHandler};
 use super::{
     adapter::{Adapter, LocalAdapter},
     dispatch::{ErasedHandler, Table, Wrap},
+    handler::{Handler, IntoHandler},
     options::{AllowedOrigins, Limits, Timings},
     request::HandshakeRequest,
     security::{Csrf, Rejection, RequestFn, Security, UserIdFn},

@@ -11,8 +11,11 @@ use std::{
 use futures::FutureExt;
 use serde::Serialize;
 
-use super::handler::{BoxFuture, Ctx, Handler};
-use super::{conn::ConnInfo, Server};
+use super::{
+    conn::ConnInfo,
+    handler::{BoxFuture, Ctx, Handler},
+    Server,
+};
 use crate::{
     codec::{Codec, Payload},
     event::{Event, Variant},

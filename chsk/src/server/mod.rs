@@ -117,7 +117,6 @@ mod conn;
 mod dispatch;
 mod handle;
 pub mod handler;
-mod keepalive;
 mod lifecycle;
 mod mailbox;
 mod metrics;
