@@ -2,7 +2,7 @@
 //! typed dispatch to handlers, pushes to users, presence, keep-alive and limits.
 //!
 //! The runtime names no web framework: `chsk-axum` turns axum's requests and sockets into
-//! [`HandshakeRequest`]s and a [`WsMessage`] stream/sink, and mounts the routes.
+//! [`HandshakeRequest`]s and a [`WsMessage`](mount::WsMessage) stream/sink, and mounts the routes.
 //!
 //! ```no_run
 //! #[chsk::events(ns = "chat")]
@@ -101,15 +101,10 @@
 //! bounded in nesting depth ([`codec::MAX_DEPTH`](crate::codec::MAX_DEPTH)), so no payload can
 //! overflow a worker's stack.
 //!
-//! # Mounting in another web framework
+//! # Mounting
 //!
-//! `chsk-axum` is about a hundred lines; an adapter for another framework does the same:
-//!
-//! - `GET` with `Upgrade: websocket`: [`Server::accept`] on the request's parts (a
-//!   [`Rejection`] becomes the HTTP response), then upgrade and run [`Server::serve_ws`] with
-//!   the socket converted to a `Stream<Item = Result<WsMessage, E>> + Sink<WsMessage>`;
-//! - other `GET`s: [`Server::ajax_get`]; `POST`: [`Server::ajax_post`] with the body (read at
-//!   most `max_frame_bytes + 1` bytes); both return an [`HttpResponse`] to copy out.
+//! `chsk_axum::routes(server)` mounts the server in axum; [`mount`] has what an integration
+//! with another web framework needs.
 
 pub mod adapter;
 mod builder;
@@ -120,6 +115,7 @@ pub mod handler;
 mod lifecycle;
 mod mailbox;
 mod metrics;
+pub mod mount;
 mod options;
 mod poll;
 mod presence;
@@ -134,7 +130,7 @@ mod ws;
 
 pub use builder::ServerBuilder;
 pub use conn::ConnId;
-pub use handle::{Accepted, Server};
+pub use handle::Server;
 #[doc(no_inline)]
 pub use handler::{Ctx, Handler};
 pub use metrics::Metrics;
@@ -142,8 +138,7 @@ pub use options::{AllowedOrigins, Limits, RateLimit, Timings, Transport};
 pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;
-pub use security::{HttpResponse, Rejection};
-pub use socket::WsMessage;
+pub use security::Rejection;
 #[cfg(feature = "test-util")]
 pub use testing::MemClient;
 
