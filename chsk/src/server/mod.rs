@@ -60,7 +60,7 @@
 //! | [`reject`](ServerBuilder::reject) | none | runs first; any status and body |
 //! | [`handshake_data`](ServerBuilder::handshake_data) | none | any serializable value |
 //! | [`codec`](ServerBuilder::codec) | postcard | |
-//! | [`adapter`](ServerBuilder::adapter) | [`LocalAdapter`] | push/presence routing |
+//! | [`adapter`](ServerBuilder::adapter) | [`LocalAdapter`](adapter::LocalAdapter) | push/presence routing ([`adapter`] module) |
 //! | [`keep_headers`](ServerBuilder::keep_headers) | none | headers a connection keeps for handlers |
 //! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms, `send_buf_ajax` 100 ms, grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s, `write_timeout` 10 s | |
 //! | [`Limits`] | `max_frame_bytes` 1 MiB, `max_send_frame_bytes` 1 MiB, `send_queue` 1024 frames / 8 MiB, `max_in_flight` 64 calls / 8 MiB, `max_conns_per_user` 64, `max_ajax_clients` 10,000, `max_kept_request_bytes` 8 KiB, `rate_limit` none | |
@@ -111,12 +111,12 @@
 //! - other `GET`s: [`Server::ajax_get`]; `POST`: [`Server::ajax_post`] with the body (read at
 //!   most `max_frame_bytes + 1` bytes); both return an [`HttpResponse`] to copy out.
 
-mod adapter;
+pub mod adapter;
 mod builder;
 mod conn;
 mod dispatch;
 mod handle;
-mod keepalive;
+pub mod handler;
 mod lifecycle;
 mod mailbox;
 mod metrics;
@@ -132,10 +132,11 @@ mod socket;
 mod testing;
 mod ws;
 
-pub use adapter::{Adapter, LocalAdapter, LocalNode, NodeHandle};
 pub use builder::ServerBuilder;
 pub use conn::ConnId;
 pub use handle::{Accepted, Server};
+#[doc(no_inline)]
+pub use handler::{Ctx, Handler};
 pub use metrics::Metrics;
 pub use options::{AllowedOrigins, Limits, RateLimit, Timings, Transport};
 pub use presence::{ConnectedUids, PresenceEvent};
