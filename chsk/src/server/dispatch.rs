@@ -11,12 +11,15 @@ use std::{
 use futures::FutureExt;
 use serde::Serialize;
 
-use super::{conn::ConnInfo, Server};
+use super::{
+    conn::ConnInfo,
+    handler::{BoxFuture, Ctx, Handler},
+    Server,
+};
 use crate::{
     codec::{Codec, Payload},
     error::DecodeError,
     event::{Event, Variant},
-    handler::{BoxFuture, Ctx, Handler},
     protocol::{EventFrame, ReplyError, ReplyErrorKind},
 };
 

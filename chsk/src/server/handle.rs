@@ -355,7 +355,7 @@ impl Server {
         &self,
         info: Arc<ConnInfo>,
         frame: &EventFrame,
-    ) -> Result<crate::handler::BoxFuture<HandlerResult>, ReplyError> {
+    ) -> Result<super::handler::BoxFuture<HandlerResult>, ReplyError> {
         self.inner
             .dispatch
             .dispatch(self, info, frame)
