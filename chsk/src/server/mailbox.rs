@@ -11,7 +11,7 @@ use std::sync::{
 };
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::metrics::{Cause, Counters};
 use crate::protocol::EventFrame;
@@ -24,6 +24,25 @@ pub(crate) struct Outgoing {
     pub(crate) events: Option<Arc<[EventFrame]>>,
     /// How many pushed events the frame carries (for the accounting).
     pub(crate) pushes: u64,
+    /// Shared by every queued copy of one push batch; released once every copy is written
+    /// (or dropped). See [`Ticket`].
+    pub(crate) ticket: Option<Arc<Ticket>>,
+}
+
+/// The mark of a push frame still being written: every queued copy of one batch holds it (a
+/// WebSocket until the flush that writes the frame, an Ajax client until a poll answers it),
+/// and the batcher holds a `Weak` to it. While it lives, further pushes to the same target are
+/// coalesced into the next batch; dropping the last copy wakes that batch (the channel's
+/// receiver sees the sender go).
+#[derive(Debug)]
+pub(crate) struct Ticket(#[allow(dead_code)] oneshot::Sender<()>);
+
+impl Ticket {
+    /// A ticket and what resolves when its last holder drops it.
+    pub(crate) fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        (Arc::new(Self(tx)), rx)
+    }
 }
 
 /// Why an item could not be queued.
@@ -190,6 +209,7 @@ mod tests {
             bytes: Bytes::from(vec![0; len]),
             events: None,
             pushes,
+            ticket: None,
         }
     }
 

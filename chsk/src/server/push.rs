@@ -1,4 +1,12 @@
-//! Pushes: targets, batching windows per transport, one encoding per batch.
+//! Pushes: targets, adaptive coalescing per transport, one encoding per batch.
+//!
+//! Coalescing: a push to a target whose previous frame has been written goes out at once (it
+//! is encoded and queued for every recipient in the call). While that frame is still being
+//! written somewhere (its [`Ticket`] lives: a WebSocket has not flushed it, an Ajax client has
+//! no poll to answer it), further pushes to the target gather in one open batch; the batch goes
+//! out when the last copy of the previous frame is written, or after the transport's window
+//! (`send_buf_ws` / `send_buf_ajax`) at the latest, whichever comes first. At low rate every
+//! push is sent at once; under load pushes become one frame per write, encoded once.
 //!
 //! Ordering: at most one open batch may reach any given connection at a time. A push whose
 //! target overlaps an open batch for another target (a broadcast while a user's batch is open,
@@ -10,9 +18,11 @@ use std::{
     time::Duration,
 };
 
+use tokio::sync::oneshot;
+
 use super::{
     conn::Conn,
-    mailbox::Outgoing,
+    mailbox::{Outgoing, Ticket},
     metrics::{Cause, Counters},
     options::Transport,
     Inner,
@@ -44,13 +54,20 @@ impl Target {
     }
 }
 
-/// Whether a push waits for its transport's batching window.
+/// Whether a push may be coalesced with the pushes that follow it.
+///
+/// Neither waits for a push to an idle target: both send it at once. They differ while the
+/// previous frame to the same target is still being written (a burst, a slow socket).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Flush {
-    /// Batched with the other pushes of the window (`send_buf_ws` / `send_buf_ajax`).
+    /// Coalesced (the default): sent at once when the target's previous frame has been
+    /// written; otherwise gathered with the pushes that follow into one frame, sent when that
+    /// write completes, or after `send_buf_ws` / `send_buf_ajax` at the latest. Fewer frames
+    /// and encodes under load, no delay at low rate.
     #[default]
     Batched,
-    /// Sent at once, together with whatever is already batched for the same target.
+    /// Sent at once in any case, together with whatever is already gathered for the same
+    /// target: one frame (and one encode) per push during a burst.
     Now,
 }
 
@@ -127,6 +144,19 @@ struct State {
     /// Batches to `All` or to one client.
     others: Vec<Batch>,
     next_gen: u64,
+    /// The last frame delivered to each target, while it may still be being written.
+    flights: HashMap<Target, Flight>,
+    /// `flights` is cleared of written frames when it grows past this.
+    prune_at: usize,
+}
+
+/// The last frame delivered to a target.
+#[derive(Debug)]
+struct Flight {
+    /// Alive while a copy is still queued or unflushed.
+    ticket: Weak<Ticket>,
+    /// Resolves when the frame is written everywhere; taken by the batch that waits for it.
+    written: Option<oneshot::Receiver<()>>,
 }
 
 impl State {
@@ -160,6 +190,26 @@ impl State {
         Some(self.others.remove(pos))
     }
 
+    /// Whether the last frame to `target` is still being written somewhere.
+    fn in_flight(&self, target: &Target) -> bool {
+        self.flights
+            .get(target)
+            .is_some_and(|f| f.ticket.strong_count() > 0)
+    }
+
+    /// Records the frame just delivered to `target`.
+    fn took_off(&mut self, target: Target, ticket: &Arc<Ticket>, written: oneshot::Receiver<()>) {
+        let flight = Flight {
+            ticket: Arc::downgrade(ticket),
+            written: Some(written),
+        };
+        self.flights.insert(target, flight);
+        if self.flights.len() > self.prune_at {
+            self.flights.retain(|_, f| f.ticket.strong_count() > 0);
+            self.prune_at = (self.flights.len() * 2).max(64);
+        }
+    }
+
     fn insert(&mut self, batch: Batch) {
         match &batch.target {
             Target::User(uid) => {
@@ -191,7 +241,8 @@ impl Batcher {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds an event for `target`; schedules the window's flush, or flushes now.
+    /// Adds an event for `target`: sends it at once, or gathers it while the target's previous
+    /// frame is in flight (see the module docs).
     pub(crate) fn push(&self, inner: &Arc<Inner>, target: Target, event: EventFrame, flush: Flush) {
         let mut st = self.lock();
         // Keep per-connection order: flush overlapping batches of other targets first. A batch
@@ -201,63 +252,70 @@ impl Batcher {
         while i < st.others.len() {
             if st.others[i].target != target && st.others[i].target.overlaps(&target) {
                 let batch = st.others.remove(i);
-                self.deliver(inner, batch);
+                self.deliver(inner, &mut st, batch);
             } else {
                 i += 1;
             }
         }
         if !matches!(target, Target::User(_)) {
             for (_, batch) in std::mem::take(&mut st.users) {
-                self.deliver(inner, batch);
+                self.deliver(inner, &mut st, batch);
             }
         }
         let runtime = tokio::runtime::Handle::try_current().ok();
-        let flush_now = flush == Flush::Now || self.window.is_zero() || runtime.is_none();
         let cost = event_cost(&event);
         let max = inner.config.limits.max_send_frame_bytes;
         // A batch never grows past the frame bound: a full one goes out now, and this event
-        // opens the next.
+        // opens the next (which then waits for the full one to be written).
         let full = st
             .get_mut(&target)
             .is_some_and(|batch| batch.bytes + cost > max);
         if full {
             if let Some(batch) = st.take(&target) {
-                self.deliver(inner, batch);
+                self.deliver(inner, &mut st, batch);
             }
         }
-        if flush_now && st.get_mut(&target).is_none() {
-            // Nothing open for this target: deliver at once, without opening a batch.
-            let gen = st.next_gen;
-            st.next_gen += 1;
-            self.deliver(
-                inner,
-                Batch {
-                    target,
-                    events: vec![event],
-                    bytes: cost + PUSH_FRAME_OVERHEAD,
-                    gen,
-                },
-            );
+        let open = st.get_mut(&target).is_some();
+        let flush_now = flush == Flush::Now
+            || self.window.is_zero()
+            || runtime.is_none()
+            || (!open && !st.in_flight(&target));
+        let gen = st.next_gen;
+        st.next_gen += 1;
+        if flush_now && !open {
+            // Nothing gathered for this target: deliver at once, without opening a batch.
+            let batch = Batch {
+                target,
+                events: vec![event],
+                bytes: cost + PUSH_FRAME_OVERHEAD,
+                gen,
+            };
+            self.deliver(inner, &mut st, batch);
             return;
         }
         if let Some(batch) = st.get_mut(&target) {
             batch.events.push(event);
             batch.bytes += cost;
         } else {
-            let gen = st.next_gen;
-            st.next_gen += 1;
             st.insert(Batch {
                 target: target.clone(),
                 events: vec![event],
                 bytes: cost + PUSH_FRAME_OVERHEAD,
                 gen,
             });
-            if let (false, Some(rt)) = (flush_now, runtime) {
+            // Sent when the previous frame is written, or when the window closes.
+            let written = st.flights.get_mut(&target).and_then(|f| f.written.take());
+            if let Some(rt) = runtime {
                 let weak: Weak<Inner> = Arc::downgrade(inner);
                 let window = self.window;
                 let transport = self.transport;
                 rt.spawn(async move {
-                    tokio::time::sleep(window).await;
+                    match written {
+                        Some(written) => {
+                            let _ = tokio::time::timeout(window, written).await;
+                        }
+                        None => tokio::time::sleep(window).await,
+                    }
                     if let Some(inner) = weak.upgrade() {
                         inner.batcher(transport).flush_gen(&inner, gen);
                     }
@@ -266,16 +324,16 @@ impl Batcher {
         }
         if flush_now {
             if let Some(batch) = st.take(&target) {
-                self.deliver(inner, batch);
+                self.deliver(inner, &mut st, batch);
             }
         }
     }
 
-    /// The window's timer: flushes the batch `gen` if it is still open.
+    /// The batch's timer: flushes the batch `gen` if it is still open.
     fn flush_gen(&self, inner: &Arc<Inner>, gen: u64) {
         let mut st = self.lock();
         if let Some(batch) = st.take_gen(gen) {
-            self.deliver(inner, batch);
+            self.deliver(inner, &mut st, batch);
         }
     }
 
@@ -285,13 +343,14 @@ impl Batcher {
         let users = std::mem::take(&mut st.users);
         let others = std::mem::take(&mut st.others);
         for batch in users.into_values().chain(others) {
-            self.deliver(inner, batch);
+            self.deliver(inner, &mut st, batch);
         }
     }
 
-    /// Encodes a batch once and queues the same bytes for every connection it reaches. Called
-    /// with the state lock held, so batches are queued in order.
-    fn deliver(&self, inner: &Arc<Inner>, batch: Batch) {
+    /// Encodes a batch once and queues the same bytes for every connection it reaches, with
+    /// one ticket; records the flight. Called with the state lock held, so batches are queued
+    /// in order.
+    fn deliver(&self, inner: &Arc<Inner>, st: &mut State, batch: Batch) {
         let conns = inner.registry.targets(&batch.target, self.transport);
         let n = batch.events.len() as u64;
         if conns.is_empty() {
@@ -300,12 +359,20 @@ impl Batcher {
                 "chsk: push batch found no connection at flush time");
             return;
         }
-        self.deliver_events(inner, &conns, batch.events);
+        let (ticket, written) = Ticket::new();
+        self.deliver_events(inner, &conns, batch.events, &ticket);
+        st.took_off(batch.target, &ticket, written);
     }
 
     /// Encodes `events` as one `Push` frame (or, when it comes out larger than
     /// `max_send_frame_bytes`, as two halves, recursively) and queues it for `conns`.
-    fn deliver_events(&self, inner: &Arc<Inner>, conns: &[Arc<Conn>], events: Vec<EventFrame>) {
+    fn deliver_events(
+        &self,
+        inner: &Arc<Inner>,
+        conns: &[Arc<Conn>],
+        events: Vec<EventFrame>,
+        ticket: &Arc<Ticket>,
+    ) {
         let n = events.len() as u64;
         let frame = Frame::Push(events);
         let encoded = inner.config.codec.encode_frame(&frame);
@@ -315,8 +382,8 @@ impl Batcher {
         let bytes = match encoded {
             Ok(b) if b.len() > inner.config.limits.max_send_frame_bytes && events.len() > 1 => {
                 let second = events.split_off(events.len() / 2);
-                self.deliver_events(inner, conns, events);
-                self.deliver_events(inner, conns, second);
+                self.deliver_events(inner, conns, events, ticket);
+                self.deliver_events(inner, conns, second, ticket);
                 return;
             }
             Ok(b) => bytes::Bytes::from(b),
@@ -337,6 +404,7 @@ impl Batcher {
                 bytes: bytes.clone(),
                 events: events.clone(),
                 pushes: n,
+                ticket: Some(ticket.clone()),
             };
             if !conn.enqueue(item) && conn.transport() == Transport::Ajax && conn.is_closing() {
                 inner.drop_conn(conn);

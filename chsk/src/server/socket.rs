@@ -1,13 +1,18 @@
 //! The writing side of a WebSocket: the message type the web-framework adapter converts its
 //! socket to, and a writer where every write has a deadline.
 
-use std::{pin::pin, time::Duration};
+use std::{pin::pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures::{Sink, SinkExt};
 use tokio::time::{sleep_until, Instant};
 
-use super::{conn::Conn, handle::Inner, metrics::Counters};
+use super::{
+    conn::Conn,
+    handle::Inner,
+    mailbox::{Outgoing, Ticket},
+    metrics::Counters,
+};
 use crate::{
     codec::Codec,
     protocol::{Frame, ReplyError, ReplyErrorKind, ReplyId},
@@ -58,7 +63,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// The writing side of a connection: every write has a deadline, and a close request cuts a
 /// pending write short. Pushes are counted as written when the flush that follows them
-/// succeeds.
+/// succeeds; their batches' tickets are held until then, so pushes made meanwhile to the same
+/// targets are coalesced (see `push`).
 pub(crate) struct Writer<'a, K> {
     pub(crate) sink: K,
     codec: Codec,
@@ -70,6 +76,8 @@ pub(crate) struct Writer<'a, K> {
     pub(crate) unflushed_pushes: u64,
     /// Pushed events whose frame the socket never took (a failed or abandoned feed).
     pub(crate) lost_pushes: u64,
+    /// The tickets of the push frames fed since the last flush.
+    tickets: Vec<Arc<Ticket>>,
 }
 
 /// Runs one write with the deadline; a close request cuts it short after `CLOSE_GRACE`.
@@ -111,7 +119,21 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
             unflushed: 0,
             unflushed_pushes: 0,
             lost_pushes: 0,
+            tickets: Vec::new(),
         }
+    }
+
+    /// Feeds a queued push frame; its ticket is released by the flush that writes it.
+    pub(crate) async fn feed_push(&mut self, item: Outgoing) -> Result<(), Stop> {
+        let Outgoing {
+            bytes,
+            pushes,
+            ticket,
+            ..
+        } = item;
+        self.feed(message(self.codec, bytes), pushes).await?;
+        self.tickets.extend(ticket);
+        Ok(())
     }
 
     /// Hands one message to the socket (not flushed yet).
@@ -152,6 +174,8 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
     pub(crate) async fn flush(&mut self) -> Result<(), Stop> {
         guarded(self.conn, self.timeout, self.sink.flush()).await?;
         self.unflushed = 0;
+        // Released (and the heap freed: an idle connection holds none).
+        self.tickets = Vec::new();
         Counters::add(
             &self.conn.counters().pushes_written,
             std::mem::take(&mut self.unflushed_pushes),

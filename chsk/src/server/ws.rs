@@ -15,8 +15,8 @@ use super::{
     metrics::{Cause, Counters},
     options::Transport,
     socket::{
-        close, message, Stop, Writer, WsMessage, CLOSE_WRITE_TIMEOUT, FLUSH_EVERY, GOING_AWAY,
-        NORMAL, POLICY, TOO_BIG,
+        close, Stop, Writer, WsMessage, CLOSE_WRITE_TIMEOUT, FLUSH_EVERY, GOING_AWAY, NORMAL,
+        POLICY, TOO_BIG,
     },
 };
 use crate::protocol::{
@@ -255,14 +255,14 @@ impl Server {
                 }
                 item = rx.recv() => {
                     let Some(item) = item else { return End::Server };
-                    let mut r = out.feed(message(inner.config.codec, item.bytes), item.pushes).await;
+                    let mut r = out.feed_push(item).await;
                     // Coalesce: everything already queued goes out with one flush.
                     for _ in 0..256 {
                         if r.is_err() {
                             break;
                         }
                         let Some(item) = rx.try_recv() else { break };
-                        r = out.feed(message(inner.config.codec, item.bytes), item.pushes).await;
+                        r = out.feed_push(item).await;
                     }
                     r
                 }
