@@ -27,7 +27,8 @@
 //! #[chsk::handler(ChatEvent::Post)]
 //! async fn post(cx: chsk::Ctx<AppState>, text: String) {
 //!     cx.state().log.lock().unwrap().push(text.clone());
-//!     // Every connected client receives it (batched, one encoding per batch). `Ok(0)` when
+//!     // Every connected client receives it (at once, or coalesced with the pushes that follow
+//!     // while a write is in flight: one encoding per batch). `Ok(0)` when
 //!     // nobody is connected; an error (too large, not encodable) is a bug: never ignore it.
 //!     if let Err(e) = cx.server().send_to_all(ChatPush::NewMessage(text)) {
 //!         tracing::error!(error = %e, "could not push a message");
@@ -65,13 +66,24 @@
 //! | [`codec`](ServerBuilder::codec) | postcard | |
 //! | [`adapter`](ServerBuilder::adapter) | [`LocalAdapter`](adapter::LocalAdapter) | push/presence routing ([`adapter`] module) |
 //! | [`keep_headers`](ServerBuilder::keep_headers) | none | headers a connection keeps for handlers |
-//! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms, `send_buf_ajax` 100 ms, grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s, `write_timeout` 10 s | |
+//! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms / `send_buf_ajax` 100 ms (the longest a push is held while the previous frame to its target is being written; an idle target gets it at once), grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s, `write_timeout` 10 s | |
 //! | [`Limits`] | `max_frame_bytes` 1 MiB, `max_send_frame_bytes` 1 MiB, `send_queue` 1024 frames / 8 MiB, `max_in_flight` 64 calls / 8 MiB, `max_conns_per_user` 64, `max_ajax_clients` 10,000, `max_kept_request_bytes` 8 KiB, `rate_limit` none | |
 //!
 //! # Delivery
 //!
-//! Pushes are batched per transport window and encoded once per batch; every connection gets
-//! them in the order they were pushed. A batch never encodes to more than
+//! A push to a target (a user, a client, all) whose previous frame has been written is sent at
+//! once: encoded once and queued for every connection it reaches, with no window to wait for.
+//! Pushes made while that frame is still being written (a WebSocket has not flushed it yet, an
+//! Ajax client has no poll waiting to take it) are coalesced: they gather into one batch, sent
+//! as one `Push` frame, encoded once for all its recipients, as soon as the previous frame is
+//! written everywhere, and after [`Timings::send_buf_ws`] / [`Timings::send_buf_ajax`] at the
+//! latest. So a lone push costs no delay, and a burst costs few frames and encodes: the batch
+//! size adapts to how fast the recipients take frames. The trade-off: a broadcast's batch
+//! waits for its slowest recipient's write (bounded by the window), and the first push of a
+//! burst is a frame of its own. [`Flush::Now`] sends a push at once in any case (with what is
+//! already gathered for the same target): the lowest latency during bursts, one frame and one
+//! encode per push. Every connection gets pushes in the order they were pushed. A batch never
+//! encodes to more than
 //! [`Limits::max_send_frame_bytes`]: a full batch is sent at once and the next push opens
 //! another, so a burst becomes several `Push` frames, in order. A push with no recipient
 //! returns `Ok(0)` (counted in [`Metrics::pushes_undeliverable`]); a single event too large
@@ -91,8 +103,9 @@
 //! [`Metrics::queued_bytes`]) or sends large data over plain HTTP; otherwise the client is
 //! closed as a slow consumer, by design: memory stays bounded.
 //!
-//! Pushes to an Ajax client between polls wait in its queue for its next poll (within the
-//! grace period). Handlers of one WebSocket run concurrently on its task, at most
+//! A push to an Ajax client whose poll is waiting answers that poll at once. Pushes to an Ajax
+//! client between polls wait in its queue for its next poll (within the grace period), which
+//! answers everything queued as one `Push` (up to `max_send_frame_bytes`). Handlers of one WebSocket run concurrently on its task, at most
 //! [`Limits::max_in_flight`] at once (the socket is not read meanwhile); a handler still
 //! running when its connection closes is finished on a task of its own.
 //!

@@ -44,9 +44,19 @@ pub struct Timings {
     pub ws_ping_timeout: Duration,
     /// How long an Ajax poll is held before `PollTimeout` (default 20 s).
     pub lp_timeout: Duration,
-    /// Push batching window for WebSocket clients (default 30 ms).
+    /// The longest a push to WebSocket clients is held for coalescing (default 30 ms).
+    ///
+    /// Not a fixed window: a push to a target whose previous frame has been written is sent at
+    /// once. Only while that frame is still being written (a burst, a slow socket) do further
+    /// pushes to the target gather into one frame, sent as soon as the write completes, and
+    /// after this long at the latest (so a stalled recipient delays the others of a broadcast
+    /// by at most this). Zero sends every push at once, as [`Flush::Now`](super::Flush::Now)
+    /// does: one frame and one encode per push.
     pub send_buf_ws: Duration,
-    /// Push batching window for Ajax clients (default 100 ms).
+    /// The longest a push to Ajax clients is held for coalescing (default 100 ms). As
+    /// `send_buf_ws`; a frame counts as written when a poll answers it, so a push to a client
+    /// whose poll is waiting answers it at once, and pushes to a client between polls gather
+    /// (and a poll answers everything queued as one `Push`).
     pub send_buf_ajax: Duration,
     /// A closed WebSocket's user still counts as connected for this long (default 2.5 s), so a
     /// page reload is not a close.

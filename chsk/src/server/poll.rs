@@ -93,6 +93,10 @@ impl Server {
                 }
             }
         };
+        // What was gathered for this client while it had no poll waiting goes out now.
+        self.inner
+            .batcher(Transport::Ajax)
+            .flush_for(&self.inner, conn);
         let deadline = tokio::time::sleep(self.inner.config.timings.lp_timeout);
         let max = self.inner.config.limits.max_send_frame_bytes;
         let got = async {

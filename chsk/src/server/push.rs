@@ -337,6 +337,32 @@ impl Batcher {
         }
     }
 
+    /// Flushes the open batches that reach `conn`: an Ajax poll takes at once everything
+    /// gathered for its client while it had no poll waiting. (Open batches never overlap, so
+    /// their order does not matter.)
+    pub(crate) fn flush_for(&self, inner: &Arc<Inner>, conn: &Conn) {
+        let mut st = self.lock();
+        if st.users.is_empty() && st.others.is_empty() {
+            return;
+        }
+        if let Some(batch) = conn.info.uid.as_ref().and_then(|uid| st.users.remove(uid)) {
+            self.deliver(inner, &mut st, batch);
+        }
+        let mut i = 0;
+        while i < st.others.len() {
+            let reaches = match &st.others[i].target {
+                Target::Client(id) => *id == conn.info.client_id,
+                _ => true,
+            };
+            if reaches {
+                let batch = st.others.remove(i);
+                self.deliver(inner, &mut st, batch);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// Flushes every open batch.
     pub(crate) fn flush_all(&self, inner: &Arc<Inner>) {
         let mut st = self.lock();
