@@ -9,8 +9,7 @@
 //! Every loop prints its seed; a failure names the seed, the case and the input in hex.
 #![allow(clippy::unwrap_used)] // test fixtures
 
-#[path = "support/golden.rs"]
-mod golden;
+mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -94,7 +93,7 @@ impl Rng {
 // Seeds: the golden frames (the samples of `protocol_golden.rs`, which pins their bytes) and
 // frames and payloads of the event types above.
 
-use golden::p;
+use support::golden::p;
 
 fn leaf(label: &str) -> Node {
     Node {
@@ -147,7 +146,10 @@ fn chat_events() -> Vec<ChatEvent> {
 
 /// The golden frames, then frames carrying the event types above.
 fn frames(codec: Codec) -> Vec<Frame> {
-    let mut frames: Vec<Frame> = golden::samples(codec).into_iter().map(|(_, f)| f).collect();
+    let mut frames: Vec<Frame> = support::golden::samples(codec)
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     for (i, e) in tree_events().iter().enumerate() {
         let event = e.to_frame(codec).unwrap();
         frames.push(if i % 2 == 0 {

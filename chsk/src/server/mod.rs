@@ -144,7 +144,7 @@ pub use request::HandshakeRequest;
 pub use security::{HttpResponse, Rejection};
 pub use socket::WsMessage;
 #[cfg(feature = "test-util")]
-pub use testing::MemClient;
+pub use testing::{MemAjax, MemClient, MemRequest};
 
 pub(crate) use conn::ConnInfo;
 pub(crate) use handle::{HandshakeDataFn, Inner, Parts};
