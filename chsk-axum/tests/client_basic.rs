@@ -2,7 +2,7 @@
 //! replies and timeouts, pushes (user, client, all, FIFO, batching, flush), sending while
 //! closed without a send buffer, and the send buffer.
 
-mod client_support;
+mod support;
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use chsk::{
     server::Timings,
     CbError,
 };
-use client_support::*;
+use support::*;
 
 fn mode(t: Transport) -> TransportMode {
     match t {

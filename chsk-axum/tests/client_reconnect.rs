@@ -2,7 +2,7 @@
 //! a server that stops answering (client ping timeout), `Auto` fallback to Ajax when the
 //! WebSocket upgrade is refused.
 
-mod client_support;
+mod support;
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use chsk::{
     protocol::{Frame, Handshake},
     Codec,
 };
-use client_support::*;
+use support::*;
 
 #[tokio::test]
 async fn server_restart_clients_reconnect_with_capped_backoff() {
