@@ -272,7 +272,11 @@ async fn send_buffer_flushes_after_connecting(t: Transport) {
             )
             .await
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // An attempt failed while the server was down.
+    eventually(|| {
+        client.metrics().connect_attempts >= 1 && client.state().last_close_reason().is_some()
+    })
+    .await;
     assert!(!client.state().open);
     let (_server, state, _running) = start_on(addr).await;
     assert_eq!(

@@ -285,8 +285,7 @@ async fn frames_over_max_frame_bytes_close_with_a_typed_reason() {
             },
         )
         .await;
-        // Ajax: let the first poll reach the server.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Ajax: the push waits in the client's queue for its next poll.
         server
             .send_to_user("alice", CPush::Text("x".repeat(1000)))
             .expect("pushed");
