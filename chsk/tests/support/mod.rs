@@ -10,6 +10,7 @@
 )]
 
 pub mod golden;
+pub mod protocol;
 
 use std::{
     sync::{
