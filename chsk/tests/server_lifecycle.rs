@@ -15,7 +15,7 @@ use support::*;
 #[tokio::test(start_paused = true)]
 async fn a_silent_client_is_pinged_then_closed() {
     let server = server();
-    let t = server.timings().clone();
+    let t = *server.timings();
     let mut c = open(&server, "client-id=a").await;
     let start = tokio::time::Instant::now();
     assert_eq!(c.next().await, Frame::Ping);

@@ -319,7 +319,11 @@ impl MemClient {
 /// use chsk::{protocol::Frame, Event};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let server = chsk::Server::builder(()).handler(len).skip_csrf_check().build();
+/// let server = chsk::Server::builder(())
+///     .handler(len)
+///     .user_id(|req, _client_id| req.query("uid").map(str::to_owned))
+///     .skip_csrf_check()
+///     .build();
 /// let ajax = server.ajax_mem("client-id=t1&uid=alice");
 /// assert_eq!(ajax.handshake().await.uid.as_deref(), Some("alice"));
 /// let event = Ev::Len("four".into()).to_frame(server.codec()).unwrap();
