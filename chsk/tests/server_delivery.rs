@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chsk::{
     protocol::Frame,
-    server::{Flush, Limits, MemClient, Target, Timings, WsMessage},
+    server::{mount::WsMessage, Flush, Limits, MemClient, Target, Timings},
     Codec, Server,
 };
 use support::*;

@@ -7,7 +7,7 @@ mod support;
 
 use chsk::{
     protocol::{EventFrame, Frame},
-    server::WsMessage,
+    server::mount::WsMessage,
     CbError, Codec, Payload,
 };
 use support::*;

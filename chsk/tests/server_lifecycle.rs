@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chsk::{
     protocol::Frame,
-    server::{Flush, Target, WsMessage},
+    server::{mount::WsMessage, Flush, Target},
 };
 use support::*;
 

@@ -6,7 +6,7 @@ mod support;
 
 use chsk::{
     protocol::Frame,
-    server::{PresenceEvent, WsMessage},
+    server::{mount::WsMessage, PresenceEvent},
 };
 use support::*;
 

@@ -14,7 +14,10 @@ use std::{
 
 use chsk::{
     protocol::{EventFrame, Frame},
-    server::{Adapter, Flush, Limits, LocalNode, NodeHandle, PushError, Target, Timings},
+    server::{
+        adapter::{Adapter, LocalNode, NodeHandle},
+        Flush, Limits, PushError, Target, Timings,
+    },
     Codec, Event,
 };
 use support::*;
@@ -182,7 +185,7 @@ async fn burst_to_reader(flush: Flush) {
     let reader = tokio::spawn(async move {
         let (mut seqs, mut largest) = (Vec::new(), 0);
         while seqs.len() < N as usize {
-            let Some(chsk::server::WsMessage::Binary(bytes)) = ws.recv().await else {
+            let Some(chsk::server::mount::WsMessage::Binary(bytes)) = ws.recv().await else {
                 break;
             };
             largest = largest.max(bytes.len());

@@ -21,7 +21,10 @@ use futures::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tokio::sync::mpsc;
 
-use super::{HandshakeRequest, HttpResponse, Rejection, Server, WsMessage};
+use super::{
+    mount::{HttpResponse, WsMessage},
+    HandshakeRequest, Rejection, Server,
+};
 use crate::{
     protocol::{Frame, Handshake},
     Codec,

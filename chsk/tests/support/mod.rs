@@ -22,7 +22,7 @@ use std::{
 
 use chsk::{
     protocol::{EventFrame, Frame, Handshake},
-    server::{MemAjax, MemClient, Metrics, PresenceEvent, ServerBuilder, WsMessage},
+    server::{mount::WsMessage, MemAjax, MemClient, Metrics, PresenceEvent, ServerBuilder},
     Codec, Ctx, Event, Server,
 };
 use serde::{Deserialize, Serialize};
