@@ -141,7 +141,9 @@ async fn call_local_goes_through_dispatch() {
     let err = server.call_local(None, test_event::Boom).await.unwrap_err();
     assert_eq!(
         err,
-        CbError::Error("handler for `test/boom` panicked".into())
+        CbError::Handler {
+            message: "handler for `test/boom` panicked".into()
+        }
     );
 }
 

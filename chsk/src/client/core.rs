@@ -580,11 +580,12 @@ impl ClientCore {
     /// - `204`: done;
     /// - `504`: the request times out ([`CbError::Timeout`]);
     /// - `401` / `403`: the connection is refused ([`CloseReason::Refused`], as a refused
-    ///   poll), the request fails with [`CbError::Error`];
+    ///   poll), the request fails with [`CbError::Refused`] (with the status);
     /// - any other status (`400 malformed frame`, `413`, `429`, `5xx`): an
     ///   [`Output::ServerError`] with the status and body, and the request fails with
-    ///   [`CbError::Error`];
-    /// - no response: the request fails ([`CbError::Timeout`] or [`CbError::Error`]).
+    ///   [`CbError::Refused`] (with the status);
+    /// - no response: the request fails ([`CbError::Timeout`], or [`CbError::Closed`] when the
+    ///   `POST` failed).
     pub fn on_posted(
         &mut self,
         conn: ConnId,
@@ -601,7 +602,8 @@ impl ClientCore {
             Ok(resp) if resp.status == 504 => self.on_send_failed(conn, reply_id, CbError::Timeout),
             Ok(resp) => {
                 let refusal = resp.refusal();
-                self.on_send_failed(conn, reply_id, CbError::Error(refusal.to_string()));
+                let err = CbError::refused(refusal.status, refusal.body.clone());
+                self.on_send_failed(conn, reply_id, err);
                 if matches!(resp.status, 401 | 403) {
                     let detail = Some(refusal.to_string());
                     self.fail(now, CloseReason::Refused(refusal), detail, true);
@@ -613,7 +615,10 @@ impl ClientCore {
                 }
             }
             Err(HttpError::Timeout) => self.on_send_failed(conn, reply_id, CbError::Timeout),
-            Err(HttpError::Failed(e)) => self.on_send_failed(conn, reply_id, CbError::Error(e)),
+            Err(HttpError::Failed(e)) => {
+                tracing::debug!(%conn, error = %e, "chsk client: a POST failed");
+                self.on_send_failed(conn, reply_id, CbError::Closed);
+            }
         }
         self.commit();
     }
@@ -624,7 +629,12 @@ impl ClientCore {
         if self.stopped {
             return Err(CbError::Closed);
         }
-        let bytes = self.opts.codec.encode_frame(&Frame::Event(event))?;
+        let frame = Frame::Event(event);
+        let bytes = self
+            .opts
+            .codec
+            .encode_frame(&frame)
+            .map_err(CbError::Encode)?;
         if let Some(id) = self.open_conn() {
             self.queue(id, bytes, None);
             Ok(())
@@ -657,7 +667,7 @@ impl ClientCore {
             Ok(bytes) => bytes,
             Err(e) => {
                 self.pending.complete(reply_id);
-                return Err(e.into());
+                return Err(CbError::Encode(e));
             }
         };
         match open {
@@ -815,7 +825,7 @@ impl ClientCore {
                 if self.pending.complete(reply_id) {
                     self.out.push_back(Output::Reply {
                         reply_id,
-                        result: result.map_err(CbError::Error),
+                        result: result.map_err(CbError::from),
                     });
                 } else {
                     tracing::debug!(reply_id, "chsk client: late or unknown reply ignored");

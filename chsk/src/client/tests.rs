@@ -6,7 +6,7 @@ use super::*;
 use crate::{
     codec::{Codec, Payload},
     error::CbError,
-    protocol::{EventFrame, Frame, Handshake},
+    protocol::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind},
 };
 
 const fn ms(n: u64) -> Duration {
@@ -259,12 +259,17 @@ fn server_error_reply_is_cb_error() {
     let a = c.request(ms(0), ev("a/x"), ms(100)).expect("open");
     let frame = enc(&Frame::Reply {
         reply_id: a,
-        result: Err("no handler".into()),
+        result: Err(ReplyError::new(ReplyErrorKind::UnknownEvent, "no handler")),
     });
     c.on_message(conn, ms(1), &frame);
     assert_eq!(
         replies(&drain(&mut c)),
-        vec![(a, Err(CbError::Error("no handler".into())))]
+        vec![(
+            a,
+            Err(CbError::UnknownEvent {
+                message: "no handler".into()
+            })
+        )]
     );
 }
 
@@ -492,7 +497,7 @@ fn ajax_send_failures_complete_requests() {
     drain(&mut c);
     let a = c.request(ms(2), ev("a/x"), ms(100)).expect("open");
     c.on_send_failed(conn, Some(a), CbError::Timeout);
-    c.on_send_failed(conn, Some(a), CbError::Error("again".into()));
+    c.on_send_failed(conn, Some(a), CbError::refused(429, "again"));
     assert_eq!(replies(&drain(&mut c)), vec![(a, Err(CbError::Timeout))]);
 }
 
@@ -822,7 +827,10 @@ fn ajax_post_answers_errors_and_refusals() {
         replies(&outs),
         vec![(
             a,
-            Err(CbError::Error("HTTP 400: malformed frame: bad".into()))
+            Err(CbError::Refused {
+                status: Some(400),
+                message: "malformed frame: bad".into()
+            })
         )]
     );
     assert!(c.state().open, "a 400 does not close");

@@ -21,7 +21,7 @@ use crate::{
     codec::{Codec, Payload},
     error::{CbError, CodecError},
     event::{Event, Request},
-    protocol::EventFrame,
+    protocol::{EventFrame, ReplyError, ReplyErrorKind},
 };
 
 /// Computes handshake data: request, user id, codec.
@@ -31,8 +31,8 @@ pub(crate) type HandshakeDataFn = Box<
         + Sync,
 >;
 
-/// What the builder hands over.
-pub(crate) struct Parts {
+/// What the builder decided: fixed for the server's life.
+pub(crate) struct Config {
     pub(crate) codec: Codec,
     pub(crate) timings: Timings,
     pub(crate) limits: Limits,
@@ -44,16 +44,9 @@ pub(crate) struct Parts {
     pub(crate) keep_headers: Vec<http::HeaderName>,
 }
 
+/// The server's shared state: its configuration and what its connections share.
 pub(crate) struct Inner {
-    pub(crate) codec: Codec,
-    pub(crate) timings: Timings,
-    pub(crate) limits: Limits,
-    pub(crate) security: Security,
-    pub(crate) user_id: Option<UserIdFn>,
-    pub(crate) handshake_data: Option<HandshakeDataFn>,
-    pub(crate) dispatch: Box<dyn Dispatch>,
-    pub(crate) adapter: Box<dyn Adapter>,
-    pub(crate) keep_headers: Vec<http::HeaderName>,
+    pub(crate) config: Config,
     pub(crate) registry: Registry,
     pub(crate) presence: Presence,
     pub(crate) counters: Arc<Counters>,
@@ -74,10 +67,10 @@ pub struct Server {
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("events", &self.inner.dispatch.event_name())
-            .field("codec", &self.inner.codec)
-            .field("timings", &self.inner.timings)
-            .field("limits", &self.inner.limits)
+            .field("events", &self.inner.config.dispatch.event_name())
+            .field("codec", &self.inner.config.codec)
+            .field("timings", &self.inner.config.timings)
+            .field("limits", &self.inner.config.limits)
             .finish_non_exhaustive()
     }
 }
@@ -109,20 +102,12 @@ impl Server {
         ServerBuilder::new(state)
     }
 
-    pub(crate) fn from_parts(p: Parts) -> Self {
-        let ws_batcher = Batcher::new(Transport::Ws, p.timings.send_buf_ws);
-        let ajax_batcher = Batcher::new(Transport::Ajax, p.timings.send_buf_ajax);
+    pub(crate) fn from_config(config: Config) -> Self {
+        let ws_batcher = Batcher::new(Transport::Ws, config.timings.send_buf_ws);
+        let ajax_batcher = Batcher::new(Transport::Ajax, config.timings.send_buf_ajax);
         let server = Server {
             inner: Arc::new(Inner {
-                codec: p.codec,
-                timings: p.timings,
-                limits: p.limits,
-                security: p.security,
-                user_id: p.user_id,
-                handshake_data: p.handshake_data,
-                dispatch: p.dispatch,
-                adapter: p.adapter,
-                keep_headers: p.keep_headers,
+                config,
                 registry: Registry::default(),
                 presence: Presence::default(),
                 counters: Arc::default(),
@@ -131,7 +116,7 @@ impl Server {
                 ajax_batcher,
             }),
         };
-        server.inner.adapter.attach(NodeHandle {
+        server.inner.config.adapter.attach(NodeHandle {
             inner: Arc::downgrade(&server.inner),
         });
         server
@@ -139,17 +124,17 @@ impl Server {
 
     /// The codec of every connection.
     pub fn codec(&self) -> Codec {
-        self.inner.codec
+        self.inner.config.codec
     }
 
     /// The timings.
     pub fn timings(&self) -> &Timings {
-        &self.inner.timings
+        &self.inner.config.timings
     }
 
     /// The limits.
     pub fn limits(&self) -> &Limits {
-        &self.inner.limits
+        &self.inner.config.limits
     }
 
     /// Runs the checks of PROTOCOL.md section 1 (client id, codec, reject hook, CSRF, origin,
@@ -159,7 +144,7 @@ impl Server {
         if !self.inner.registry.has_room(
             uid.as_deref(),
             &client_id,
-            self.inner.limits.max_conns_per_user,
+            self.inner.config.limits.max_conns_per_user,
         ) {
             Counters::inc(&self.inner.counters.rejected_requests);
             return Err(Rejection::too_many_conns());
@@ -175,50 +160,60 @@ impl Server {
     /// will reach.
     ///
     /// `Ok(n)`: `n` connections matched the target when the push was made, and the event is
-    /// in their batch. That is a promise of accounting, not of delivery: every one of the
-    /// event's deliveries (one per connection the batch reaches when it is flushed) ends up in
-    /// exactly one of [`Metrics::pushes_written`] or the `pushes_dropped_*` counters (slow
-    /// consumer, closed, replaced, ping timeout, write timeout, encode failure), and a batch that
-    /// finds no connection at its flush is counted in `pushes_undeliverable`.
+    /// in their batch; `Ok(0)` when the user has none (counted in
+    /// [`Metrics::pushes_undeliverable`]): not an error. That is a promise of accounting, not
+    /// of delivery: every one of the event's deliveries (one per connection the batch reaches
+    /// when it is flushed) ends up in exactly one of [`Metrics::pushes_written`] or the
+    /// `pushes_dropped_*` counters (slow consumer, closed, replaced, ping timeout, write
+    /// timeout, encode failure), and a batch that finds no connection at its flush is counted in
+    /// `pushes_undeliverable`.
+    ///
+    /// # Errors
+    ///
+    /// A [`PushError`] is a bug to fix, not a delivery outcome (see [`push`](Self::push)):
+    /// propagate it with `?` or log it.
     ///
     /// ```no_run
-    /// # fn f<P: chsk::Event>(server: chsk::Server, ev: P) {
-    /// match server.send_to_user("alice", ev) {
-    ///     Ok(n) => println!("queued for {n} connections"),
-    ///     Err(e) => println!("not delivered: {e}"), // counted in `metrics()`
-    /// }
+    /// # fn f<P: chsk::Event>(server: chsk::Server, ev: P) -> Result<(), chsk::server::PushError> {
+    /// let n = server.send_to_user("alice", ev)?;
+    /// println!("queued for {n} connections"); // 0 when alice is offline
+    /// # Ok(())
     /// # }
     /// ```
     pub fn send_to_user(&self, uid: &str, event: impl Event) -> Result<usize, PushError> {
         self.push(Target::User(uid.to_owned()), event, Flush::Batched)
     }
 
-    /// Pushes `event` to one client id (batched).
+    /// Pushes `event` to one client id (batched); `Ok(0)` when it is not connected. Errors as
+    /// [`push`](Self::push).
     pub fn send_to_client(&self, client_id: &str, event: impl Event) -> Result<usize, PushError> {
         self.push(Target::Client(client_id.to_owned()), event, Flush::Batched)
     }
 
-    /// Pushes `event` to every connected client, anonymous ones included (batched).
+    /// Pushes `event` to every connected client, anonymous ones included (batched); `Ok(0)`
+    /// when there is none. Errors as [`push`](Self::push).
     pub fn send_to_all(&self, event: impl Event) -> Result<usize, PushError> {
         self.push(Target::All, event, Flush::Batched)
     }
 
-    /// Pushes `event` to `target`, batched or flushed at once.
+    /// Pushes `event` to `target`, batched or flushed at once; returns how many connections it
+    /// will reach (`0` when none matches: not an error).
     ///
     /// # Errors
     ///
-    /// [`PushError::NoRecipient`] when no connection matches, [`PushError::TooLarge`] when the
-    /// event alone exceeds [`Limits::max_send_frame_bytes`], [`PushError::Encode`] when it
-    /// cannot be encoded.
+    /// Each error means the event can never be delivered as it is, so the app must not ignore
+    /// it: [`PushError::TooLarge`] when the event alone exceeds
+    /// [`Limits::max_send_frame_bytes`], [`PushError::Encode`] when it cannot be encoded,
+    /// [`PushError::ServerDropped`] from an adapter whose server is gone.
     pub fn push(
         &self,
         target: Target,
         event: impl Event,
         flush: Flush,
     ) -> Result<usize, PushError> {
-        let frame = event.to_frame(self.inner.codec)?;
+        let frame = event.to_frame(self.inner.config.codec)?;
         let size = super::push::frame_cost(&frame);
-        let max = self.inner.limits.max_send_frame_bytes;
+        let max = self.inner.config.limits.max_send_frame_bytes;
         if size > max {
             Counters::inc(&self.inner.counters.pushes_too_large);
             tracing::debug!(event = %frame.id, size, max, "chsk: push larger than a frame may be");
@@ -229,6 +224,7 @@ impl Server {
             });
         }
         self.inner
+            .config
             .adapter
             .push(LocalNode { inner: &self.inner }, target, frame, flush)
     }
@@ -242,6 +238,7 @@ impl Server {
     /// The connected users (Sente's `connected-uids`).
     pub fn connected_uids(&self) -> ConnectedUids {
         self.inner
+            .config
             .adapter
             .connected_uids(LocalNode { inner: &self.inner })
     }
@@ -287,9 +284,18 @@ impl Server {
     /// Calls the handler of `request` in-process, as user `uid`, through the real path:
     /// encode → dispatch → decode. For tests and docs.
     ///
+    /// It fails as a client's request would: [`CbError::Handler`] when the handler panics,
+    /// [`CbError::UnknownEvent`] when the server has no handler for it (or `R` is not of this
+    /// server's event enum), [`CbError::BadPayload`], [`CbError::Server`] when the reply
+    /// cannot be encoded, [`CbError::Encode`] / [`CbError::Decode`] on this side.
+    ///
     /// ```no_run
     /// # async fn f<R: chsk::Request>(server: chsk::Server, req: R) {
-    /// let reply: Result<R::Reply, chsk::CbError> = server.call_local(Some("alice"), req).await;
+    /// match server.call_local(Some("alice"), req).await {
+    ///     Ok(_reply) => {}
+    ///     Err(chsk::CbError::Handler { message }) => eprintln!("the handler failed: {message}"),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
     /// # }
     /// ```
     pub async fn call_local<R: Request>(
@@ -297,16 +303,18 @@ impl Server {
         uid: Option<&str>,
         request: R,
     ) -> Result<R::Reply, CbError> {
-        let codec = self.inner.codec;
+        let codec = self.inner.config.codec;
         let event: R::Event = request.into();
-        if std::any::TypeId::of::<R::Event>() != self.inner.dispatch.event_type() {
-            return Err(CbError::Error(format!(
-                "`{}` is not this server's event enum (`{}`)",
-                R::Event::NAME,
-                self.inner.dispatch.event_name()
-            )));
+        if std::any::TypeId::of::<R::Event>() != self.inner.config.dispatch.event_type() {
+            return Err(CbError::UnknownEvent {
+                message: format!(
+                    "`{}` is not this server's event enum (`{}`)",
+                    R::Event::NAME,
+                    self.inner.config.dispatch.event_name()
+                ),
+            });
         }
-        let frame = event.to_frame(codec)?;
+        let frame = event.to_frame(codec).map_err(CbError::Encode)?;
         let (parts, ()) = http::Request::new(()).into_parts();
         let info = Arc::new(ConnInfo {
             uid: uid.map(str::to_owned),
@@ -315,8 +323,8 @@ impl Server {
             transport: Transport::Local,
             request: Arc::new(HandshakeRequest::new(parts)),
         });
-        let payload = self.run(info, &frame).await.map_err(CbError::Error)?;
-        Ok(codec.decode_payload(&payload)?)
+        let payload = self.run(info, &frame).await?;
+        codec.decode_payload(&payload).map_err(CbError::Decode)
     }
 
     /// Dispatches one event and awaits its handler; failures are counted and logged.
@@ -324,7 +332,7 @@ impl Server {
         &self,
         info: Arc<ConnInfo>,
         frame: &EventFrame,
-    ) -> Result<Payload, String> {
+    ) -> Result<Payload, ReplyError> {
         let fut = self.start(info, frame)?;
         self.finish(fut.await)
     }
@@ -334,24 +342,25 @@ impl Server {
         &self,
         info: Arc<ConnInfo>,
         frame: &EventFrame,
-    ) -> Result<super::handler::BoxFuture<HandlerResult>, String> {
+    ) -> Result<super::handler::BoxFuture<HandlerResult>, ReplyError> {
         self.inner
+            .config
             .dispatch
             .dispatch(self, info, frame)
             .map_err(|e| {
                 Counters::inc(&self.inner.counters.bad_events);
-                tracing::debug!(event = %frame.id, error = %e.0, "chsk: bad event");
+                tracing::debug!(event = %frame.id, error = %e.0.message, "chsk: bad event");
                 e.0
             })
     }
 
-    /// Turns a handler's result into a reply result (counting a panic).
-    pub(crate) fn finish(&self, result: HandlerResult) -> Result<Payload, String> {
-        result.map_err(|f| {
-            if f.panicked {
+    /// Turns a handler's result into a reply result (counting a panic: the one source of
+    /// [`ReplyErrorKind::Handler`]).
+    pub(crate) fn finish(&self, result: HandlerResult) -> Result<Payload, ReplyError> {
+        result.inspect_err(|e| {
+            if e.kind == ReplyErrorKind::Handler {
                 Counters::inc(&self.inner.counters.handler_panics);
             }
-            f.message
         })
     }
 }

@@ -54,13 +54,23 @@ pub enum Flush {
     Now,
 }
 
-/// Why a push was not delivered.
+/// Why a push was refused: a bug in the app (or its adapter), never a normal outcome.
+///
+/// A push that reaches nobody is not an error: it returns `Ok(0)` (and is counted in
+/// [`Metrics::pushes_undeliverable`](super::Metrics::pushes_undeliverable)). Every `PushError`
+/// means the event can never be delivered as it is — it is too large for a frame, it does not
+/// encode, or the server is gone — so do not ignore it: return it with `?`, or log it.
+///
+/// ```no_run
+/// # fn f<P: chsk::Event>(server: &chsk::Server, hello: P) -> Result<(), chsk::server::PushError> {
+/// let reached = server.send_to_user("alice", hello)?; // 0 when alice is offline
+/// println!("queued for {reached} connections");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PushError {
-    /// No connection matched the target (counted in `pushes_undeliverable`).
-    #[error("no connected client for {0:?}")]
-    NoRecipient(Target),
     /// The event alone is larger than a frame may be (`Limits::max_send_frame_bytes`); counted
     /// in `pushes_too_large`. Send large data over plain HTTP and push a small notice.
     #[error("the event `{id}` encodes to {size} bytes, more than a frame may hold ({max})")]
@@ -204,7 +214,7 @@ impl Batcher {
         let runtime = tokio::runtime::Handle::try_current().ok();
         let flush_now = flush == Flush::Now || self.window.is_zero() || runtime.is_none();
         let cost = event_cost(&event);
-        let max = inner.limits.max_send_frame_bytes;
+        let max = inner.config.limits.max_send_frame_bytes;
         // A batch never grows past the frame bound: a full one goes out now, and this event
         // opens the next.
         let full = st
@@ -298,12 +308,12 @@ impl Batcher {
     fn deliver_events(&self, inner: &Arc<Inner>, conns: &[Arc<Conn>], events: Vec<EventFrame>) {
         let n = events.len() as u64;
         let frame = Frame::Push(events);
-        let encoded = inner.codec.encode_frame(&frame);
+        let encoded = inner.config.codec.encode_frame(&frame);
         let Frame::Push(mut events) = frame else {
             return;
         };
         let bytes = match encoded {
-            Ok(b) if b.len() > inner.limits.max_send_frame_bytes && events.len() > 1 => {
+            Ok(b) if b.len() > inner.config.limits.max_send_frame_bytes && events.len() > 1 => {
                 let second = events.split_off(events.len() / 2);
                 self.deliver_events(inner, conns, events);
                 self.deliver_events(inner, conns, second);
