@@ -5,7 +5,8 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 use crate::{
     __private::HandlerToken,
     event::Variant,
-    server::{ConnId, HandshakeRequest, Server, Transport},
+    server::{ConnId, HandshakeRequest, Server},
+    Transport,
 };
 
 /// A boxed, sendable future (the return type of [`Handler::call`]).

@@ -11,6 +11,7 @@ pub mod handler;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
+mod transport;
 
 #[doc = include_str!("../docs/getting-started.md")]
 pub mod guide {}
@@ -34,6 +35,7 @@ pub use event::{Event, Request, Variant};
 pub use handler::{Ctx, Handler};
 #[doc(inline)]
 pub use protocol::Frame;
+pub use transport::Transport;
 
 #[cfg(feature = "server")]
 #[doc(inline)]

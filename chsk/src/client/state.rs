@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::options::Transport;
 use crate::{
     codec::{Codec, Payload},
     error::CodecError,
+    Transport,
 };
 
 /// Why the last connection closed (Sente's `:last-close :reason`, plus server-sent reasons).

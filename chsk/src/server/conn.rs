@@ -12,10 +12,11 @@ use tokio::time::Instant;
 
 use tokio::sync::{futures::Notified, watch, Notify};
 
+use crate::Transport;
 use super::{
     mailbox::{Inbox, Mailbox, Outgoing, QueueError},
     metrics::{Cause, Counters},
-    options::{Limits, RateLimit, Transport},
+    options::{Limits, RateLimit},
     request::HandshakeRequest,
 };
 

@@ -4,13 +4,14 @@ use std::{fmt, sync::Arc};
 
 use tokio::sync::{broadcast, watch};
 
+use crate::Transport;
 use super::{
     adapter::{Adapter, LocalNode, NodeHandle},
     builder::ServerBuilder,
     conn::{ConnIds, ConnInfo},
     dispatch::{Dispatch, HandlerResult},
     metrics::{Counters, Metrics},
-    options::{Limits, Timings, Transport},
+    options::{Limits, Timings},
     presence::{ConnectedUids, Presence, PresenceEvent},
     push::{Batcher, Flush, PushError, Target},
     registry::Registry,

@@ -3,11 +3,11 @@
 
 use std::{sync::Arc, time::Duration};
 
+use crate::Transport;
 use super::{
     conn::Conn,
     handle::Inner,
     metrics::{Cause, Counters},
-    options::Transport,
     push::{Batcher, Flush, PushError, Target},
     registry::TooMany,
     request::HandshakeRequest,

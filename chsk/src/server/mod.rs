@@ -137,7 +137,7 @@ pub use builder::ServerBuilder;
 pub use conn::ConnId;
 pub use handle::{Accepted, Server};
 pub use metrics::Metrics;
-pub use options::{AllowedOrigins, Limits, RateLimit, Timings, Transport};
+pub use options::{AllowedOrigins, Limits, RateLimit, Timings};
 pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;

@@ -8,11 +8,11 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use http::StatusCode;
 
+use crate::Transport;
 use super::{
     conn::{Conn, ConnInfo},
     handle::{Inner, Server},
     metrics::Counters,
-    options::Transport,
     request::HandshakeRequest,
     security::{HttpResponse, Rejection},
     ws::kind,

@@ -10,11 +10,11 @@ use std::{
     time::Duration,
 };
 
+use crate::Transport;
 use super::{
     conn::Conn,
     mailbox::Outgoing,
     metrics::{Cause, Counters},
-    options::Transport,
     Inner,
 };
 use crate::{

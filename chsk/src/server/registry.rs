@@ -8,9 +8,10 @@ use std::{
 
 use tokio::time::Instant;
 
+use crate::Transport;
 use super::{
     conn::Conn,
-    options::{Limits, Transport},
+    options::Limits,
     push::Target,
 };
 

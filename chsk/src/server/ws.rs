@@ -7,13 +7,13 @@ use std::{fmt, pin::pin, sync::Arc};
 use futures::{stream::FuturesUnordered, FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{sleep_until, Instant};
 
+use crate::Transport;
 use super::{
     conn::{Conn, ConnInfo},
     handle::{Accepted, Inner, Server},
     keepalive::{Due, Keepalive},
     mailbox::Inbox,
     metrics::{Cause, Counters},
-    options::Transport,
     socket::{
         close, message, Stop, Writer, WsMessage, CLOSE_WRITE_TIMEOUT, FLUSH_EVERY, GOING_AWAY,
         NORMAL, POLICY, TOO_BIG,
