@@ -11,8 +11,8 @@ use std::{
 };
 
 use futures::{
-    channel::mpsc::UnboundedReceiver, pin_mut, select_biased, stream::FuturesUnordered,
-    FutureExt, Stream, StreamExt,
+    channel::mpsc::UnboundedReceiver, pin_mut, select_biased, stream::FuturesUnordered, FutureExt,
+    Stream, StreamExt,
 };
 
 use super::{
@@ -154,7 +154,8 @@ pub(crate) async fn drive<Io: ClientIo, C: CredentialsProvider>(
             timeout: ajax_timeout,
         }
     };
-    let get = |url, csrf: &Option<String>| Box::pin(io.http(request(HttpMethod::Get, url, None, csrf)));
+    let get =
+        |url, csrf: &Option<String>| Box::pin(io.http(request(HttpMethod::Get, url, None, csrf)));
 
     let mut flight = InFlight::<Io, C>::new();
     let mut posts: FuturesUnordered<Tagged<Io::Http>> = FuturesUnordered::new();

@@ -2,7 +2,7 @@
 //! state machine under it.
 //!
 //! An app does not need this module: the native client (`Client::connect`, feature
-//! `client-native`, on [`NativeIo`]) and the browser client (`chsk_web::connect`, on
+//! `client-native`, on `NativeIo`) and the browser client (`chsk_web::connect`, on
 //! `chsk_web::WebIo`) are ready to use. It is for running the client on another runtime (an
 //! embedded executor, another WebSocket library, a test harness), and for reading how the
 //! client works.

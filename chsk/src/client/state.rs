@@ -163,7 +163,7 @@ pub struct LastClose {
 /// A snapshot of the client's state.
 ///
 /// Times (`next_reconnect`, `last_close.at`) are *client time*: the monotonic time since an
-/// arbitrary origin fixed by the runtime (see [`ClientIo::now`](super::ClientIo::now));
+/// arbitrary origin fixed by the runtime (see [`ClientIo::now`](super::runtime::ClientIo::now));
 /// compare them with [`Client::now`](super::Client::now).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientState {

@@ -12,13 +12,13 @@ use tokio::time::Instant;
 
 use tokio::sync::{futures::Notified, watch, Notify};
 
-use crate::Transport;
 use super::{
     mailbox::{Inbox, Mailbox, Outgoing, QueueError},
     metrics::{Cause, Counters},
     options::{Limits, RateLimit},
     request::HandshakeRequest,
 };
+use crate::Transport;
 
 /// A connection's id, unique within one server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -4,7 +4,6 @@ use std::{fmt, sync::Arc};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::Transport;
 use super::{
     adapter::{Adapter, LocalNode, NodeHandle},
     builder::ServerBuilder,
@@ -23,6 +22,7 @@ use crate::{
     error::{CbError, CodecError},
     event::{Event, Request},
     protocol::EventFrame,
+    Transport,
 };
 
 /// Computes handshake data: request, user id, codec.

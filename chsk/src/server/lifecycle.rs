@@ -3,7 +3,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::Transport;
 use super::{
     conn::Conn,
     handle::Inner,
@@ -13,7 +12,10 @@ use super::{
     request::HandshakeRequest,
     security::Rejection,
 };
-use crate::protocol::{EventFrame, Frame, Handshake};
+use crate::{
+    protocol::{EventFrame, Frame, Handshake},
+    Transport,
+};
 
 impl Inner {
     /// What a connection keeps of its opening request (see `ServerBuilder::keep_headers`).

@@ -8,7 +8,6 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::Transport;
 use super::{
     conn::{Conn, ConnInfo},
     handle::{Inner, Server},
@@ -17,7 +16,10 @@ use super::{
     security::{HttpResponse, Rejection},
     ws::kind,
 };
-use crate::protocol::{EventFrame, Frame};
+use crate::{
+    protocol::{EventFrame, Frame},
+    Transport,
+};
 
 impl Server {
     /// Answers an Ajax `GET`: a handshake (`handshake=1`, or no state for this client), or a

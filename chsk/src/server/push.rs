@@ -10,7 +10,6 @@ use std::{
     time::Duration,
 };
 
-use crate::Transport;
 use super::{
     conn::Conn,
     mailbox::Outgoing,
@@ -20,6 +19,7 @@ use super::{
 use crate::{
     error::CodecError,
     protocol::{EventFrame, Frame},
+    Transport,
 };
 
 /// Who receives a push.

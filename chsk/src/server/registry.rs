@@ -8,12 +8,8 @@ use std::{
 
 use tokio::time::Instant;
 
+use super::{conn::Conn, options::Limits, push::Target};
 use crate::Transport;
-use super::{
-    conn::Conn,
-    options::Limits,
-    push::Target,
-};
 
 #[derive(Debug, Default)]
 struct Inner {

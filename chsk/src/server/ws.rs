@@ -7,7 +7,6 @@ use std::{fmt, pin::pin, sync::Arc};
 use futures::{stream::FuturesUnordered, FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{sleep_until, Instant};
 
-use crate::Transport;
 use super::{
     conn::{Conn, ConnInfo},
     handle::{Accepted, Inner, Server},
@@ -22,6 +21,7 @@ use super::{
 use crate::{
     handler::BoxFuture,
     protocol::{Frame, ReplyId},
+    Transport,
 };
 
 /// A running handler call: when it finishes, its reply (for a request) and the size of the

@@ -87,10 +87,7 @@ impl ClientCore {
 
     /// The current attempt, when it is open (handshaken).
     fn open_attempt(&self) -> Option<AttemptId> {
-        self.attempt
-            .as_ref()
-            .filter(|a| a.handshaken)
-            .map(|a| a.id)
+        self.attempt.as_ref().filter(|a| a.handshaken).map(|a| a.id)
     }
 
     fn buffer_has_room(&self) -> bool {

@@ -251,9 +251,7 @@ impl ClientCore {
                 }
             }
             Err(HttpError::Timeout) => self.on_send_failed(attempt, reply_id, CbError::Timeout),
-            Err(HttpError::Failed(e)) => {
-                self.on_send_failed(attempt, reply_id, CbError::Error(e))
-            }
+            Err(HttpError::Failed(e)) => self.on_send_failed(attempt, reply_id, CbError::Error(e)),
         }
         self.commit();
     }

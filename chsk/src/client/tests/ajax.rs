@@ -23,7 +23,9 @@ fn auto_downgrades_to_ajax_when_ws_never_opened() {
     // The Ajax handshake opens the client, then it polls.
     c.on_poll(ajax, ms(5), Ok(&handshake("alice", true)));
     let outs = drain(&mut c);
-    assert!(outs.iter().any(|o| matches!(o, Output::Poll { attempt: conn, url }
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Poll { attempt: conn, url }
         if *conn == ajax && !url.contains("handshake"))));
     assert!(c.state().open);
     assert_eq!(c.state().transport, Some(Transport::Ajax));
