@@ -142,12 +142,12 @@ impl Ajax {
         }
     }
 
-    /// Sends the request and returns the response whatever its status;
+    /// Sends the request and returns the answer whatever its status;
     /// `controller.abort()` ends it with [`AjaxError::Aborted`].
     pub(crate) async fn send_with(
         self,
         controller: &AbortController,
-    ) -> Result<chsk::client::HttpResponse, AjaxError> {
+    ) -> Result<chsk::client::runtime::HttpAnswer, AjaxError> {
         let Some(timeout) = self.timeout else {
             return self.fetch(controller).await;
         };
@@ -165,7 +165,7 @@ impl Ajax {
     async fn fetch(
         self,
         controller: &AbortController,
-    ) -> Result<chsk::client::HttpResponse, AjaxError> {
+    ) -> Result<chsk::client::runtime::HttpAnswer, AjaxError> {
         let net = |e: wasm_bindgen::JsValue| {
             if is_abort(&e) {
                 AjaxError::Aborted
@@ -208,8 +208,8 @@ impl Ajax {
             .get("retry-after")
             .ok()
             .flatten()
-            .and_then(|v| chsk::client::parse_retry_after(&v));
-        Ok(chsk::client::HttpResponse {
+            .and_then(|v| chsk::client::runtime::parse_retry_after(&v));
+        Ok(chsk::client::runtime::HttpAnswer {
             status: response.status(),
             body,
             retry_after,

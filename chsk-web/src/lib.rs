@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod ajax;
-mod client;
+mod connect;
 mod error;
 mod page;
 mod poll;
@@ -9,15 +9,15 @@ mod rt;
 mod ws;
 
 pub use ajax::{Ajax, AjaxResponse};
-pub use client::Client;
+pub use connect::{connect, connect_with_credentials, ClientExt};
 pub use error::AjaxError;
 pub use page::{csrf_token_from_meta, refresh_csrf_from};
 pub use rt::WebIo;
 
 #[doc(no_inline)]
 pub use chsk::client::{
-    ClientMetrics, ClientOptions, ClientState, CloseReason, Credentials, CredentialsRequest,
-    Refusal, ServerError, StateChange, Transport, TransportMode,
+    Client, ClientMetrics, ClientOptions, ClientState, CloseReason, Credentials,
+    CredentialsRequest, Refusal, ServerError, StateChange, TransportMode,
 };
 #[doc(no_inline)]
-pub use chsk::{cb_success, CbError};
+pub use chsk::{cb_success, CbError, Transport};

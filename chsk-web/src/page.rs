@@ -6,7 +6,7 @@ use wasm_bindgen::{closure::Closure, JsCast};
 
 /// Reads the CSRF token from `<meta name="csrf-token" content="…">`, if the page has one.
 ///
-/// [`Client::connect`](crate::Client::connect) uses it when the options carry no token.
+/// [`connect`](crate::connect) uses it when the options carry no token.
 pub fn csrf_token_from_meta() -> Option<String> {
     let doc = web_sys::window()?.document()?;
     let el = doc
@@ -83,7 +83,7 @@ pub(crate) fn absolute_url(path: &str) -> String {
     }
 }
 
-/// A credentials provider (for [`Client::connect_with_credentials`](crate::Client::connect_with_credentials))
+/// A credentials provider (for [`connect_with_credentials`](crate::connect_with_credentials))
 /// that keeps the current CSRF token until the server refuses a connection attempt in a way
 /// retrying cannot fix (`400`, `401`, `403`, …), then `GET`s `url` and uses the response's
 /// text (trimmed) as the new token. When that request fails, the current token is kept (the

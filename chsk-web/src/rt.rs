@@ -4,18 +4,20 @@
 
 use std::time::Duration;
 
-use chsk::client::{ClientIo, HttpError, HttpRequest, HttpResponse, WsConnection, WsOpenError};
+use chsk::client::runtime::{
+    ClientIo, HttpAnswer, HttpError, HttpRequest, WsConnection, WsOpenError,
+};
 use futures::future::LocalBoxFuture;
 use gloo_timers::future::TimeoutFuture;
 
-/// The browser's [`ClientIo`]. [`Client::connect`](crate::Client::connect) uses it; it is public
-/// for [`chsk::client::Client::with_io`].
+/// The browser's [`ClientIo`]. [`connect`](crate::connect) uses it; it is public for
+/// [`Client::with_io`](chsk::client::Client::with_io) (see [`chsk::client::runtime`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WebIo;
 
 impl ClientIo for WebIo {
     type Connect = LocalBoxFuture<'static, Result<WsConnection, WsOpenError>>;
-    type Http = LocalBoxFuture<'static, Result<HttpResponse, HttpError>>;
+    type Http = LocalBoxFuture<'static, Result<HttpAnswer, HttpError>>;
     type Sleep = TimeoutFuture;
 
     fn connect_ws(&self, url: &str, binary: bool, _max_message_bytes: usize) -> Self::Connect {
