@@ -6,7 +6,7 @@ use std::fmt;
 #[cfg(doc)]
 use super::ClientCore;
 #[cfg(doc)]
-use crate::client::{io::WsOpenError, Credentials};
+use crate::client::{credentials::Credentials, io::WsOpenError};
 use crate::{
     client::{
         credentials::CredentialsRequest,
