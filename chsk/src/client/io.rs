@@ -7,14 +7,14 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::state::Refusal;
 
-/// How a transport ended, as reported by a driver.
+/// How an open WebSocket ended, as the runtime reports it ([`WsEvent::Closed`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportClosed {
     /// The WebSocket closed cleanly (close code 1000).
     Clean,
-    /// Any failure: the WebSocket could not open (refused upgrade, connection refused), closed
-    /// with another code, or errored; an Ajax request failed. The text is kept in
-    /// [`LastClose::detail`](super::LastClose::detail).
+    /// The WebSocket closed with another code, errored, or the connection was lost. The text
+    /// is kept in [`LastClose::detail`](super::LastClose::detail). (A WebSocket that could not
+    /// open is a [`WsOpenError`]; a failed HTTP request an [`HttpError`].)
     Error(String),
     /// A received message was larger than the limit
     /// ([`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes)).
