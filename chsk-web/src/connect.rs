@@ -46,9 +46,7 @@ use crate::{page, rt, WebIo};
 /// ```
 pub fn connect<E: Event, P: Event>(path: &str, options: ClientOptions) -> Client<E, P> {
     let (url, options) = prepare(path, options);
-    let (client, driver) = Client::with_io(&url, options, WebIo);
-    rt::spawn(driver);
-    client
+    spawned(Client::with_io(&url, options, WebIo))
 }
 
 /// [`connect`] with a credentials provider, asked before every connection attempt: the way to
@@ -74,11 +72,24 @@ pub fn connect_with_credentials<E: Event, P: Event>(
     credentials: impl CredentialsProvider,
 ) -> Client<E, P> {
     let (url, options) = prepare(path, options);
-    let (client, driver) = Client::with_io_and_credentials(&url, options, WebIo, credentials);
+    spawned(Client::with_io_and_credentials(
+        &url,
+        options,
+        WebIo,
+        credentials,
+    ))
+}
+
+/// The client, its driver spawned on the page's event loop.
+fn spawned<E, P>(
+    (client, driver): (Client<E, P>, impl Future<Output = ()> + 'static),
+) -> Client<E, P> {
     rt::spawn(driver);
     client
 }
 
+/// The absolute URL of `path`, and the options with the page's CSRF token when they have none;
+/// starts watching the page's unload.
 fn prepare(path: &str, mut options: ClientOptions) -> (String, ClientOptions) {
     page::watch_unload();
     if options.csrf_token.is_none() {
@@ -89,7 +100,6 @@ fn prepare(path: &str, mut options: ClientOptions) -> (String, ClientOptions) {
 
 mod sealed {
     /// Only chsk's client gets [`ClientExt`](super::ClientExt).
-    #[allow(unreachable_pub)] // public in a private module: the sealed-trait pattern
     pub trait Sealed {}
 
     impl<E, P> Sealed for chsk::client::Client<E, P> {}

@@ -223,9 +223,7 @@ impl<E: Event, P: Event> Client<E, P> {
     ///
     /// `url_base` is the absolute endpoint, e.g. `http://127.0.0.1:3000/chsk`.
     pub fn connect(url_base: &str, options: ClientOptions) -> Self {
-        let (client, driver) = Self::with_io(url_base, options, NativeIo::new());
-        tokio::spawn(driver);
-        client
+        spawned(Self::with_io(url_base, options, NativeIo::new()))
     }
 
     /// [`connect`](Self::connect) with a credentials provider, asked before every connection
@@ -256,11 +254,21 @@ impl<E: Event, P: Event> Client<E, P> {
         C: CredentialsProvider + Send + Sync,
         C::Future: Send,
     {
-        let (client, driver) =
-            Self::with_io_and_credentials(url_base, options, NativeIo::new(), credentials);
-        tokio::spawn(driver);
-        client
+        spawned(Self::with_io_and_credentials(
+            url_base,
+            options,
+            NativeIo::new(),
+            credentials,
+        ))
     }
+}
+
+/// The client, its driver spawned on tokio.
+fn spawned<E, P>(
+    (client, driver): (Client<E, P>, impl Future<Output = ()> + Send + 'static),
+) -> Client<E, P> {
+    tokio::spawn(driver);
+    client
 }
 
 impl<E, P> Client<E, P> {
