@@ -2,7 +2,7 @@
 # The browser tests, in a real headless Chromium:
 #  1. chsk-web's wasm-bindgen tests (chsk-web/tests/*.rs) against a real chsk server on loopback
 #     (chsk-web/test-server, started here and stopped by its PID);
-#  2. the chat demo end to end (examples/chat/server/tests/e2e.rs, fantoccini + chromedriver),
+#  2. the chat demo end to end (examples/chat/server/tests/e2e/, fantoccini + chromedriver),
 #     which saves a screenshot to target/e2e/chat.png.
 # Installs what a fresh machine lacks: Chromium + ChromeDriver (apt), the wasm32 target, and
 # wasm-bindgen-test-runner at the exact wasm-bindgen version of Cargo.lock (cached in

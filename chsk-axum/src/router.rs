@@ -8,7 +8,7 @@ use axum::{
     routing::get,
     Router,
 };
-use chsk::server::{HandshakeRequest, HttpResponse, Rejection, Server};
+use chsk::server::{mount::HttpResponse, HandshakeRequest, Rejection, Server};
 use http::StatusCode;
 
 /// The WebSocket read buffer: small, so idle connections stay cheap.

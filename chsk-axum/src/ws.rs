@@ -1,7 +1,7 @@
 //! axum's `WebSocket` as chsk's `Stream<Item = Result<WsMessage, _>> + Sink<WsMessage>`.
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use chsk::server::WsMessage;
+use chsk::server::mount::WsMessage;
 use futures_util::{future, Sink, SinkExt, Stream, StreamExt};
 
 /// Converts axum's socket; protocol-level ping/pong stay here (axum answers pings itself).

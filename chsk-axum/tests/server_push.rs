@@ -180,16 +180,16 @@ async fn slow_consumer_is_closed_and_counted_and_others_keep_working() {
 #[derive(Debug, Default)]
 struct Counting {
     pushes: std::sync::atomic::AtomicUsize,
-    node: std::sync::Mutex<Option<chsk::server::NodeHandle>>,
+    node: std::sync::Mutex<Option<chsk::server::adapter::NodeHandle>>,
 }
 
 #[derive(Debug)]
 struct Shared(std::sync::Arc<Counting>);
 
-impl chsk::server::Adapter for Shared {
+impl chsk::server::adapter::Adapter for Shared {
     fn push(
         &self,
-        node: chsk::server::LocalNode<'_>,
+        node: chsk::server::adapter::LocalNode<'_>,
         target: Target,
         event: chsk::protocol::EventFrame,
         flush: Flush,
@@ -200,7 +200,7 @@ impl chsk::server::Adapter for Shared {
         node.deliver(target, event, flush)
     }
 
-    fn attach(&self, node: chsk::server::NodeHandle) {
+    fn attach(&self, node: chsk::server::adapter::NodeHandle) {
         *self.0.node.lock().unwrap() = Some(node);
     }
 }

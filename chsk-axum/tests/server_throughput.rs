@@ -124,17 +124,17 @@ fn websocket_task_size() {
     };
     struct Null;
     impl futures_util::Stream for Null {
-        type Item = Result<chsk::server::WsMessage, std::convert::Infallible>;
+        type Item = Result<chsk::server::mount::WsMessage, std::convert::Infallible>;
         fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
             Poll::Ready(None)
         }
     }
-    impl futures_util::Sink<chsk::server::WsMessage> for Null {
+    impl futures_util::Sink<chsk::server::mount::WsMessage> for Null {
         type Error = std::convert::Infallible;
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
             Poll::Ready(Ok(()))
         }
-        fn start_send(self: Pin<&mut Self>, _: chsk::server::WsMessage) -> Result<(), Self::Error> {
+        fn start_send(self: Pin<&mut Self>, _: chsk::server::mount::WsMessage) -> Result<(), Self::Error> {
             Ok(())
         }
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

@@ -56,7 +56,6 @@ use proc_macro::TokenStream;
 ///     let history = chat_event::History { room: "lobby".into(), limit: 5 };
 ///     assert_eq!(chat_event::History::ID, "chat/history"); // inherent, no trait import needed
 ///     assert_eq!(<chat_event::History as Variant>::INDEX, 1);
-///     assert!(<chat_event::History as Variant>::HAS_REPLY);
 ///     let fields: (String, u32) = history.clone().into_fields();
 ///     assert_eq!(fields, ("lobby".to_string(), 5));
 ///     let back: ChatEvent = history.clone().into(); // `From<chat_event::History> for ChatEvent`
@@ -145,7 +144,6 @@ use proc_macro::TokenStream;
 ///         type Output = Vec<Message>;       // the `#[reply]` type, or `()`
 ///         const ID: &'static str = "chat/history";
 ///         const INDEX: usize = 1;
-///         const HAS_REPLY: bool = true;
 ///         fn into_fields(self) -> (String, u32);
 ///         fn try_from_event(event: ChatEvent) -> Result<Self, ChatEvent>;
 ///     }

@@ -5,7 +5,7 @@
 
 use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{error::CodecError, protocol::Frame};
+use crate::error::CodecError;
 
 mod depth;
 
@@ -35,7 +35,9 @@ pub enum Codec {
     /// [postcard](https://docs.rs/postcard): compact binary; WebSocket binary messages.
     #[default]
     Postcard,
-    /// serde_json: text; WebSocket text messages. Needs the `json` feature.
+    /// serde_json: text; WebSocket text messages (feature `json`).
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     Json,
 }
 
@@ -44,14 +46,17 @@ impl Codec {
     pub fn name(self) -> &'static str {
         match self {
             Codec::Postcard => "postcard",
+            #[cfg(feature = "json")]
             Codec::Json => "json",
         }
     }
 
-    /// Parses a [`name`](Self::name).
+    /// Parses a [`name`](Self::name); `None` for an unknown codec, and for `json` when the
+    /// `json` feature is off.
     pub fn from_name(name: &str) -> Option<Codec> {
         match name {
             "postcard" => Some(Codec::Postcard),
+            #[cfg(feature = "json")]
             "json" => Some(Codec::Json),
             _ => None,
         }
@@ -67,6 +72,7 @@ impl Codec {
     pub fn content_type(self) -> &'static str {
         match self {
             Codec::Postcard => "application/octet-stream",
+            #[cfg(feature = "json")]
             Codec::Json => "application/json",
         }
     }
@@ -76,6 +82,7 @@ impl Codec {
         match self {
             Codec::Postcard => postcard::to_extend(value, Vec::with_capacity(ENCODE_CAPACITY))
                 .map_err(|e| CodecError::new("postcard", e)),
+            #[cfg(feature = "json")]
             Codec::Json => json::encode(value),
         }
     }
@@ -107,6 +114,7 @@ impl Codec {
                     ))
                 }
             }
+            #[cfg(feature = "json")]
             Codec::Json => json::decode(bytes),
         }
     }
@@ -119,16 +127,6 @@ impl Codec {
     /// Decodes an event payload.
     pub fn decode_payload<T: DeserializeOwned>(self, payload: &Payload) -> Result<T, CodecError> {
         self.decode(&payload.0)
-    }
-
-    /// Encodes a whole frame, ready to send.
-    pub fn encode_frame(self, frame: &Frame) -> Result<Vec<u8>, CodecError> {
-        self.encode(frame)
-    }
-
-    /// Decodes a whole frame received from the peer.
-    pub fn decode_frame(self, bytes: &[u8]) -> Result<Frame, CodecError> {
-        self.decode(bytes)
     }
 }
 
@@ -162,21 +160,6 @@ mod json {
     pub(super) fn raw(bytes: &[u8]) -> Result<&serde_json::value::RawValue, String> {
         let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
         serde_json::from_str(text).map_err(|e| e.to_string())
-    }
-}
-
-#[cfg(not(feature = "json"))]
-mod json {
-    use super::*;
-
-    const OFF: &str = "the `json` feature of chsk is not enabled";
-
-    pub(super) fn encode<T: Serialize + ?Sized>(_: &T) -> Result<Vec<u8>, CodecError> {
-        Err(CodecError::new("json", OFF))
-    }
-
-    pub(super) fn decode<T: DeserializeOwned>(_: &[u8]) -> Result<T, CodecError> {
-        Err(CodecError::new("json", OFF))
     }
 }
 

@@ -4,15 +4,14 @@
 //! Every variant also gets a struct of its own in a generated module (the enum name in
 //! snake_case), which implements [`Variant`]; a variant declared with `#[reply(T)]` also
 //! implements [`Request`] with `Reply = T`, which is what makes `send_with_reply` typed.
+//!
+//! The namespace `chsk` is reserved for the protocol: `#[chsk::events]` rejects it.
 
 use crate::{
     codec::{Codec, Payload},
     error::{CodecError, DecodeError},
     protocol::EventFrame,
 };
-
-/// The namespace reserved for chsk's own protocol events.
-pub const RESERVED_NAMESPACE: &str = "chsk";
 
 /// An enum of events with stable, namespaced ids (`ns/kebab-case-variant`).
 ///
@@ -76,8 +75,6 @@ pub trait Variant: Into<Self::Event> + Sized + Send + 'static {
     const ID: &'static str;
     /// The variant's index in [`Event::IDS`].
     const INDEX: usize;
-    /// Whether the variant was declared with `#[reply(..)]`.
-    const HAS_REPLY: bool;
 
     /// Splits the variant into its fields.
     fn into_fields(self) -> Self::Fields;

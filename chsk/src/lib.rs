@@ -6,8 +6,6 @@ pub mod client;
 pub mod codec;
 pub mod error;
 pub mod event;
-#[cfg(feature = "server")]
-pub mod handler;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
@@ -31,10 +29,10 @@ pub use error::{cb_success, CbError, CodecError, DecodeError};
 #[doc(inline)]
 pub use event::{Event, Request, Variant};
 #[cfg(feature = "server")]
+pub use server::handler;
+#[cfg(feature = "server")]
 #[doc(inline)]
-pub use handler::{Ctx, Handler};
-#[doc(inline)]
-pub use protocol::Frame;
+pub use server::handler::{Ctx, Handler};
 pub use transport::Transport;
 
 #[cfg(feature = "server")]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use chsk::{
     codec::Payload,
     protocol::{EventFrame, Frame},
-    server::{Flush, Limits, MemClient, PresenceEvent, RateLimit, Target, Timings, WsMessage},
+    server::{
+        mount::WsMessage, Flush, Limits, MemClient, PresenceEvent, RateLimit, Target, Timings,
+    },
     Ctx, Event, Server,
 };
 

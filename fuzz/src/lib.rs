@@ -5,7 +5,10 @@
 //! same value (and the same bytes again). Anything that does not decode must be an `Err`, never
 //! a panic, an abort or a stack overflow.
 
-use chsk::{protocol::EventFrame, Codec, Event, Frame, Payload};
+use chsk::{
+    protocol::{EventFrame, Frame},
+    Codec, Event, Payload,
+};
 use serde::{Deserialize, Serialize};
 
 /// A plain struct field.

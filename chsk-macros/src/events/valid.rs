@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::ast::EventsEnum;
 use crate::{ctxt::Ctxt, symbol::CFG};
 
-/// The namespace of chsk's own protocol events (`chsk::event::RESERVED_NAMESPACE`).
+/// The namespace reserved for chsk's own protocol (documented in `chsk::event`).
 const RESERVED: &str = "chsk";
 const RESERVED_MSG: &str = "the `chsk/` namespace is reserved for protocol events";
 

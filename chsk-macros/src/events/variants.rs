@@ -150,7 +150,7 @@ impl ModuleGenerator<'_> {
         let enum_pattern = pattern(quote!(super::#enum_ident::#ident), &v.shape, &bindings);
         let self_value = pattern(quote!(Self), &v.shape, &bindings);
         let struct_pattern = pattern(quote!(#ident), &v.shape, &bindings);
-        let (output, has_reply, request) = match &v.reply {
+        let (output, request) = match &v.reply {
             Some(reply) => {
                 let span = reply.span();
                 let reply = self.in_module(reply, &format!("{}_reply", unraw(ident)));
@@ -158,7 +158,6 @@ impl ModuleGenerator<'_> {
                 // once, at the user's tokens.
                 (
                     reply,
-                    true,
                     quote_spanned! {span=>
                         #[automatically_derived]
                         impl #k::Request for #ident {
@@ -167,7 +166,7 @@ impl ModuleGenerator<'_> {
                     },
                 )
             }
-            None => (quote!(()), false, TokenStream::new()),
+            None => (quote!(()), TokenStream::new()),
         };
         quote! {
             #(#docs)*
@@ -186,7 +185,6 @@ impl ModuleGenerator<'_> {
                 type Output = #output;
                 const ID: &'static ::core::primitive::str = #id;
                 const INDEX: ::core::primitive::usize = #index;
-                const HAS_REPLY: ::core::primitive::bool = #has_reply;
 
                 fn into_fields(self) -> Self::Fields {
                     #into_fields

@@ -232,6 +232,7 @@ impl ClientState {
     pub fn handshake_data<T: DeserializeOwned>(&self) -> Option<Result<T, CodecError>> {
         match &self.handshake_data_raw {
             Some(p) => Some(self.codec.decode_payload(p)),
+            #[cfg(feature = "json")]
             None if self.codec == Codec::Json => Codec::Json.decode(b"null").ok().map(Ok),
             None => None,
         }

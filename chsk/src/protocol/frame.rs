@@ -2,7 +2,10 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Payload;
+use crate::{
+    codec::{Codec, Payload},
+    error::CodecError,
+};
 
 /// Identifies a pending request on one connection; chosen by the client, echoed in the reply.
 pub type ReplyId = u32;
@@ -74,6 +77,27 @@ pub enum Frame {
         /// The reason (e.g. `slow consumer`, `too many connections`).
         reason: String,
     },
+}
+
+// Frames are encoded by the codec; the methods live here so that the codec knows nothing of
+// frames (the protocol builds on the codec, not the other way round).
+impl Codec {
+    /// Encodes a whole frame, ready to send.
+    ///
+    /// ```
+    /// use chsk::{protocol::Frame, Codec};
+    /// let bytes = Codec::Postcard.encode_frame(&Frame::Ping)?;
+    /// assert_eq!(Codec::Postcard.decode_frame(&bytes)?, Frame::Ping);
+    /// # Ok::<(), chsk::CodecError>(())
+    /// ```
+    pub fn encode_frame(self, frame: &Frame) -> Result<Vec<u8>, CodecError> {
+        self.encode(frame)
+    }
+
+    /// Decodes a whole frame received from the peer.
+    pub fn decode_frame(self, bytes: &[u8]) -> Result<Frame, CodecError> {
+        self.decode(bytes)
+    }
 }
 
 /// `Result<Payload, String>` on the wire as `{"ok": …}` / `{"err": "…"}` (variant 0 / 1 in

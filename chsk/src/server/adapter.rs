@@ -1,6 +1,12 @@
-//! The adapter between the push/presence API and the connections: in-process by default; a
-//! cluster adapter (Redis pub/sub, say) can fan pushes and presence out to other server
-//! processes without touching the transports (socketioxide's `Adapter` is the model).
+//! For authors of adapters and brokers: how pushes and presence reach connections.
+//!
+//! The app chooses an adapter once, with
+//! [`ServerBuilder::adapter`](super::ServerBuilder::adapter); an app on one process never
+//! needs this module. The default, [`LocalAdapter`], delivers to this process's connections.
+//! A cluster adapter (Redis pub/sub, say) implements [`Adapter`] to fan pushes and presence
+//! out to other server processes without touching the transports; it receives each push
+//! already encoded as an [`EventFrame`] (encoded once, whatever the number of recipients) and
+//! hands pushes that arrive from other processes to its [`NodeHandle`].
 
 use std::{
     fmt,
@@ -12,14 +18,15 @@ use super::{
     push::{Flush, PushError, Target},
     Inner,
 };
-use crate::protocol::EventFrame;
+#[doc(no_inline)]
+pub use crate::protocol::EventFrame;
 
 /// Routes pushes and answers presence queries. Every method has the single-process default;
 /// implementors override only what differs.
 ///
 /// ```
-/// use chsk::server::{Adapter, Flush, LocalNode, PushError, Target};
-/// use chsk::protocol::EventFrame;
+/// use chsk::server::adapter::{Adapter, EventFrame, LocalNode};
+/// use chsk::server::{Flush, PushError, Target};
 ///
 /// /// Logs every push, then delivers it locally.
 /// #[derive(Debug)]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{
     adapter::{Adapter, LocalAdapter},
     dispatch::{ErasedHandler, Table, Wrap},
+    handler::{Handler, IntoHandler},
     options::{AllowedOrigins, Limits, Timings},
     request::HandshakeRequest,
     security::{Csrf, Rejection, RequestFn, Security, UserIdFn},
@@ -15,7 +16,6 @@ use super::{
 use crate::{
     codec::Codec,
     event::{Event, Variant},
-    handler::{Handler, IntoHandler},
 };
 
 /// A registered handler: its variant's index and id, and the erased handler.
@@ -178,7 +178,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
         self
     }
 
-    /// The push/presence adapter (default [`LocalAdapter`]).
+    /// The push/presence adapter (default [`LocalAdapter`]; see [the adapter module](super::adapter)).
     pub fn adapter(mut self, adapter: impl Adapter) -> Self {
         self.adapter = Box::new(adapter);
         self

@@ -11,11 +11,14 @@ use std::{
 use futures::FutureExt;
 use serde::Serialize;
 
-use super::{conn::ConnInfo, Server};
+use super::{
+    conn::ConnInfo,
+    handler::{BoxFuture, Ctx, Handler},
+    Server,
+};
 use crate::{
     codec::{Codec, Payload},
     event::{Event, Variant},
-    handler::{BoxFuture, Ctx, Handler},
     protocol::EventFrame,
 };
 

@@ -335,7 +335,7 @@ impl Server {
         &self,
         info: Arc<ConnInfo>,
         frame: &EventFrame,
-    ) -> Result<crate::handler::BoxFuture<HandlerResult>, String> {
+    ) -> Result<super::handler::BoxFuture<HandlerResult>, String> {
         self.inner
             .dispatch
             .dispatch(self, info, frame)

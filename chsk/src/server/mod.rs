@@ -2,7 +2,7 @@
 //! typed dispatch to handlers, pushes to users, presence, keep-alive and limits.
 //!
 //! The runtime names no web framework: `chsk-axum` turns axum's requests and sockets into
-//! [`HandshakeRequest`]s and a [`WsMessage`] stream/sink, and mounts the routes.
+//! [`HandshakeRequest`]s and a [`WsMessage`](mount::WsMessage) stream/sink, and mounts the routes.
 //!
 //! ```no_run
 //! #[chsk::events(ns = "chat")]
@@ -60,7 +60,7 @@
 //! | [`reject`](ServerBuilder::reject) | none | runs first; any status and body |
 //! | [`handshake_data`](ServerBuilder::handshake_data) | none | any serializable value |
 //! | [`codec`](ServerBuilder::codec) | postcard | |
-//! | [`adapter`](ServerBuilder::adapter) | [`LocalAdapter`] | push/presence routing |
+//! | [`adapter`](ServerBuilder::adapter) | [`LocalAdapter`](adapter::LocalAdapter) | push/presence routing ([`adapter`] module) |
 //! | [`keep_headers`](ServerBuilder::keep_headers) | none | headers a connection keeps for handlers |
 //! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms, `send_buf_ajax` 100 ms, grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s, `write_timeout` 10 s | |
 //! | [`Limits`] | `max_frame_bytes` 1 MiB, `max_send_frame_bytes` 1 MiB, `send_queue` 1024 frames / 8 MiB, `max_in_flight` 64 calls / 8 MiB, `max_conns_per_user` 64, `max_ajax_clients` 10,000, `max_kept_request_bytes` 8 KiB, `rate_limit` none | |
@@ -101,25 +101,21 @@
 //! bounded in nesting depth ([`codec::MAX_DEPTH`](crate::codec::MAX_DEPTH)), so no payload can
 //! overflow a worker's stack.
 //!
-//! # Mounting in another web framework
+//! # Mounting
 //!
-//! `chsk-axum` is about a hundred lines; an adapter for another framework does the same:
-//!
-//! - `GET` with `Upgrade: websocket`: [`Server::accept`] on the request's parts (a
-//!   [`Rejection`] becomes the HTTP response), then upgrade and run [`Server::serve_ws`] with
-//!   the socket converted to a `Stream<Item = Result<WsMessage, E>> + Sink<WsMessage>`;
-//! - other `GET`s: [`Server::ajax_get`]; `POST`: [`Server::ajax_post`] with the body (read at
-//!   most `max_frame_bytes + 1` bytes); both return an [`HttpResponse`] to copy out.
+//! `chsk_axum::routes(server)` mounts the server in axum; [`mount`] has what an integration
+//! with another web framework needs.
 
-mod adapter;
+pub mod adapter;
 mod builder;
 mod conn;
 mod dispatch;
 mod handle;
-mod keepalive;
+pub mod handler;
 mod lifecycle;
 mod mailbox;
 mod metrics;
+pub mod mount;
 mod options;
 mod poll;
 mod presence;
@@ -132,17 +128,17 @@ mod socket;
 mod testing;
 mod ws;
 
-pub use adapter::{Adapter, LocalAdapter, LocalNode, NodeHandle};
 pub use builder::ServerBuilder;
 pub use conn::ConnId;
-pub use handle::{Accepted, Server};
+pub use handle::Server;
+#[doc(no_inline)]
+pub use handler::{Ctx, Handler};
 pub use metrics::Metrics;
 pub use options::{AllowedOrigins, Limits, RateLimit, Timings};
 pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;
-pub use security::{HttpResponse, Rejection};
-pub use socket::WsMessage;
+pub use security::Rejection;
 #[cfg(feature = "test-util")]
 pub use testing::MemClient;
 

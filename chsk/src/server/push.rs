@@ -75,7 +75,7 @@ pub enum PushError {
     /// The event could not be encoded.
     #[error(transparent)]
     Encode(#[from] CodecError),
-    /// The server this push went through was dropped (a [`NodeHandle`](super::NodeHandle)
+    /// The server this push went through was dropped (a [`NodeHandle`](super::adapter::NodeHandle)
     /// kept by an adapter outlived it).
     #[error("the server was dropped")]
     ServerDropped,

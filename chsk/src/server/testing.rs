@@ -11,7 +11,7 @@ use std::{
 use futures::{Sink, Stream};
 use tokio::sync::mpsc;
 
-use super::{HandshakeRequest, Rejection, Server, WsMessage};
+use super::{socket::WsMessage, HandshakeRequest, Rejection, Server};
 use crate::{protocol::Frame, Codec};
 
 /// The server's end of an in-memory WebSocket. Like tungstenite, it answers the peer's close

@@ -10,7 +10,7 @@ use tokio::time::{sleep_until, Instant};
 use super::{
     conn::{Conn, ConnInfo},
     handle::{Accepted, Inner, Server},
-    keepalive::{Due, Keepalive},
+    handler::BoxFuture,
     mailbox::Inbox,
     metrics::{Cause, Counters},
     socket::{
@@ -19,8 +19,10 @@ use super::{
     },
 };
 use crate::{
-    handler::BoxFuture,
-    protocol::{Frame, ReplyId},
+    protocol::{
+        keepalive::{Due, Keepalive},
+        Frame, ReplyId,
+    },
     Transport,
 };
 
@@ -186,7 +188,11 @@ impl Server {
         let limits = &inner.limits;
         let mut close_requested = pin!(conn.close_requested());
         close_requested.as_mut().enable();
-        let mut keepalive = Keepalive::new(inner.timings.ws_kalive, inner.timings.ws_ping_timeout);
+        let mut keepalive = Keepalive::new(
+            inner.timings.ws_kalive,
+            inner.timings.ws_ping_timeout,
+            Instant::now(),
+        );
         let mut timer = pin!(sleep_until(keepalive.deadline()));
         let mut warned = false;
         let mut in_flight_bytes = 0usize;
@@ -215,7 +221,7 @@ impl Server {
                         return End::Server;
                     }
                     Some(Ok(WsMessage::Binary(b) | WsMessage::Text(b))) => {
-                        keepalive.activity();
+                        keepalive.activity(Instant::now());
                         match self.on_frame(conn, &b, pending, &mut warned) {
                             Incoming::Nothing => Ok(()),
                             Incoming::Started(bytes) => {
@@ -266,7 +272,7 @@ impl Server {
                     if !readable {
                         // Not reading (back-pressure): the client's frames wait in the socket,
                         // so its silence means nothing.
-                        keepalive.activity();
+                        keepalive.activity(Instant::now());
                     }
                     match keepalive.due(Instant::now()) {
                         Due::Later(deadline) => {

@@ -2,12 +2,8 @@
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
-use crate::{
-    __private::HandlerToken,
-    event::Variant,
-    server::{ConnId, HandshakeRequest, Server},
-    Transport,
-};
+use super::{ConnId, HandshakeRequest, Server};
+use crate::{__private::HandlerToken, event::Variant, Transport};
 
 /// A boxed, sendable future (the return type of [`Handler::call`]).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -42,7 +38,7 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// # fn main() {}
 /// ```
 pub struct Ctx<S> {
-    info: Arc<crate::server::ConnInfo>,
+    info: Arc<super::ConnInfo>,
     state: Arc<S>,
     server: Server,
 }
@@ -69,7 +65,7 @@ impl<S> fmt::Debug for Ctx<S> {
 }
 
 impl<S> Ctx<S> {
-    pub(crate) fn new(info: Arc<crate::server::ConnInfo>, state: Arc<S>, server: Server) -> Self {
+    pub(crate) fn new(info: Arc<super::ConnInfo>, state: Arc<S>, server: Server) -> Self {
         Self {
             info,
             state,

@@ -6,6 +6,7 @@
 //! since it started, belongs to that case alone). The server's RSS is sampled every 50 ms on a
 //! thread of the bench; the push loop runs in the server (`GET /burst`), and the counters come
 //! from its `GET /metrics` ([`chsk::server::Metrics`]) once every connection has closed.
+//! The table is `report::burst`'s.
 
 use std::{
     collections::HashMap,
@@ -14,15 +15,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::{net::TcpSocket, task::JoinHandle};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
+    client::{self, err, Error, Ws},
     http,
-    load::{self, Error, Ws},
     proc::{self, RssSampler, ServerProc},
-    servers::BurstReply,
+    servers::chsk::BurstReply,
+    units::group_digits,
     wire::{self, In, Proto},
 };
 
@@ -118,7 +120,8 @@ pub struct BurstResult {
 }
 
 impl BurstResult {
-    fn m(&self, k: &str) -> u64 {
+    /// The server's counter `k` once every connection had closed (0 if absent).
+    pub fn m(&self, k: &str) -> u64 {
         self.metrics.get(k).copied().unwrap_or(0)
     }
 }
@@ -134,11 +137,10 @@ struct ClientOut {
 
 /// Opens the slow client: a small receive buffer, then the chsk handshake.
 async fn slow_connect(addr: SocketAddr, path: &str) -> Result<Ws, Error> {
-    let sock = TcpSocket::new_v4().map_err(|e| e.to_string())?;
-    sock.set_recv_buffer_size(SLOW_RCVBUF)
-        .map_err(|e| e.to_string())?;
-    let tcp = sock.connect(addr).await.map_err(|e| e.to_string())?;
-    load::connect_on(tcp, addr, Proto::Chsk, path).await
+    let sock = TcpSocket::new_v4().map_err(err)?;
+    sock.set_recv_buffer_size(SLOW_RCVBUF).map_err(err)?;
+    let tcp = sock.connect(addr).await.map_err(err)?;
+    client::connect_on(tcp, addr, Proto::Chsk, path).await
 }
 
 /// Reads pushes until `expect` arrived, the connection ended, or `deadline`; with `rate`, at
@@ -176,9 +178,7 @@ async fn read_client(
                 match wire::classify_bin(Proto::Chsk, b) {
                     In::Push(n) => pushes += u64::from(n),
                     In::Ping => {
-                        if let Some(p) = wire::pong(Proto::Chsk) {
-                            let _ = ws.send(load::to_message(p)).await;
-                        }
+                        let _ = client::answer_ping(&mut ws, Proto::Chsk).await;
                     }
                     _ => {
                         if let Ok(chsk::protocol::Frame::Close { reason }) =
@@ -232,19 +232,19 @@ async fn metrics(addr: SocketAddr) -> Result<HashMap<String, u64>, Error> {
     let r = tokio::time::timeout(Duration::from_secs(10), http::get(addr, "/metrics"))
         .await
         .map_err(|_| "GET /metrics timed out".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(err)?;
     serde_json::from_slice(&r.body).map_err(|e| format!("/metrics: {e}"))
 }
 
 /// Runs one case against a fresh chsk server process.
 pub async fn run_case(case: &BurstCase) -> Result<BurstResult, Error> {
-    let server = ServerProc::spawn("chsk").map_err(|e| e.to_string())?;
+    let server = ServerProc::spawn("chsk").map_err(err)?;
     let (addr, pid) = (server.addr, server.pid());
     let socks = if case.slow {
-        vec![slow_connect(addr, &load::ws_path(Proto::Chsk, 0, "u0", true)).await?]
+        vec![slow_connect(addr, &client::ws_path(Proto::Chsk, 0, "u0", true)).await?]
     } else {
-        load::connect_many(addr, Proto::Chsk, case.clients, 64, |i| {
-            load::ws_path(Proto::Chsk, i, &format!("u{i}"), true)
+        client::connect_many(addr, Proto::Chsk, case.clients, 64, |i| {
+            client::ws_path(Proto::Chsk, i, &format!("u{i}"), true)
         })
         .await?
     };
@@ -282,7 +282,7 @@ pub async fn run_case(case: &BurstCase) -> Result<BurstResult, Error> {
     let mut ended = t0;
     let mut ends: Vec<(String, usize)> = Vec::new();
     for r in readers {
-        let (out, ws) = r.await.map_err(|e| e.to_string())?;
+        let (out, ws) = r.await.map_err(err)?;
         received += out.pushes;
         ended = ended.max(out.ended_at);
         if let Some(at) = out.done_at {
@@ -367,8 +367,8 @@ pub fn cases() -> Vec<BurstCase> {
     let all = |clients: usize, events: u32, flush_now: bool, paced: bool| BurstCase {
         label: format!(
             "{} clients reading normally, {} × 1 KiB to all",
-            n(clients as u64),
-            n(u64::from(events))
+            group_digits(clients as u64),
+            group_digits(u64::from(events))
         ),
         clients,
         slow: false,
@@ -397,131 +397,4 @@ pub fn cases() -> Vec<BurstCase> {
         v.push(all(200, 1000, now, false));
     }
     v
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1}", kib as f64 / 1024.0)
-}
-
-fn n(v: u64) -> String {
-    crate::report::group_digits(v)
-}
-
-/// The results as a Markdown table (plus the machine line).
-pub fn markdown(machine: &str, results: &[BurstResult], failures: &[String]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "Machine: {machine}\n");
-    let _ = writeln!(
-        s,
-        "| case | pushes | push loop | delivered | written | dropped (why) | no connection | \
-         received by the clients | the client saw | time | server RSS, MiB: before / peak \
-         (VmHWM) / after / all closed |"
-    );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in results {
-        let reasons = [
-            ("pushes_dropped_slow_consumer", "slow consumer"),
-            ("pushes_dropped_closed", "closed"),
-            ("pushes_dropped_write_timeout", "write timeout"),
-            ("pushes_dropped_ping_timeout", "ping timeout"),
-            ("pushes_dropped_replaced", "replaced"),
-            ("pushes_dropped_encode", "encode"),
-        ];
-        let why: Vec<String> = reasons
-            .iter()
-            .filter(|(k, _)| r.m(k) > 0)
-            .map(|(k, what)| format!("{} {what}", n(r.m(k))))
-            .collect();
-        let dropped = r.m("pushes_dropped");
-        let balance = r.m("push_deliveries") == r.m("pushes_written") + dropped;
-        let mut dropped = if why.is_empty() {
-            n(dropped)
-        } else {
-            format!("{} ({})", n(dropped), why.join(", "))
-        };
-        let closes = r.m("slow_consumer_closes");
-        if closes > 0 {
-            let _ = write!(dropped, "; {} slow-consumer close(s)", n(closes));
-        }
-        let received = if r.clients > 1 {
-            format!(
-                "{} of {} ({} of {} clients complete)",
-                n(r.received),
-                n(r.offered),
-                n(r.complete as u64),
-                n(r.clients as u64)
-            )
-        } else {
-            format!("{} of {}", n(r.received), n(r.offered))
-        };
-        let time = match r.all_ms {
-            Some(ms) => format!("all received in {ms:.0} ms"),
-            None => format!("reading ended after {:.0} ms", r.end_ms),
-        };
-        let _ = writeln!(
-            s,
-            "| {} | {} | {:.0} ms | {}{} | {} | {} | {} | {} | {} | {} | {} / {} ({}) / {} / {} |",
-            r.label,
-            r.how,
-            r.reply.ms,
-            n(r.m("push_deliveries")),
-            if balance {
-                ""
-            } else {
-                " (≠ written + dropped)"
-            },
-            n(r.m("pushes_written")),
-            dropped,
-            n(r.m("pushes_undeliverable")),
-            received,
-            r.ends,
-            time,
-            mib(r.rss_before),
-            mib(r.rss_peak),
-            mib(r.hwm),
-            mib(r.rss_after),
-            mib(r.rss_closed),
-        );
-    }
-    for f in failures {
-        let _ = writeln!(s, "\nFAILED: {f}");
-    }
-    s
-}
-
-/// Runs every case (on the caller's runtime) and returns the Markdown report.
-pub fn run(rt: &tokio::runtime::Runtime, filter: Option<&str>) -> String {
-    let machine = proc::machine();
-    eprintln!("machine: {machine}");
-    let (mut results, mut failures) = (Vec::new(), Vec::new());
-    for case in cases() {
-        let name = format!("{} — {}", case.label, case.how());
-        if filter.is_some_and(|f| !name.contains(f)) {
-            continue;
-        }
-        eprint!("burst: {name} … ");
-        let t = Instant::now();
-        match rt.block_on(run_case(&case)) {
-            Ok(r) => {
-                eprintln!(
-                    "{:.1} s: written {}, dropped {}, RSS {} → {} → {} MiB",
-                    t.elapsed().as_secs_f64(),
-                    r.m("pushes_written"),
-                    r.m("pushes_dropped"),
-                    mib(r.rss_before),
-                    mib(r.rss_peak),
-                    mib(r.rss_after)
-                );
-                results.push(r);
-            }
-            Err(e) => {
-                eprintln!("failed: {e}");
-                failures.push(format!("{name}: {e}"));
-            }
-        }
-        // let the closed sockets drain before the next server
-        proc::settle(Duration::from_millis(300));
-    }
-    let machine = format!("{machine} (load average at the end: {})", proc::loadavg());
-    markdown(&machine, &results, &failures)
 }

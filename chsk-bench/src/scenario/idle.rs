@@ -1,0 +1,168 @@
+//! Idle connections: the server's RSS per open, idle WebSocket, and the size of the task each
+//! connection runs.
+
+use std::{
+    convert::Infallible,
+    marker::PhantomData,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use futures_util::{Sink, Stream, StreamExt};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{
+    client::{self, classify, Error, Ws},
+    proc, servers,
+    wire::{In, Proto},
+};
+
+/// RSS of the server at a number of idle connections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdlePoint {
+    /// Open, idle connections.
+    pub conns: usize,
+    /// Server RSS, KiB.
+    pub rss_kib: u64,
+    /// (RSS − RSS with the first 10 connections) / the connections opened since, bytes.
+    pub bytes_per_conn: f64,
+    /// Seconds it took to open the connections of this step (64 handshakes in parallel).
+    pub connect_secs: f64,
+}
+
+/// Opens idle connections up to each count in `steps` and reads the server's RSS at each.
+pub async fn idle(
+    addr: SocketAddr,
+    proto: Proto,
+    pid: u32,
+    steps: &[usize],
+) -> Result<(u64, Vec<IdlePoint>), Error> {
+    // A few connections first so lazily-initialised server state is not charged to the
+    // per-connection figure; they stay open and are counted.
+    let base_socks = client::connect_users(addr, proto, 0, 10, 10).await?;
+    let mut held: Vec<JoinHandle<String>> = base_socks
+        .into_iter()
+        .map(|ws| tokio::spawn(hold(ws, proto)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base = proc::rss_kib(pid);
+    let mut points = Vec::new();
+    for &target in steps {
+        let have = held.len();
+        let t0 = Instant::now();
+        if target > have {
+            let socks = client::connect_users(addr, proto, have, target - have, 64).await?;
+            held.extend(socks.into_iter().map(|ws| tokio::spawn(hold(ws, proto))));
+        }
+        let connect_secs = t0.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let rss = proc::rss_kib(pid);
+        let live = held.iter().filter(|h| !h.is_finished()).count();
+        if live < held.len() {
+            let n = held.len();
+            let mut why = String::new();
+            for h in held {
+                if h.is_finished() {
+                    why = h.await.unwrap_or_default();
+                    break;
+                }
+            }
+            return Err(format!(
+                "{} of {n} idle connections closed (one: {why})",
+                n - live,
+            ));
+        }
+        points.push(IdlePoint {
+            conns: held.len(),
+            rss_kib: rss,
+            bytes_per_conn: (rss.saturating_sub(base) as f64 * 1024.0) / (held.len() - 10) as f64,
+            connect_secs,
+        });
+    }
+    for h in held {
+        h.abort();
+    }
+    Ok((base, points))
+}
+
+/// Holds an idle connection open, answering protocol pings; returns why it ended.
+async fn hold(mut ws: Ws, proto: Proto) -> String {
+    loop {
+        let msg = match ws.next().await {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) => return format!("read error: {e}"),
+            None => return "closed".into(),
+        };
+        match classify(proto, &msg) {
+            In::Ping => {
+                if let Err(e) = client::answer_ping(&mut ws, proto).await {
+                    return format!("write error: {e}");
+                }
+            }
+            _ => {
+                if let Message::Close(frame) = &msg {
+                    return format!("close frame {frame:?}");
+                }
+                if let Message::Binary(b) = &msg {
+                    if b.first() == Some(&9) {
+                        return format!("chsk Close frame {:?}", String::from_utf8_lossy(&b[1..]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The size of the task one WebSocket connection runs, before its first poll, with the socket
+/// itself not counted (a zero-sized socket stands in for it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TaskSizes {
+    /// chsk's `Server::serve_ws` future, bytes (`None` if the handshake was refused).
+    pub chsk: Option<usize>,
+    /// The raw server's `/echo` loop, bytes.
+    pub raw: usize,
+}
+
+/// A socket of messages `M` that holds nothing: it never yields a message and accepts every one.
+struct NullSocket<M>(PhantomData<fn() -> M>);
+
+impl<M> Stream for NullSocket<M> {
+    type Item = Result<M, Infallible>;
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(None)
+    }
+}
+
+impl<M> Sink<M> for NullSocket<M> {
+    type Error = Infallible;
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn start_send(self: Pin<&mut Self>, _: M) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Measures [`TaskSizes`]: the futures are made (chsk's after accepting a handshake request for
+/// `?client-id=c0&uid=u0`) and dropped unpolled. The sizes are fixed at compile time.
+pub fn task_sizes() -> TaskSizes {
+    let server = servers::chsk::chsk_server();
+    let request = axum::http::Request::get("/chsk?client-id=c0&uid=u0")
+        .body(())
+        .map(|r| chsk::server::HandshakeRequest::new(r.into_parts().0));
+    let chsk = request
+        .ok()
+        .and_then(|r| server.accept(r).ok())
+        .map(|accepted| std::mem::size_of_val(&server.serve_ws(accepted, NullSocket(PhantomData))));
+    let raw = std::mem::size_of_val(&servers::raw::echo_loop(NullSocket(PhantomData)));
+    TaskSizes { chsk, raw }
+}
