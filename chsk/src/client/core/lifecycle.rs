@@ -10,7 +10,10 @@ use crate::{
         state::{CloseReason, LastClose, Refusal, ServerError},
     },
     error::CbError,
-    protocol::{Frame, Handshake},
+    protocol::{
+        keepalive::{Due, Keepalive},
+        Frame, Handshake,
+    },
     Transport,
 };
 
@@ -30,35 +33,31 @@ impl ClientCore {
         for reply_id in self.pending.expire(now) {
             self.reply(reply_id, Err(CbError::Timeout));
         }
-        enum Due {
+        enum Step {
             Nothing,
             ConnectTimeout(Transport),
             Ping(AttemptId),
             PingTimeout,
         }
-        let (kalive, ping_timeout) = (self.opts.ws_kalive, self.opts.ws_ping_timeout);
-        let due = match &mut self.attempt {
+        let step = match &mut self.attempt {
             Some(a) if !a.handshaken && now >= a.started + self.opts.connect_timeout => {
-                Due::ConnectTimeout(a.transport)
+                Step::ConnectTimeout(a.transport)
             }
-            Some(a) if a.handshaken && a.transport == Transport::Ws => match a.ping_sent {
-                None if now >= a.last_recv + kalive => {
-                    a.ping_sent = Some(now);
-                    Due::Ping(a.id)
-                }
-                Some(t) if now >= t + ping_timeout => Due::PingTimeout,
-                _ => Due::Nothing,
+            Some(a) if a.handshaken && a.transport == Transport::Ws => match a.keepalive.due(now) {
+                Due::Later(_) => Step::Nothing,
+                Due::Ping => Step::Ping(a.id),
+                Due::Dead => Step::PingTimeout,
             },
-            _ => Due::Nothing,
+            _ => Step::Nothing,
         };
-        match due {
-            Due::Nothing => {}
-            Due::ConnectTimeout(transport) => {
+        match step {
+            Step::Nothing => {}
+            Step::ConnectTimeout(transport) => {
                 let detail = Some("no handshake within the connect timeout".into());
                 self.fail(now, lost(transport), detail, true);
             }
-            Due::Ping(id) => self.send_frame(id, &Frame::Ping),
-            Due::PingTimeout => self.fail(now, CloseReason::PingTimeout, None, true),
+            Step::Ping(id) => self.send_frame(id, &Frame::Ping),
+            Step::PingTimeout => self.fail(now, CloseReason::PingTimeout, None, true),
         }
         if self.attempt.is_none() && !self.stopped && self.started {
             if let Some(at) = self.reconnect_at {
@@ -89,8 +88,7 @@ impl ClientCore {
             phase: phase.clone(),
             started: now,
             handshaken: false,
-            last_recv: now,
-            ping_sent: None,
+            keepalive: Keepalive::new(self.opts.ws_kalive, self.opts.ws_ping_timeout, now),
         });
         if phase == Phase::Credentials {
             let request = CredentialsRequest {

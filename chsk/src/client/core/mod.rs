@@ -25,7 +25,12 @@ use super::{
     rng::Rng,
     state::{ClientMetrics, ClientState, Refusal, StateChange},
 };
-use crate::{codec::Payload, error::CbError, protocol::ReplyId, Transport};
+use crate::{
+    codec::Payload,
+    error::CbError,
+    protocol::{keepalive::Keepalive, ReplyId},
+    Transport,
+};
 
 /// Where the current attempt is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +51,8 @@ struct Attempt {
     phase: Phase,
     started: Duration,
     handshaken: bool,
-    last_recv: Duration,
-    ping_sent: Option<Duration>,
+    /// WebSocket keep-alive (PROTOCOL.md, "Keep-alive"), once handshaken.
+    keepalive: Keepalive<Duration>,
 }
 
 /// A call kept in the send buffer until the next handshake.
@@ -189,10 +194,7 @@ impl ClientCore {
             if !a.handshaken {
                 Some(a.started + self.opts.connect_timeout)
             } else if a.transport == Transport::Ws {
-                Some(match a.ping_sent {
-                    None => a.last_recv + self.opts.ws_kalive,
-                    Some(t) => t + self.opts.ws_ping_timeout,
-                })
+                Some(a.keepalive.deadline())
             } else {
                 None
             }

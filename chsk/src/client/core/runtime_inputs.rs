@@ -20,7 +20,7 @@ impl ClientCore {
     /// frame).
     pub fn on_open(&mut self, attempt: AttemptId, now: Duration) {
         if let Some(a) = self.attempt_mut(attempt) {
-            a.last_recv = now;
+            a.keepalive.activity(now);
         }
     }
 
@@ -121,8 +121,7 @@ impl ClientCore {
         let Some(a) = self.attempt_mut(attempt) else {
             return;
         };
-        a.last_recv = now;
-        a.ping_sent = None;
+        a.keepalive.activity(now);
         if bytes.len() > max {
             self.too_large(now, bytes.len(), max, true);
         } else {
@@ -144,7 +143,7 @@ impl ClientCore {
         let Some(a) = self.attempt_mut(attempt) else {
             return;
         };
-        a.last_recv = now;
+        a.keepalive.activity(now);
         let handshaken = a.handshaken;
         match result {
             Ok(bytes) if bytes.len() > max => self.too_large(now, bytes.len(), max, true),
