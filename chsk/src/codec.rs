@@ -1,7 +1,7 @@
 //! Codecs: how frames and payloads become bytes on the wire.
 //!
 //! A codec is chosen once per server (and must match on the client). [`Codec::Postcard`] is the
-//! compact binary default; [`Codec::Json`] (feature `json`) is text, for debugging.
+//! compact binary default; `Codec::Json` (feature `json`) is text, for debugging.
 
 use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializer};
 

@@ -1,0 +1,369 @@
+use std::{collections::HashSet, time::Duration};
+
+use tokio::time::advance;
+
+use super::*;
+
+fn ev(i: u32) -> Bytes {
+    Bytes::from(i.to_be_bytes().to_vec())
+}
+
+fn evs(range: std::ops::RangeInclusive<u32>) -> Vec<Bytes> {
+    range.map(ev).collect()
+}
+
+fn at(top: StreamPosition, seq: u64) -> StreamPosition {
+    StreamPosition { seq, ..top }
+}
+
+fn opts(f: impl FnOnce(&mut HistoryOptions)) -> HistoryOptions {
+    let mut options = HistoryOptions::default();
+    f(&mut options);
+    options
+}
+
+#[track_caller]
+fn assert_lost(since: Since, expected: Unrecoverable) {
+    match since {
+        Since::NotRecovered { reason, .. } => assert_eq!(reason, expected),
+        Since::Recovered { events, .. } => panic!("expected {expected:?}, replayed {events:?}"),
+    }
+}
+
+#[test]
+fn replays_every_event_after_the_position_in_order() {
+    let h = MemoryHistory::default();
+    let key = StreamKey::user("alice");
+    let start = h.position_now(&key);
+    assert_eq!(start.seq, 0);
+    assert_ne!(start.epoch, 0);
+    assert_eq!(h.append_now(&key, &[ev(1)]), at(start, 1));
+    assert_eq!(h.append_now(&key, &evs(2..=4)), at(start, 4));
+    assert_eq!(
+        h.append_now(&key, &[]),
+        at(start, 4),
+        "no events: the position"
+    );
+    assert_eq!(h.append_now(&key, &[ev(5)]), at(start, 5));
+    let top = at(start, 5);
+    assert_eq!(
+        h.since_now(&key, start),
+        Since::Recovered {
+            top,
+            events: evs(1..=5)
+        }
+    );
+    assert_eq!(
+        h.since_now(&key, at(start, 2)),
+        Since::Recovered {
+            top,
+            events: evs(3..=5)
+        }
+    );
+    // Other streams are apart.
+    assert_eq!(h.append_now(&StreamKey::user("bob"), &[ev(9)]).seq, 1);
+    assert_eq!(h.append_now(&StreamKey::client("alice"), &[ev(9)]).seq, 1);
+    assert_eq!(h.position_now(&key), top);
+}
+
+#[test]
+fn at_the_last_event_the_replay_is_empty_and_past_it_nothing_is_recovered() {
+    let h = MemoryHistory::default();
+    let top = h.append_now(&StreamKey::All, &evs(1..=3));
+    assert_eq!(
+        h.since_now(&StreamKey::All, top),
+        Since::Recovered {
+            top,
+            events: vec![]
+        }
+    );
+    assert_lost(
+        h.since_now(&StreamKey::All, at(top, 4)),
+        Unrecoverable::BeyondTop,
+    );
+}
+
+#[test]
+fn a_replay_shares_the_appended_buffers() {
+    let h = MemoryHistory::default();
+    let data = Bytes::from(vec![7; 100]);
+    let top = h.append_now(&StreamKey::All, std::slice::from_ref(&data));
+    let Since::Recovered { events, .. } = h.since_now(&StreamKey::All, at(top, 0)) else {
+        panic!("not recovered");
+    };
+    assert_eq!(events[0].as_ptr(), data.as_ptr(), "a refcount, not a copy");
+}
+
+#[test]
+fn trimmed_by_count_is_not_recovered() {
+    let h = MemoryHistory::new(opts(|o| o.max_count = 3));
+    let key = StreamKey::client("c1");
+    let top = h.append_now(&key, &evs(1..=5));
+    assert_eq!(h.stats().events, 3);
+    assert_lost(h.since_now(&key, at(top, 0)), Unrecoverable::Trimmed);
+    assert_lost(h.since_now(&key, at(top, 1)), Unrecoverable::Trimmed);
+    // Event 3 is the oldest kept: from 2 on, the replay is whole.
+    assert_eq!(
+        h.since_now(&key, at(top, 2)),
+        Since::Recovered {
+            top,
+            events: evs(3..=5)
+        }
+    );
+}
+
+#[test]
+fn trimmed_by_bytes_is_not_recovered_and_the_gauge_counts_bytes() {
+    let size = ENTRY_OVERHEAD + 4;
+    let h = MemoryHistory::new(opts(|o| o.max_bytes = 2 * size));
+    let key = StreamKey::All;
+    let top = h.append_now(&key, &evs(1..=3));
+    let stats = h.stats();
+    assert_eq!((stats.streams, stats.events, stats.bytes), (1, 2, 2 * size));
+    assert_lost(h.since_now(&key, at(top, 0)), Unrecoverable::Trimmed);
+    assert_eq!(
+        h.since_now(&key, at(top, 1)),
+        Since::Recovered {
+            top,
+            events: evs(2..=3)
+        }
+    );
+    // An event larger than the bound is never kept, but it still takes its place.
+    let big = Bytes::from(vec![0; 3 * size]);
+    let top = h.append_now(&key, &[big]);
+    assert_eq!((top.seq, h.stats().events, h.stats().bytes), (4, 0, 0));
+    assert_lost(h.since_now(&key, at(top, 3)), Unrecoverable::Trimmed);
+    assert_eq!(
+        h.since_now(&key, top),
+        Since::Recovered {
+            top,
+            events: vec![]
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn trimmed_by_age_is_not_recovered() {
+    let h = MemoryHistory::new(opts(|o| o.max_age = Duration::from_secs(120)));
+    let key = StreamKey::user("alice");
+    let first = h.append_now(&key, &[ev(1)]);
+    advance(Duration::from_secs(60)).await;
+    let top = h.append_now(&key, &[ev(2)]);
+    advance(Duration::from_secs(60) - Duration::from_millis(1)).await;
+    // Event 1 is 1 ms short of 2 minutes old: still there.
+    assert_eq!(
+        h.since_now(&key, at(top, 0)),
+        Since::Recovered {
+            top,
+            events: evs(1..=2)
+        }
+    );
+    advance(Duration::from_millis(1)).await;
+    assert_lost(h.since_now(&key, at(top, 0)), Unrecoverable::Trimmed);
+    assert_eq!(
+        h.since_now(&key, first),
+        Since::Recovered {
+            top,
+            events: vec![ev(2)]
+        }
+    );
+    advance(Duration::from_secs(60)).await;
+    assert_lost(h.since_now(&key, first), Unrecoverable::Trimmed);
+    // A client that had everything missed nothing.
+    assert_eq!(
+        h.since_now(&key, top),
+        Since::Recovered {
+            top,
+            events: vec![]
+        }
+    );
+    // Expired events are gone from memory once swept.
+    assert_eq!(h.stats().events, 2, "not swept yet");
+    h.sweep();
+    assert_eq!(
+        (h.stats().streams, h.stats().events, h.stats().bytes),
+        (1, 0, 0)
+    );
+}
+
+#[test]
+fn another_epoch_is_not_recovered() {
+    let h = MemoryHistory::default();
+    let key = StreamKey::All;
+    let top = h.append_now(&key, &evs(1..=2));
+    let other = if top.epoch == 1 { 2 } else { top.epoch - 1 };
+    assert_lost(
+        h.since_now(
+            &key,
+            StreamPosition {
+                epoch: other,
+                seq: 0,
+            },
+        ),
+        Unrecoverable::OtherEpoch,
+    );
+    assert_lost(
+        h.since_now(
+            &key,
+            StreamPosition {
+                epoch: other,
+                seq: 2,
+            },
+        ),
+        Unrecoverable::OtherEpoch,
+    );
+}
+
+#[test]
+fn a_restart_loses_every_stream_and_starts_new_epochs() {
+    let before = MemoryHistory::default();
+    let key = StreamKey::client("c1");
+    let seen = before.append_now(&key, &evs(1..=2));
+    let after = MemoryHistory::default();
+    // The restarted history does not know the stream: nothing recovered, and the stream
+    // exists from now on, in a new epoch.
+    let Since::NotRecovered { top, reason } = after.since_now(&key, seen) else {
+        panic!("recovered across a restart");
+    };
+    assert_eq!(reason, Unrecoverable::UnknownStream);
+    assert_eq!(top.seq, 0);
+    assert_ne!(top.epoch, seen.epoch);
+    assert_eq!(after.append_now(&key, &evs(1..=2)), at(top, 2));
+    assert_lost(after.since_now(&key, seen), Unrecoverable::OtherEpoch);
+}
+
+#[test]
+fn an_unknown_stream_with_a_position_is_not_recovered() {
+    let h = MemoryHistory::default();
+    let known = h.position_now(&StreamKey::All);
+    let key = StreamKey::user("nobody");
+    assert_lost(
+        h.since_now(&key, at(known, 0)),
+        Unrecoverable::UnknownStream,
+    );
+    assert_eq!(h.stats().streams, 2, "the unknown stream now exists");
+}
+
+#[test]
+fn a_fresh_stream_at_seq_0_of_its_epoch_is_recovered() {
+    let h = MemoryHistory::default();
+    let key = StreamKey::client("c1");
+    let start = h.position_now(&key);
+    assert_eq!(
+        h.since_now(&key, start),
+        Since::Recovered {
+            top: start,
+            events: vec![]
+        }
+    );
+    let top = h.append_now(&key, &[ev(1)]);
+    assert_eq!(
+        h.since_now(&key, start),
+        Since::Recovered {
+            top,
+            events: vec![ev(1)]
+        }
+    );
+}
+
+#[test]
+fn every_stream_gets_its_own_epoch() {
+    let h = MemoryHistory::default();
+    let epochs: HashSet<u64> = (0..1000)
+        .map(|i| h.position_now(&StreamKey::client(format!("c{i}"))).epoch)
+        .collect();
+    assert_eq!(epochs.len(), 1000);
+    assert!(epochs.iter().all(|&e| e != 0 && e <= EPOCH_MASK));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_unused_for_its_ttl_is_forgotten_and_comes_back_in_a_new_epoch() {
+    let h = MemoryHistory::new(opts(|o| {
+        o.max_age = Duration::from_secs(120);
+        o.stream_ttl = Duration::from_secs(600);
+    }));
+    let quiet = StreamKey::client("quiet");
+    let used = StreamKey::client("used");
+    let seen = h.position_now(&quiet);
+    h.position_now(&used);
+    for _ in 0..3 {
+        advance(Duration::from_secs(200)).await;
+        h.position_now(&used); // a read keeps a stream
+    }
+    h.sweep();
+    assert_eq!(h.stats().streams, 1);
+    let Since::NotRecovered { top, reason } = h.since_now(&quiet, seen) else {
+        panic!("a forgotten stream was recovered");
+    };
+    assert_eq!(reason, Unrecoverable::UnknownStream);
+    assert_ne!(top.epoch, seen.epoch);
+    // A stream with events is kept while they are; writes sweep a shard when it is due.
+    let busy = StreamKey::All;
+    h.append_now(&busy, &[ev(1)]);
+    advance(Duration::from_secs(119)).await;
+    h.append_now(&busy, &[ev(2)]);
+    advance(Duration::from_secs(700)).await;
+    h.position_now(&StreamKey::client("trigger"));
+    h.sweep();
+    assert_eq!(h.stats().streams, 1, "only the stream just read is left");
+    assert_eq!(h.stats().bytes, 0);
+}
+
+#[test]
+fn concurrent_appends_keep_per_stream_order_and_unique_sequence_numbers() {
+    const THREADS: u32 = 4;
+    const PER_THREAD: u32 = 500;
+    let h = MemoryHistory::new(opts(|o| {
+        o.max_count = usize::MAX;
+        o.max_bytes = usize::MAX;
+    }));
+    let shared = StreamKey::All;
+    let start = h.position_now(&shared);
+    let returned: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let h = &h;
+                s.spawn(move || {
+                    let own = StreamKey::user(format!("u{t}"));
+                    let mut seqs = Vec::new();
+                    for i in 0..PER_THREAD {
+                        let pos = h.append_now(&StreamKey::All, &[ev(t * PER_THREAD + i)]);
+                        assert_eq!(pos.epoch, start.epoch);
+                        seqs.push(pos.seq);
+                        assert_eq!(h.append_now(&own, &[ev(i)]).seq, u64::from(i) + 1);
+                    }
+                    seqs
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|j| j.join().expect("thread"))
+            .collect()
+    });
+    let total = u64::from(THREADS * PER_THREAD);
+    let mut all: Vec<u64> = returned.iter().flatten().copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=total).collect::<Vec<_>>(), "unique and gapless");
+    let Since::Recovered { top, events } = h.since_now(&shared, start) else {
+        panic!("not recovered");
+    };
+    assert_eq!(top.seq, total);
+    for (t, seqs) in returned.iter().enumerate() {
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "thread {t} out of order"
+        );
+        for (i, &seq) in seqs.iter().enumerate() {
+            // The event at `seq` is the one this thread appended when it got `seq`.
+            let expected = ev(t as u32 * PER_THREAD + i as u32);
+            assert_eq!(events[(seq - 1) as usize], expected);
+        }
+    }
+    for t in 0..THREADS {
+        assert_eq!(
+            h.position_now(&StreamKey::user(format!("u{t}"))).seq,
+            u64::from(PER_THREAD)
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Push history: what lets a reconnecting client get every push it missed (issue 11).
+//!
+//! Every push that is kept (not volatile) is appended to the history of its **stream** and gets
+//! a [`StreamPosition`]: the stream's epoch and a sequence number. A client presents its last
+//! positions when it reconnects; [`History::since`] answers with every event after a position,
+//! in order, or says that it cannot ([`Since::NotRecovered`]) — never with part of them.
+//! `docs/recovery-design.md` describes the whole design; this module is its foundation and is
+//! not wired into the server yet.
+//!
+//! Streams are keyed by who reads them ([`StreamKey`]: the broadcast stream, a user's stream, a
+//! client's stream), never by connection, so that another server process can find a client's
+//! missed pushes later (the Redis history of issue 12 implements the same [`History`] trait).
+//!
+//! [`MemoryHistory`] is the default store: in memory, bounded per stream by
+//! [`HistoryOptions`] (count, bytes, age). A server restart loses it: every stream then starts
+//! in a new epoch, and every client is told it was not recovered.
+
+mod backend;
+mod memory;
+
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+
+// Used by the server once it is wired (issue 11).
+#[allow(unused_imports)]
+pub(crate) use backend::Backend;
+#[allow(unused_imports)]
+pub(crate) use memory::{HistoryStats, MemoryHistory, ENTRY_OVERHEAD};
+
+/// A stream of pushes: what a client reads, and what the history keeps.
+///
+/// A connection reads three streams: [`All`](StreamKey::All), its
+/// [`Client`](StreamKey::Client) stream and, when it has a user id, its
+/// [`User`](StreamKey::User) stream. A push to `Target::All` / `Target::User(uid)` /
+/// `Target::Client(id)` is appended to the matching stream once, whatever the number of
+/// connections that read it. The names are `Arc<str>` so that a key is built once per
+/// connection or batch and cloned for the price of a reference count.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum StreamKey {
+    /// The broadcast stream: every client reads it.
+    All,
+    /// The stream of one user id: every connection of that user reads it.
+    User(Arc<str>),
+    /// The stream of one client id (one client instance, e.g. a browser tab).
+    Client(Arc<str>),
+}
+
+impl StreamKey {
+    /// The stream of user `uid`.
+    pub(crate) fn user(uid: impl Into<Arc<str>>) -> Self {
+        Self::User(uid.into())
+    }
+
+    /// The stream of client `client_id`.
+    pub(crate) fn client(client_id: impl Into<Arc<str>>) -> Self {
+        Self::Client(client_id.into())
+    }
+}
+
+/// `all`, `user:<uid>` or `client:<client-id>`: unambiguous (the prefix ends at the first
+/// colon), so a store may use it as the name of the stream (a Redis key suffix, say).
+impl fmt::Display for StreamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::All => f.write_str("all"),
+            Self::User(uid) => write!(f, "user:{uid}"),
+            Self::Client(id) => write!(f, "client:{id}"),
+        }
+    }
+}
+
+/// Where a stream is: its epoch and the sequence number of its last event.
+///
+/// Sequence numbers start at 1 in every epoch; `seq: 0` is the position of a stream that has
+/// no event yet in this epoch. The epoch changes whenever the history behind a stream is lost
+/// (a restart of a server with in-memory history, a stream dropped after
+/// [`HistoryOptions::stream_ttl`], a Redis key evicted): a position of another epoch can never
+/// be recovered. Epochs are random, never 0, and below 2^53 (a JSON number reads them exactly,
+/// in JavaScript too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct StreamPosition {
+    /// The incarnation of the stream's history.
+    pub(crate) epoch: u64,
+    /// The sequence number of the last event (0: none yet).
+    pub(crate) seq: u64,
+}
+
+/// How much history each stream keeps. An event leaves the history when any bound is passed
+/// (oldest first); a client whose position is older than what is kept is not recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) struct HistoryOptions {
+    /// At most this many events per stream. Default 1,000.
+    pub(crate) max_count: usize,
+    /// At most this many bytes per stream: each event counts its encoded length plus
+    /// [`ENTRY_OVERHEAD`] for its bookkeeping. Default 1 MiB.
+    pub(crate) max_bytes: usize,
+    /// Events older than this are dropped. Default 2 minutes (as Socket.IO's
+    /// `maxDisconnectionDuration`): a client away for less, on a stream within the other
+    /// bounds, is recovered.
+    pub(crate) max_age: Duration,
+    /// A stream with no event left is forgotten this long after it was last used (appended
+    /// to, or its position read); a client that presents a position on it afterwards is not
+    /// recovered. Default 10 minutes. The server re-reads the positions of the streams of
+    /// every open connection more often than this, so a quiet stream is kept while it has
+    /// readers.
+    pub(crate) stream_ttl: Duration,
+}
+
+impl Default for HistoryOptions {
+    fn default() -> Self {
+        Self {
+            max_count: 1_000,
+            max_bytes: 1 << 20,
+            max_age: Duration::from_secs(120),
+            stream_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The answer to [`History::since`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Since {
+    /// Every event after the position, in order: `events[i]` has sequence number
+    /// `from.seq + 1 + i`, and `top.seq == from.seq + events.len()` (no event when the
+    /// position was already the stream's last).
+    Recovered {
+        /// The stream's position after the last of `events`.
+        top: StreamPosition,
+        /// The encoded events, as appended.
+        events: Vec<Bytes>,
+    },
+    /// Nothing can be replayed; the client must reload its state. Live pushes continue after
+    /// `top`.
+    NotRecovered {
+        /// The stream's current position (a stream that was unknown now exists at
+        /// `seq: 0` of a new epoch).
+        top: StreamPosition,
+        /// Why.
+        reason: Unrecoverable,
+    },
+}
+
+impl Since {
+    /// The stream's position that live pushes continue from.
+    pub(crate) fn top(&self) -> StreamPosition {
+        match self {
+            Self::Recovered { top, .. } | Self::NotRecovered { top, .. } => *top,
+        }
+    }
+}
+
+/// Why a position cannot be recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) enum Unrecoverable {
+    /// The history has no such stream (never created here, or forgotten).
+    UnknownStream,
+    /// The stream's history was lost since: it is in another epoch.
+    OtherEpoch,
+    /// Events after the position were dropped (count, bytes or age bound).
+    Trimmed,
+    /// The position is past the stream's last event (no client can have received it).
+    BeyondTop,
+}
+
+/// A history store failed. The server never guesses around it: a failed append fails the
+/// push, a failed read fails the handshake with a retryable status (see the design).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum HistoryError {
+    /// The store could not be reached or failed (e.g. a Redis connection error).
+    #[error("the history store failed")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store's answer breaks the [`History`] contract (e.g. a replay with a gap).
+    #[error("the history store answered inconsistently: {0}")]
+    Inconsistent(String),
+}
+
+/// A history store: appends pushes to streams and replays them.
+///
+/// The methods return futures (`-> impl Future + Send`, stable since Rust 1.75): an in-memory
+/// store answers at once with a ready future, a Redis store awaits its connection, and neither
+/// needs `async-trait`. The trait is not object-safe; the server keeps its store as a
+/// [`Backend`], which calls [`MemoryHistory`] without boxing anything and boxes the futures of
+/// any other store (one allocation next to a network round trip).
+///
+/// Contract, for every store:
+/// - a stream's events get consecutive sequence numbers from 1 in each epoch, in the order of
+///   the appends; an append is all or nothing;
+/// - [`since`](History::since) returns every event after the position or none
+///   ([`Since::NotRecovered`]): never part of them;
+/// - a stream whose history is lost comes back in a new epoch, never in an old one.
+pub(crate) trait History: Send + Sync + fmt::Debug + 'static {
+    /// Appends `events` (each one encoded push, in order) to `key`'s stream, creating the
+    /// stream when missing; returns the position of the last of them. They get the sequence
+    /// numbers `top.seq - events.len() + 1 ..= top.seq`. With no events it returns the
+    /// stream's position.
+    fn append(
+        &self,
+        key: &StreamKey,
+        events: &[Bytes],
+    ) -> impl Future<Output = Result<StreamPosition, HistoryError>> + Send;
+
+    /// The stream's position, creating the stream (`seq: 0` of a new epoch) when missing.
+    /// Counts as a use (see [`HistoryOptions::stream_ttl`]).
+    fn position(
+        &self,
+        key: &StreamKey,
+    ) -> impl Future<Output = Result<StreamPosition, HistoryError>> + Send;
+
+    /// Every event of `key`'s stream after `from`, or [`Since::NotRecovered`] when the history
+    /// cannot say (other epoch, trimmed, unknown stream). Counts as a use.
+    fn since(
+        &self,
+        key: &StreamKey,
+        from: StreamPosition,
+    ) -> impl Future<Output = Result<Since, HistoryError>> + Send;
+}
