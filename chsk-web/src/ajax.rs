@@ -11,8 +11,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestInit, Response};
 
 use crate::{
-    error::{is_abort, js_text},
-    rt, AjaxError,
+    error::{is_abort, js_text, AjaxError},
+    page, rt,
 };
 
 /// One HTTP request made with the browser's `fetch`.
@@ -105,7 +105,7 @@ impl Ajax {
     pub fn csrf(self, token: Option<&str>) -> Self {
         match token
             .map(str::to_string)
-            .or_else(crate::csrf_token_from_meta)
+            .or_else(page::csrf_token_from_meta)
         {
             Some(t) => self.header("x-csrf-token", &t),
             None => self,

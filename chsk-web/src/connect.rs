@@ -17,7 +17,7 @@ use futures::{
     Stream, StreamExt,
 };
 
-use crate::{page, rt, WebIo};
+use crate::{page, rt, web_io::WebIo};
 
 /// Connects to the chsk endpoint at `path` (`/chsk`, resolved against the page's origin, or an
 /// absolute `http(s)://` URL) and keeps the connection up until

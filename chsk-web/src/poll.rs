@@ -4,7 +4,11 @@ use chsk::client::runtime::{HttpAnswer, HttpError, HttpMethod, HttpRequest};
 use futures::future::LocalBoxFuture;
 use web_sys::AbortController;
 
-use crate::{error::js_text, page, Ajax, AjaxError};
+use crate::{
+    ajax::Ajax,
+    error::{js_text, AjaxError},
+    page,
+};
 
 /// Performs one request. Dropping the future aborts the `fetch` (the driver drops a poll when
 /// its connection closes). While the page unloads nothing is sent and nothing is reported.
