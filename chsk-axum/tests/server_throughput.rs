@@ -134,7 +134,10 @@ fn websocket_task_size() {
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
             Poll::Ready(Ok(()))
         }
-        fn start_send(self: Pin<&mut Self>, _: chsk::server::mount::WsMessage) -> Result<(), Self::Error> {
+        fn start_send(
+            self: Pin<&mut Self>,
+            _: chsk::server::mount::WsMessage,
+        ) -> Result<(), Self::Error> {
             Ok(())
         }
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

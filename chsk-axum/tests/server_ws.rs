@@ -159,7 +159,9 @@ async fn call_local_goes_through_dispatch() {
         .unwrap_err();
     assert_eq!(
         err,
-        chsk::CbError::Error("handler for `test/boom` panicked".into())
+        chsk::CbError::Handler {
+            message: "handler for `test/boom` panicked".into()
+        }
     );
 }
 

@@ -5,7 +5,7 @@
 #[path = "support/golden.rs"]
 mod golden;
 
-use chsk::Codec;
+use chsk::{protocol::ReplyErrorKind, Codec};
 use golden::samples;
 
 const POSTCARD: &[(&str, &[u8])] = &[
@@ -38,7 +38,7 @@ const POSTCARD: &[(&str, &[u8])] = &[
         "reply-ok",
         &[0x03, 0x07, 0x00, 0x05, 0x02, 0x01, b'a', 0x01, b'b'],
     ),
-    ("reply-err", b"\x03\x08\x01\x16unknown event id `x/y`"),
+    ("reply-err", b"\x03\x08\x01\x01\x16unknown event id `x/y`"),
     (
         "push",
         &[
@@ -73,7 +73,7 @@ const JSON: &[(&str, &str)] = &[
     ),
     (
         "reply-err",
-        r#"{"reply":{"reply_id":8,"result":{"err":"unknown event id `x/y`"}}}"#,
+        r#"{"reply":{"reply_id":8,"result":{"err":{"kind":"unknown_event","message":"unknown event id `x/y`"}}}}"#,
     ),
     (
         "push",
@@ -119,10 +119,49 @@ fn json_frames_have_the_documented_text() {
     }
 }
 
+/// The error kinds of a `Reply`: JSON name and postcard code (PROTOCOL.md section 2).
+const REPLY_ERROR_KINDS: &[(ReplyErrorKind, &str, u8)] = &[
+    (ReplyErrorKind::Handler, "handler", 0),
+    (ReplyErrorKind::UnknownEvent, "unknown_event", 1),
+    (ReplyErrorKind::BadPayload, "bad_payload", 2),
+    (ReplyErrorKind::Refused, "refused", 3),
+    (ReplyErrorKind::Server, "server", 4),
+];
+
+#[test]
+fn reply_error_kinds_have_the_documented_codes() {
+    for &(kind, name, code) in REPLY_ERROR_KINDS {
+        let json = Codec::Json.encode(&kind).unwrap();
+        assert_eq!(std::str::from_utf8(&json).unwrap(), format!("\"{name}\""));
+        assert_eq!(Codec::Postcard.encode(&kind).unwrap(), [code], "{name}");
+        let back: ReplyErrorKind = Codec::Json.decode(&json).unwrap();
+        assert_eq!(back, kind);
+        let back: ReplyErrorKind = Codec::Postcard.decode(&[code]).unwrap();
+        assert_eq!(back, kind);
+    }
+    let variants = variants_of::<ReplyErrorKind>();
+    let names: Vec<&str> = REPLY_ERROR_KINDS.iter().map(|k| k.1).collect();
+    assert_eq!(
+        variants, names,
+        "every `ReplyErrorKind` needs a line here and in PROTOCOL.md"
+    );
+    // An unknown kind is a malformed frame, in both codecs.
+    let json = br#"{"reply":{"reply_id":1,"result":{"err":{"kind":"nope","message":""}}}}"#;
+    assert!(Codec::Json.decode_frame(json).is_err());
+    assert!(Codec::Postcard
+        .decode_frame(&[0x03, 0x01, 0x01, 0x05, 0x00])
+        .is_err());
+}
+
 /// Every variant name of `Frame`, as its `Deserialize` impl declares them (so a variant added
 /// to the enum shows up here without anyone updating a list).
 fn frame_variants() -> &'static [&'static str] {
-    use serde::de::{self, Deserialize, Visitor};
+    variants_of::<chsk::protocol::Frame>()
+}
+
+/// Every variant name of the enum `T`, as its `Deserialize` impl declares them.
+fn variants_of<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
 
     #[derive(Debug)]
     struct Found(&'static [&'static str]);
@@ -167,9 +206,9 @@ fn frame_variants() -> &'static [&'static str] {
         }
     }
 
-    match chsk::protocol::Frame::deserialize(Probe) {
+    match T::deserialize(Probe) {
         Err(Found(variants)) => variants,
-        Ok(_) => unreachable!("the probe never produces a frame"),
+        Ok(_) => unreachable!("the probe never produces a value"),
     }
 }
 

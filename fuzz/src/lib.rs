@@ -187,6 +187,11 @@ pub fn client_bound(codec: Codec, data: &[u8]) {
             value_round_trip::<Vec<String>>(codec, payload);
             value_round_trip::<()>(codec, payload);
         }
+        Frame::Reply { result: Err(e), .. } => {
+            // The client's typed error keeps the server's message.
+            let err = chsk::CbError::from(e.clone());
+            assert_eq!(err.message(), Some(e.message.as_str()));
+        }
         Frame::Push(events) => {
             for ev in events {
                 push(codec, ev);

@@ -73,7 +73,9 @@ async fn boom() -> u32 {
 
 #[chsk::handler(TestEvent::Shout)]
 async fn shout(cx: Ctx<State>, text: String) {
-    let _ = cx.server().send_to_all(TestPush::Text(text));
+    cx.server()
+        .send_to_all(TestPush::Text(text))
+        .expect("a shout is a valid push");
 }
 
 /// The `echo` handler, for builders that register handlers themselves.
@@ -228,7 +230,7 @@ pub fn reply_err(frame: Frame) -> (u32, String) {
     match frame {
         Frame::Reply {
             reply_id,
-            result: Err(message),
+            result: Err(chsk::protocol::ReplyError { message, .. }),
         } => (reply_id, message),
         other => panic!("expected an Err reply, got {other:?}"),
     }

@@ -7,7 +7,7 @@ use axum::{
     routing::get,
     Router,
 };
-use chsk::server::{Flush, PushError, Target};
+use chsk::server::{Flush, Target};
 use serde::Deserialize;
 
 use crate::wire::{sample_msg, Blob, Msg};
@@ -146,13 +146,13 @@ pub struct BurstQuery {
 /// What `/burst` answers (JSON).
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, Deserialize)]
 pub struct BurstReply {
-    /// Pushes accepted (`Ok(n)`).
+    /// Pushes accepted for at least one connection (`Ok(n)`, `n > 0`).
     pub accepted: u64,
     /// Sum of the `n` of accepted pushes: connections they were meant for.
     pub recipients: u64,
-    /// Pushes refused with `PushError::NoRecipient` (the user had no connection any more).
+    /// Pushes that reached nobody (`Ok(0)`: the user had no connection any more).
     pub no_recipient: u64,
-    /// Pushes refused for another reason.
+    /// Pushes refused (`Err`: too large, not encodable).
     pub failed: u64,
     /// How long the loop took, ms.
     pub ms: f64,
@@ -181,11 +181,11 @@ async fn chsk_burst(State(server): State<chsk::Server>, Query(q): Query<BurstQue
             data: data.clone(),
         };
         match server.push(target.clone(), BenchPush::Blob(blob), flush) {
+            Ok(0) => r.no_recipient += 1,
             Ok(n) => {
                 r.accepted += 1;
                 r.recipients += n as u64;
             }
-            Err(PushError::NoRecipient(_)) => r.no_recipient += 1,
             Err(_) => r.failed += 1,
         }
     }

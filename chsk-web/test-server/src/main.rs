@@ -46,7 +46,9 @@ mod host {
     #[chsk::handler(TestEvent::PushMe)]
     async fn push_me(cx: Ctx<()>, text: String) {
         if let Some(uid) = cx.uid() {
-            let _ = cx.server().send_to_user(uid, TestPush::Said(text));
+            if let Err(e) = cx.server().send_to_user(uid, TestPush::Said(text)) {
+                eprintln!("test server: could not push: {e}");
+            }
         }
     }
 

@@ -162,9 +162,12 @@ impl<E: Event, P: Event> Client<E, P> {
     /// waits in the send buffer ([`ClientOptions::send_buffer`], default 256) and is sent after
     /// the next handshake, in order. Fails with [`CbError::Closed`] when the buffer is full or
     /// disabled, or when the client is stopped ([`ClientState::stopped`]); with
-    /// [`CbError::Error`] when the event cannot be encoded.
+    /// [`CbError::Encode`] when the event cannot be encoded.
     pub fn send(&self, event: impl Into<E>) -> Result<(), CbError> {
-        let frame = event.into().to_frame(self.inner.codec)?;
+        let frame = event
+            .into()
+            .to_frame(self.inner.codec)
+            .map_err(CbError::Encode)?;
         lock(&self.inner.shared).core.send(frame)?;
         self.wake();
         Ok(())
@@ -174,9 +177,11 @@ impl<E: Event, P: Event> Client<E, P> {
     ///
     /// Exactly one outcome: the reply; [`CbError::Timeout`]; [`CbError::Closed`] when it cannot
     /// be sent (stopped, or not open with a full or disabled send buffer) or when the
-    /// connection closes first; [`CbError::Error`] when the server answers with an error or
-    /// the reply does not decode. A reply after the timeout is ignored. Before the first
-    /// handshake the request waits in the send buffer, like [`send`](Self::send).
+    /// connection closes first; the server's error reply, typed ([`CbError::Handler`],
+    /// [`CbError::UnknownEvent`], [`CbError::BadPayload`], [`CbError::Refused`],
+    /// [`CbError::Server`]); [`CbError::Encode`] / [`CbError::Decode`] when the request cannot
+    /// be encoded or the reply does not decode. A reply after the timeout is ignored. Before
+    /// the first handshake the request waits in the send buffer, like [`send`](Self::send).
     pub async fn send_with_reply<R>(
         &self,
         request: R,
@@ -186,7 +191,7 @@ impl<E: Event, P: Event> Client<E, P> {
         R: Request<Event = E>,
     {
         let event: E = request.into();
-        let frame = event.to_frame(self.inner.codec)?;
+        let frame = event.to_frame(self.inner.codec).map_err(CbError::Encode)?;
         let (tx, rx) = oneshot::channel();
         {
             let now = (self.inner.clock)();
@@ -196,7 +201,11 @@ impl<E: Event, P: Event> Client<E, P> {
         }
         self.wake();
         match rx.await {
-            Ok(Ok(payload)) => Ok(self.inner.codec.decode_payload(&payload)?),
+            Ok(Ok(payload)) => self
+                .inner
+                .codec
+                .decode_payload(&payload)
+                .map_err(CbError::Decode),
             Ok(Err(e)) => Err(e),
             Err(oneshot::Canceled) => Err(CbError::Closed),
         }

@@ -32,7 +32,7 @@
 //!
 //! [`Client`] is a cheap-to-clone handle: [`send`](Client::send) an event,
 //! [`send_with_reply`](Client::send_with_reply) a request and await its typed reply (or a
-//! [`CbError`](crate::CbError): `Closed`, `Timeout`, `Error`), read typed
+//! [`CbError`](crate::CbError) by cause: `Closed`, `Timeout`, the server's error, …), read typed
 //! [`pushes`](Client::pushes), watch the [`state`](Client::state) ([`ClientState`]: open, the
 //! [`Transport`](crate::Transport) in use, the user id, the [`LastClose`] and its
 //! [`CloseReason`], the next reconnect) and its [`state_changes`](Client::state_changes), read

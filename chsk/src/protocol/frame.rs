@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     codec::{Codec, Payload},
-    error::CodecError,
+    error::{CbError, CodecError},
 };
 
 /// Identifies a pending request on one connection; chosen by the client, echoed in the reply.
@@ -51,13 +51,14 @@ pub enum Frame {
         /// The event.
         event: EventFrame,
     },
-    /// S→C: the reply to a request: the handler's value, or an error message.
+    /// S→C: the reply to a request: the handler's value, or an error of a known kind.
     Reply {
         /// The request's id.
         reply_id: ReplyId,
-        /// `Ok(payload)` or `Err(message)` (unknown event, bad payload, handler failure).
+        /// `Ok(payload)`, or `Err` with the kind and message (unknown event, bad payload,
+        /// handler failure, …).
         #[serde(with = "reply_result")]
-        result: Result<Payload, String>,
+        result: Result<Payload, ReplyError>,
     },
     /// S→C: one or more pushed events, in order.
     Push(Vec<EventFrame>),
@@ -100,29 +101,98 @@ impl Codec {
     }
 }
 
-/// `Result<Payload, String>` on the wire as `{"ok": …}` / `{"err": "…"}` (variant 0 / 1 in
-/// postcard).
+/// The error side of a [`Frame::Reply`]: why the server did not answer with a value.
+///
+/// On the wire (PROTOCOL.md section 2): JSON `{"kind":"handler","message":"…"}`, postcard the
+/// kind's varint followed by the message string. The client turns it into the matching
+/// [`CbError`] variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyError {
+    /// What went wrong.
+    pub kind: ReplyErrorKind,
+    /// The human-readable reason.
+    pub message: String,
+}
+
+impl ReplyError {
+    /// An error reply of `kind`.
+    ///
+    /// ```
+    /// use chsk::protocol::{ReplyError, ReplyErrorKind};
+    /// let e = ReplyError::new(ReplyErrorKind::UnknownEvent, "unknown event id `x/y`");
+    /// assert_eq!(chsk::CbError::from(e).message(), Some("unknown event id `x/y`"));
+    /// ```
+    pub fn new(kind: ReplyErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// An error reply from the server as the client (and `Server::call_local`) returns it: the
+/// [`CbError`] variant of the same name, with the message.
+impl From<ReplyError> for CbError {
+    fn from(e: ReplyError) -> Self {
+        let message = e.message;
+        match e.kind {
+            ReplyErrorKind::Handler => CbError::Handler { message },
+            ReplyErrorKind::UnknownEvent => CbError::UnknownEvent { message },
+            ReplyErrorKind::BadPayload => CbError::BadPayload { message },
+            ReplyErrorKind::Refused => CbError::Refused {
+                status: None,
+                message,
+            },
+            ReplyErrorKind::Server => CbError::Server { message },
+        }
+    }
+}
+
+/// The kind of a [`ReplyError`]; each is one [`CbError`] variant of the same
+/// name. On the wire: the snake_case name in JSON, the index (in this order, from 0) in
+/// postcard. A kind is never renumbered; a new one is a protocol change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReplyErrorKind {
+    /// `handler` (0): the handler panicked.
+    Handler,
+    /// `unknown_event` (1): no such event id, or no handler for it on this server.
+    UnknownEvent,
+    /// `bad_payload` (2): the payload does not decode as the event's fields (or is nested
+    /// deeper than the depth bound).
+    BadPayload,
+    /// `refused` (3): the server refused to run the call.
+    Refused,
+    /// `server` (4): the handler ran but its reply could not be sent (too large for a frame,
+    /// or not encodable).
+    Server,
+}
+
+/// `Result<Payload, ReplyError>` on the wire as `{"ok": …}` / `{"err": {"kind": …, "message":
+/// …}}` (variant 0 / 1 in postcard).
 mod reply_result {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+    use super::ReplyError;
     use crate::codec::Payload;
 
     #[derive(Serialize)]
     #[serde(rename_all = "snake_case")]
     enum Ref<'a> {
         Ok(&'a Payload),
-        Err(&'a str),
+        Err(&'a ReplyError),
     }
 
     #[derive(Deserialize)]
     #[serde(rename_all = "snake_case")]
     enum Owned {
         Ok(Payload),
-        Err(String),
+        Err(ReplyError),
     }
 
     pub(super) fn serialize<S: Serializer>(
-        value: &Result<Payload, String>,
+        value: &Result<Payload, ReplyError>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
@@ -134,10 +204,45 @@ mod reply_result {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<Result<Payload, String>, D::Error> {
+    ) -> Result<Result<Payload, ReplyError>, D::Error> {
         Ok(match Owned::deserialize(deserializer)? {
             Owned::Ok(p) => Ok(p),
             Owned::Err(e) => Err(e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reply_kind_maps_to_its_variant_with_the_message() {
+        let m = || "m".to_owned();
+        let cases = [
+            (ReplyErrorKind::Handler, CbError::Handler { message: m() }),
+            (
+                ReplyErrorKind::UnknownEvent,
+                CbError::UnknownEvent { message: m() },
+            ),
+            (
+                ReplyErrorKind::BadPayload,
+                CbError::BadPayload { message: m() },
+            ),
+            (
+                ReplyErrorKind::Refused,
+                CbError::Refused {
+                    status: None,
+                    message: m(),
+                },
+            ),
+            (ReplyErrorKind::Server, CbError::Server { message: m() }),
+        ];
+        for (kind, want) in cases {
+            let got = CbError::from(ReplyError::new(kind, "m"));
+            assert_eq!(got, want, "{kind:?}");
+            assert_eq!(got.message(), Some("m"));
+            assert_eq!(got.status(), None);
+        }
     }
 }

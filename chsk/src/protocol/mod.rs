@@ -4,4 +4,4 @@ mod frame;
 #[cfg(any(feature = "server", feature = "client"))]
 pub(crate) mod keepalive;
 
-pub use frame::{EventFrame, Frame, Handshake, ReplyId};
+pub use frame::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind, ReplyId};

@@ -43,7 +43,8 @@ pub use crate::protocol::EventFrame;
 /// ```
 pub trait Adapter: Send + Sync + fmt::Debug + 'static {
     /// Delivers an encoded event to `target`'s clients; returns how many connections it will
-    /// reach. The default delivers to this process's connections only.
+    /// reach, `0` when none (not an error). An `Err` is reported to the app as a bug (see
+    /// [`PushError`]). The default delivers to this process's connections only.
     fn push(
         &self,
         node: LocalNode<'_>,
@@ -115,7 +116,7 @@ impl fmt::Debug for LocalNode<'_> {
 
 impl LocalNode<'_> {
     /// Batches `event` for this process's connections matched by `target`; returns how many
-    /// connections it will reach, or [`PushError::NoRecipient`] (counted) when none.
+    /// connections it will reach (`0`, counted in `pushes_undeliverable`, when none).
     pub fn deliver(
         &self,
         target: Target,

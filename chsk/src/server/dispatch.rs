@@ -18,32 +18,20 @@ use super::{
 };
 use crate::{
     codec::{Codec, Payload},
+    error::DecodeError,
     event::{Event, Variant},
-    protocol::EventFrame,
+    protocol::{EventFrame, ReplyError, ReplyErrorKind},
 };
 
-/// What a handler call produced: the encoded output, or a failure for the client.
-pub(crate) type HandlerResult = Result<Payload, Failure>;
+/// What a handler call produced: the encoded output, or the error reply for the client (kind
+/// [`Handler`](ReplyErrorKind::Handler) when it panicked, [`Server`](ReplyErrorKind::Server)
+/// when its output could not be encoded).
+pub(crate) type HandlerResult = Result<Payload, ReplyError>;
 
-/// A handler call that failed: the message for the client, and whether it panicked.
+/// Why an event could not be handed to a handler: an error reply of kind
+/// [`UnknownEvent`](ReplyErrorKind::UnknownEvent) or [`BadPayload`](ReplyErrorKind::BadPayload).
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) message: String,
-    pub(crate) panicked: bool,
-}
-
-impl Failure {
-    fn other(message: String) -> Self {
-        Self {
-            message,
-            panicked: false,
-        }
-    }
-}
-
-/// Why an event could not be handed to a handler.
-#[derive(Debug)]
-pub(crate) struct BadEvent(pub(crate) String);
+pub(crate) struct BadEvent(pub(crate) ReplyError);
 
 /// The erased dispatch table.
 pub(crate) trait Dispatch: Send + Sync + 'static {
@@ -80,9 +68,10 @@ where
         let id = <H::Variant as Variant>::ID;
         let Ok(variant) = <H::Variant as Variant>::try_from_event(event) else {
             return Box::pin(async move {
-                Err(Failure::other(format!(
-                    "internal error: event `{id}` misrouted"
-                )))
+                Err(ReplyError::new(
+                    ReplyErrorKind::Server,
+                    format!("internal error: event `{id}` misrouted"),
+                ))
             });
         };
         let fields = variant.into_fields();
@@ -97,7 +86,10 @@ where
         Box::pin(async move {
             match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(out) => codec.encode_payload(&out).map_err(|e| {
-                    Failure::other(format!("could not encode the reply of `{id}`: {e}"))
+                    ReplyError::new(
+                        ReplyErrorKind::Server,
+                        format!("could not encode the reply of `{id}`: {e}"),
+                    )
                 }),
                 Err(panic) => Err(handler_panicked(id, &panic_message(&*panic))),
             }
@@ -116,13 +108,23 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The error reply for a panicking handler (logged here, counted by the caller).
-fn handler_panicked(id: &str, msg: &str) -> Failure {
+/// The error reply for a panicking handler (logged here, counted by the caller: the only
+/// source of kind [`Handler`](ReplyErrorKind::Handler)).
+fn handler_panicked(id: &str, msg: &str) -> ReplyError {
     tracing::error!(event = id, panic = msg, "chsk: handler panicked");
-    Failure {
-        message: format!("handler for `{id}` panicked"),
-        panicked: true,
-    }
+    ReplyError::new(
+        ReplyErrorKind::Handler,
+        format!("handler for `{id}` panicked"),
+    )
+}
+
+/// The error reply for an event that could not be decoded.
+fn undecodable(e: &DecodeError) -> ReplyError {
+    let kind = match e {
+        DecodeError::UnknownId { .. } => ReplyErrorKind::UnknownEvent,
+        DecodeError::BadPayload { .. } => ReplyErrorKind::BadPayload,
+    };
+    ReplyError::new(kind, e.to_string())
 }
 
 /// The dispatch table of one event enum and state type.
@@ -148,15 +150,42 @@ impl<E: Event, S: Send + Sync + 'static> Dispatch for Table<E, S> {
         info: Arc<ConnInfo>,
         frame: &EventFrame,
     ) -> Result<BoxFuture<HandlerResult>, BadEvent> {
-        let event = E::from_frame(frame, self.codec).map_err(|e| BadEvent(e.to_string()))?;
+        let event = E::from_frame(frame, self.codec).map_err(|e| BadEvent(undecodable(&e)))?;
         let index = event.index();
         let Some(Some(handler)) = self.handlers.get(index) else {
-            return Err(BadEvent(format!(
-                "no handler for event `{}` on this server",
-                frame.id
+            return Err(BadEvent(ReplyError::new(
+                ReplyErrorKind::UnknownEvent,
+                format!("no handler for event `{}` on this server", frame.id),
             )));
         };
         let cx = Ctx::new(info, self.state.clone(), server.clone());
         Ok(handler.call(cx, event, self.codec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CodecError;
+
+    #[test]
+    fn decode_errors_become_unknown_event_or_bad_payload() {
+        let unknown = DecodeError::UnknownId {
+            id: "a/x".into(),
+            ty: "AEvent",
+        };
+        let reply = undecodable(&unknown);
+        assert_eq!(reply.kind, ReplyErrorKind::UnknownEvent);
+        assert_eq!(reply.message, "unknown event id `a/x` for `AEvent`");
+        let bad = DecodeError::BadPayload {
+            id: "a/y",
+            source: CodecError::new("json", "nesting too deep"),
+        };
+        let reply = undecodable(&bad);
+        assert_eq!(reply.kind, ReplyErrorKind::BadPayload);
+        assert_eq!(
+            reply.message,
+            "bad payload for event `a/y`: json codec: nesting too deep"
+        );
     }
 }

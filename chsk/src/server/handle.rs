@@ -21,7 +21,7 @@ use crate::{
     codec::{Codec, Payload},
     error::{CbError, CodecError},
     event::{Event, Request},
-    protocol::EventFrame,
+    protocol::{EventFrame, ReplyError, ReplyErrorKind},
     Transport,
 };
 
@@ -176,41 +176,51 @@ impl Server {
     /// will reach.
     ///
     /// `Ok(n)`: `n` connections matched the target when the push was made, and the event is
-    /// in their batch. That is a promise of accounting, not of delivery: every one of the
-    /// event's deliveries (one per connection the batch reaches when it is flushed) ends up in
-    /// exactly one of [`Metrics::pushes_written`] or the `pushes_dropped_*` counters (slow
-    /// consumer, closed, replaced, ping timeout, write timeout, encode failure), and a batch that
-    /// finds no connection at its flush is counted in `pushes_undeliverable`.
+    /// in their batch; `Ok(0)` when the user has none (counted in
+    /// [`Metrics::pushes_undeliverable`]): not an error. That is a promise of accounting, not
+    /// of delivery: every one of the event's deliveries (one per connection the batch reaches
+    /// when it is flushed) ends up in exactly one of [`Metrics::pushes_written`] or the
+    /// `pushes_dropped_*` counters (slow consumer, closed, replaced, ping timeout, write
+    /// timeout, encode failure), and a batch that finds no connection at its flush is counted in
+    /// `pushes_undeliverable`.
+    ///
+    /// # Errors
+    ///
+    /// A [`PushError`] is a bug to fix, not a delivery outcome (see [`push`](Self::push)):
+    /// propagate it with `?` or log it.
     ///
     /// ```no_run
-    /// # fn f<P: chsk::Event>(server: chsk::Server, ev: P) {
-    /// match server.send_to_user("alice", ev) {
-    ///     Ok(n) => println!("queued for {n} connections"),
-    ///     Err(e) => println!("not delivered: {e}"), // counted in `metrics()`
-    /// }
+    /// # fn f<P: chsk::Event>(server: chsk::Server, ev: P) -> Result<(), chsk::server::PushError> {
+    /// let n = server.send_to_user("alice", ev)?;
+    /// println!("queued for {n} connections"); // 0 when alice is offline
+    /// # Ok(())
     /// # }
     /// ```
     pub fn send_to_user(&self, uid: &str, event: impl Event) -> Result<usize, PushError> {
         self.push(Target::User(uid.to_owned()), event, Flush::Batched)
     }
 
-    /// Pushes `event` to one client id (batched).
+    /// Pushes `event` to one client id (batched); `Ok(0)` when it is not connected. Errors as
+    /// [`push`](Self::push).
     pub fn send_to_client(&self, client_id: &str, event: impl Event) -> Result<usize, PushError> {
         self.push(Target::Client(client_id.to_owned()), event, Flush::Batched)
     }
 
-    /// Pushes `event` to every connected client, anonymous ones included (batched).
+    /// Pushes `event` to every connected client, anonymous ones included (batched); `Ok(0)`
+    /// when there is none. Errors as [`push`](Self::push).
     pub fn send_to_all(&self, event: impl Event) -> Result<usize, PushError> {
         self.push(Target::All, event, Flush::Batched)
     }
 
-    /// Pushes `event` to `target`, batched or flushed at once.
+    /// Pushes `event` to `target`, batched or flushed at once; returns how many connections it
+    /// will reach (`0` when none matches: not an error).
     ///
     /// # Errors
     ///
-    /// [`PushError::NoRecipient`] when no connection matches, [`PushError::TooLarge`] when the
-    /// event alone exceeds [`Limits::max_send_frame_bytes`], [`PushError::Encode`] when it
-    /// cannot be encoded.
+    /// Each error means the event can never be delivered as it is, so the app must not ignore
+    /// it: [`PushError::TooLarge`] when the event alone exceeds
+    /// [`Limits::max_send_frame_bytes`], [`PushError::Encode`] when it cannot be encoded,
+    /// [`PushError::ServerDropped`] from an adapter whose server is gone.
     pub fn push(
         &self,
         target: Target,
@@ -288,9 +298,18 @@ impl Server {
     /// Calls the handler of `request` in-process, as user `uid`, through the real path:
     /// encode → dispatch → decode. For tests and docs.
     ///
+    /// It fails as a client's request would: [`CbError::Handler`] when the handler panics,
+    /// [`CbError::UnknownEvent`] when the server has no handler for it (or `R` is not of this
+    /// server's event enum), [`CbError::BadPayload`], [`CbError::Server`] when the reply
+    /// cannot be encoded, [`CbError::Encode`] / [`CbError::Decode`] on this side.
+    ///
     /// ```no_run
     /// # async fn f<R: chsk::Request>(server: chsk::Server, req: R) {
-    /// let reply: Result<R::Reply, chsk::CbError> = server.call_local(Some("alice"), req).await;
+    /// match server.call_local(Some("alice"), req).await {
+    ///     Ok(_reply) => {}
+    ///     Err(chsk::CbError::Handler { message }) => eprintln!("the handler failed: {message}"),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
     /// # }
     /// ```
     pub async fn call_local<R: Request>(
@@ -301,13 +320,15 @@ impl Server {
         let codec = self.inner.codec;
         let event: R::Event = request.into();
         if std::any::TypeId::of::<R::Event>() != self.inner.dispatch.event_type() {
-            return Err(CbError::Error(format!(
-                "`{}` is not this server's event enum (`{}`)",
-                R::Event::NAME,
-                self.inner.dispatch.event_name()
-            )));
+            return Err(CbError::UnknownEvent {
+                message: format!(
+                    "`{}` is not this server's event enum (`{}`)",
+                    R::Event::NAME,
+                    self.inner.dispatch.event_name()
+                ),
+            });
         }
-        let frame = event.to_frame(codec)?;
+        let frame = event.to_frame(codec).map_err(CbError::Encode)?;
         let (parts, ()) = http::Request::new(()).into_parts();
         let info = Arc::new(ConnInfo {
             uid: uid.map(str::to_owned),
@@ -316,8 +337,8 @@ impl Server {
             transport: Transport::Local,
             request: Arc::new(HandshakeRequest::new(parts)),
         });
-        let payload = self.run(info, &frame).await.map_err(CbError::Error)?;
-        Ok(codec.decode_payload(&payload)?)
+        let payload = self.run(info, &frame).await?;
+        codec.decode_payload(&payload).map_err(CbError::Decode)
     }
 
     /// Dispatches one event and awaits its handler; failures are counted and logged.
@@ -325,7 +346,7 @@ impl Server {
         &self,
         info: Arc<ConnInfo>,
         frame: &EventFrame,
-    ) -> Result<Payload, String> {
+    ) -> Result<Payload, ReplyError> {
         let fut = self.start(info, frame)?;
         self.finish(fut.await)
     }
@@ -335,24 +356,24 @@ impl Server {
         &self,
         info: Arc<ConnInfo>,
         frame: &EventFrame,
-    ) -> Result<super::handler::BoxFuture<HandlerResult>, String> {
+    ) -> Result<super::handler::BoxFuture<HandlerResult>, ReplyError> {
         self.inner
             .dispatch
             .dispatch(self, info, frame)
             .map_err(|e| {
                 Counters::inc(&self.inner.counters.bad_events);
-                tracing::debug!(event = %frame.id, error = %e.0, "chsk: bad event");
+                tracing::debug!(event = %frame.id, error = %e.0.message, "chsk: bad event");
                 e.0
             })
     }
 
-    /// Turns a handler's result into a reply result (counting a panic).
-    pub(crate) fn finish(&self, result: HandlerResult) -> Result<Payload, String> {
-        result.map_err(|f| {
-            if f.panicked {
+    /// Turns a handler's result into a reply result (counting a panic: the one source of
+    /// [`ReplyErrorKind::Handler`]).
+    pub(crate) fn finish(&self, result: HandlerResult) -> Result<Payload, ReplyError> {
+        result.inspect_err(|e| {
+            if e.kind == ReplyErrorKind::Handler {
                 Counters::inc(&self.inner.counters.handler_panics);
             }
-            f.message
         })
     }
 }

@@ -33,7 +33,9 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// async fn hello(cx: chsk::Ctx<AppState>) {
 ///     println!("{:?} says hello over {} ({})", cx.uid(), cx.transport(), cx.client_id());
 ///     let text = cx.state().greeting.clone();
-///     let _ = cx.server().send_to_client(cx.client_id(), AppPush::Greeting(text));
+///     if let Err(e) = cx.server().send_to_client(cx.client_id(), AppPush::Greeting(text)) {
+///         tracing::error!(error = %e, "could not push the greeting"); // a bug: too large?
+///     }
 /// }
 /// # fn main() {}
 /// ```

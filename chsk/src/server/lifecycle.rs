@@ -43,7 +43,8 @@ impl Inner {
         Ok((client_id.to_owned(), uid))
     }
 
-    /// Local delivery: counts recipients now, batches per transport.
+    /// Local delivery: counts recipients now, batches per transport; `Ok(0)` (counted in
+    /// `pushes_undeliverable`) when none is connected.
     pub(crate) fn deliver_local(
         self: &Arc<Self>,
         target: Target,
@@ -54,7 +55,7 @@ impl Inner {
         if ws + ajax == 0 {
             Counters::inc(&self.counters.pushes_undeliverable);
             tracing::debug!(?target, event = %event.id, "chsk: push has no recipient");
-            return Err(PushError::NoRecipient(target));
+            return Ok(0);
         }
         match (ws > 0, ajax > 0) {
             (true, true) => {

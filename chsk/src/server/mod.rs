@@ -27,8 +27,11 @@
 //! #[chsk::handler(ChatEvent::Post)]
 //! async fn post(cx: chsk::Ctx<AppState>, text: String) {
 //!     cx.state().log.lock().unwrap().push(text.clone());
-//!     // Every connected client receives it (batched, one encoding per batch).
-//!     let _ = cx.server().send_to_all(ChatPush::NewMessage(text));
+//!     // Every connected client receives it (batched, one encoding per batch). `Ok(0)` when
+//!     // nobody is connected; an error (too large, not encodable) is a bug: never ignore it.
+//!     if let Err(e) = cx.server().send_to_all(ChatPush::NewMessage(text)) {
+//!         tracing::error!(error = %e, "could not push a message");
+//!     }
 //! }
 //!
 //! #[chsk::handler(ChatEvent::History)]
@@ -71,8 +74,8 @@
 //! them in the order they were pushed. A batch never encodes to more than
 //! [`Limits::max_send_frame_bytes`]: a full batch is sent at once and the next push opens
 //! another, so a burst becomes several `Push` frames, in order. A push with no recipient
-//! returns [`PushError::NoRecipient`]; a single event too large for a frame returns
-//! [`PushError::TooLarge`].
+//! returns `Ok(0)` (counted in [`Metrics::pushes_undeliverable`]); a single event too large
+//! for a frame returns [`PushError::TooLarge`], a bug the app must see (see [`PushError`]).
 //!
 //! Every connection's queue is bounded in frames and bytes; a connection whose queue is full is
 //! closed (`slow consumer`), and so is one that accepts no bytes for

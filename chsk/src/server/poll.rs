@@ -17,7 +17,7 @@ use super::{
     ws::kind,
 };
 use crate::{
-    protocol::{EventFrame, Frame},
+    protocol::{EventFrame, Frame, ReplyError, ReplyErrorKind},
     Transport,
 };
 
@@ -215,18 +215,23 @@ impl Server {
                 }
                 // Unknown id, bad payload, no handler: the same message as the WebSocket
                 // path's `Error` frame.
-                Err(message) => Rejection::new(StatusCode::BAD_REQUEST, message).into_response(),
+                Err(e) => Rejection::new(StatusCode::BAD_REQUEST, e.message).into_response(),
             },
             Frame::Request { reply_id, event } => {
                 let result = match self.start(info, &event) {
-                    Err(message) => Err(message),
+                    Err(e) => Err(e),
                     Ok(fut) => {
                         // Run as a task: the handler finishes even if the reply times out.
                         let server = self.clone();
                         let task = tokio::spawn(async move { server.finish(fut.await) });
                         match tokio::time::timeout(inner.timings.ajax_reply_timeout, task).await {
                             Ok(Ok(result)) => result,
-                            Ok(Err(_)) => Err("handler failed".to_owned()),
+                            // The task was cancelled (the runtime is shutting down): a
+                            // panic is caught inside and is already an error reply.
+                            Ok(Err(_)) => Err(ReplyError::new(
+                                ReplyErrorKind::Server,
+                                "the handler's task was cancelled",
+                            )),
                             Err(_) => {
                                 Counters::inc(&inner.counters.reply_timeouts);
                                 return Rejection::new(

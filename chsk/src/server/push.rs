@@ -54,13 +54,23 @@ pub enum Flush {
     Now,
 }
 
-/// Why a push was not delivered.
+/// Why a push was refused: a bug in the app (or its adapter), never a normal outcome.
+///
+/// A push that reaches nobody is not an error: it returns `Ok(0)` (and is counted in
+/// [`Metrics::pushes_undeliverable`](super::Metrics::pushes_undeliverable)). Every `PushError`
+/// means the event can never be delivered as it is — it is too large for a frame, it does not
+/// encode, or the server is gone — so do not ignore it: return it with `?`, or log it.
+///
+/// ```no_run
+/// # fn f<P: chsk::Event>(server: &chsk::Server, hello: P) -> Result<(), chsk::server::PushError> {
+/// let reached = server.send_to_user("alice", hello)?; // 0 when alice is offline
+/// println!("queued for {reached} connections");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PushError {
-    /// No connection matched the target (counted in `pushes_undeliverable`).
-    #[error("no connected client for {0:?}")]
-    NoRecipient(Target),
     /// The event alone is larger than a frame may be (`Limits::max_send_frame_bytes`); counted
     /// in `pushes_too_large`. Send large data over plain HTTP and push a small notice.
     #[error("the event `{id}` encodes to {size} bytes, more than a frame may hold ({max})")]

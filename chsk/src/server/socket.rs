@@ -10,7 +10,7 @@ use tokio::time::{sleep_until, Instant};
 use super::{conn::Conn, handle::Inner, metrics::Counters};
 use crate::{
     codec::Codec,
-    protocol::{Frame, ReplyId},
+    protocol::{Frame, ReplyError, ReplyErrorKind, ReplyId},
 };
 
 /// A WebSocket message as the runtime sees it; the web-framework adapter converts its own
@@ -143,7 +143,7 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
         &mut self,
         inner: &Inner,
         reply_id: ReplyId,
-        result: Result<crate::Payload, String>,
+        result: Result<crate::Payload, ReplyError>,
     ) -> Result<(), Stop> {
         let bytes = reply_bytes(inner, reply_id, result);
         self.feed(message(self.codec, bytes), 0).await
@@ -164,7 +164,7 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
 pub(crate) fn reply_bytes(
     inner: &Inner,
     reply_id: ReplyId,
-    result: Result<crate::Payload, String>,
+    result: Result<crate::Payload, ReplyError>,
 ) -> Bytes {
     let max = inner.limits.max_send_frame_bytes;
     let failure = match inner.codec.encode_frame(&Frame::Reply { reply_id, result }) {
@@ -179,7 +179,7 @@ pub(crate) fn reply_bytes(
     tracing::warn!(reply_id, error = %failure, "chsk: reply replaced by an error reply");
     let frame = Frame::Reply {
         reply_id,
-        result: Err(failure),
+        result: Err(ReplyError::new(ReplyErrorKind::Server, failure)),
     };
     encode(inner.codec, &frame).unwrap_or_default()
 }

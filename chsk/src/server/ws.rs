@@ -21,7 +21,7 @@ use super::{
 use crate::{
     protocol::{
         keepalive::{Due, Keepalive},
-        Frame, ReplyId,
+        Frame, ReplyError, ReplyId,
     },
     Transport,
 };
@@ -31,7 +31,7 @@ use crate::{
 type Pending = FuturesUnordered<BoxFuture<Done>>;
 
 struct Done {
-    reply: Option<(ReplyId, Result<crate::Payload, String>)>,
+    reply: Option<(ReplyId, Result<crate::Payload, ReplyError>)>,
     bytes: usize,
 }
 
@@ -351,7 +351,7 @@ impl Server {
                     }));
                     Incoming::Started(bytes)
                 }
-                Err(message) => Incoming::Send(Frame::Error { message }),
+                Err(e) => Incoming::Send(Frame::Error { message: e.message }),
             },
             Frame::Request { reply_id, event } => match self.start(conn.info.clone(), &event) {
                 Ok(fut) => {
@@ -367,9 +367,9 @@ impl Server {
                     }));
                     Incoming::Started(bytes)
                 }
-                Err(message) => Incoming::Send(Frame::Reply {
+                Err(e) => Incoming::Send(Frame::Reply {
                     reply_id,
-                    result: Err(message),
+                    result: Err(e),
                 }),
             },
             Frame::Ping => Incoming::Send(Frame::Pong),

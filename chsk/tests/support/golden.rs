@@ -3,7 +3,7 @@
 //! corpus (`fuzz/examples/seed_corpus.rs`).
 
 use chsk::{
-    protocol::{EventFrame, Frame, Handshake},
+    protocol::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind},
     Codec, Payload,
 };
 use serde::Serialize;
@@ -57,7 +57,10 @@ pub(crate) fn samples(codec: Codec) -> Vec<(&'static str, Frame)> {
             "reply-err",
             Frame::Reply {
                 reply_id: 8,
-                result: Err("unknown event id `x/y`".into()),
+                result: Err(ReplyError::new(
+                    ReplyErrorKind::UnknownEvent,
+                    "unknown event id `x/y`",
+                )),
             },
         ),
         (

@@ -48,7 +48,11 @@ pub enum EchoPush {
 #[chsk::handler(EchoEvent::Say)]
 async fn say(cx: Ctx<()>, text: String) {
     let uid = cx.uid().unwrap_or("anonymous").to_string();
-    let _ = cx.server().send_to_all(EchoPush::Said { uid, text });
+    // `Ok(n)`: queued for `n` connections (0 when nobody is connected). An error means the
+    // event can never be sent (too large, not encodable): a bug to see, not to ignore.
+    if let Err(e) = cx.server().send_to_all(EchoPush::Said { uid, text }) {
+        eprintln!("could not push: {e}");
+    }
 }
 
 #[chsk::handler(EchoEvent::Echo)]
@@ -60,7 +64,10 @@ async fn echo(cx: Ctx<()>, text: String) -> String {
 async fn count(cx: Ctx<()>, n: u32) -> u32 {
     if let Some(uid) = cx.uid() {
         for i in 1..=n {
-            let _ = cx.server().send_to_user(uid, EchoPush::Tick(i));
+            if let Err(e) = cx.server().send_to_user(uid, EchoPush::Tick(i)) {
+                eprintln!("could not push: {e}");
+                break;
+            }
         }
     }
     n

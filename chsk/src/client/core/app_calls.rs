@@ -12,13 +12,18 @@ use crate::{
 
 impl ClientCore {
     /// Sends an event that wants no reply. Fails with [`CbError::Closed`] when the client is
-    /// stopped, or not open and the send buffer does not take it; with [`CbError::Error`] when
+    /// stopped, or not open and the send buffer does not take it; with [`CbError::Encode`] when
     /// the frame cannot be encoded.
     pub fn send(&mut self, event: EventFrame) -> Result<(), CbError> {
         if self.stopped {
             return Err(CbError::Closed);
         }
-        let bytes = self.opts.codec.encode_frame(&Frame::Event(event))?;
+        let frame = Frame::Event(event);
+        let bytes = self
+            .opts
+            .codec
+            .encode_frame(&frame)
+            .map_err(CbError::Encode)?;
         if let Some(id) = self.open_attempt() {
             self.queue(id, bytes, None);
             Ok(())
@@ -51,7 +56,7 @@ impl ClientCore {
             Ok(bytes) => bytes,
             Err(e) => {
                 self.pending.complete(reply_id);
-                return Err(e.into());
+                return Err(CbError::Encode(e));
             }
         };
         match open {

@@ -121,7 +121,7 @@ impl ClientCore {
             Frame::Handshake(h) => self.on_handshake(h),
             Frame::Reply { reply_id, result } => {
                 if self.pending.complete(reply_id) {
-                    self.reply(reply_id, result.map_err(CbError::Error));
+                    self.reply(reply_id, result.map_err(CbError::from));
                 } else {
                     tracing::debug!(reply_id, "chsk client: late or unknown reply ignored");
                 }

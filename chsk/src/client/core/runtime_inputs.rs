@@ -214,11 +214,12 @@ impl ClientCore {
     /// - `204`: done;
     /// - `504`: the request times out ([`CbError::Timeout`]);
     /// - `401` / `403`: the connection is refused ([`CloseReason::Refused`], as a refused
-    ///   poll), the request fails with [`CbError::Error`];
+    ///   poll), the request fails with [`CbError::Refused`] (with the status);
     /// - any other status (`400 malformed frame`, `413`, `429`, `5xx`): an
     ///   [`Output::ServerError`] with the status and body, and the request fails with
-    ///   [`CbError::Error`];
-    /// - no answer: the request fails ([`CbError::Timeout`] or [`CbError::Error`]).
+    ///   [`CbError::Refused`] (with the status);
+    /// - no answer: the request fails ([`CbError::Timeout`], or [`CbError::Closed`] when the
+    ///   `POST` failed).
     pub fn on_posted(
         &mut self,
         attempt: AttemptId,
@@ -239,7 +240,8 @@ impl ClientCore {
             }
             Ok(answer) => {
                 let refusal = answer.refusal();
-                self.on_send_failed(attempt, reply_id, CbError::Error(refusal.to_string()));
+                let err = CbError::refused(refusal.status, refusal.body.clone());
+                self.on_send_failed(attempt, reply_id, err);
                 if matches!(answer.status, 401 | 403) {
                     self.refused(now, refusal, true);
                 } else {
@@ -250,7 +252,10 @@ impl ClientCore {
                 }
             }
             Err(HttpError::Timeout) => self.on_send_failed(attempt, reply_id, CbError::Timeout),
-            Err(HttpError::Failed(e)) => self.on_send_failed(attempt, reply_id, CbError::Error(e)),
+            Err(HttpError::Failed(e)) => {
+                tracing::debug!(%attempt, error = %e, "chsk client: a POST failed");
+                self.on_send_failed(attempt, reply_id, CbError::Closed);
+            }
         }
         self.commit();
     }

@@ -79,7 +79,7 @@ fn ajax_send_failures_complete_requests() {
     let (mut c, conn) = open_ajax();
     let a = c.request(ms(2), ev("a/x"), ms(100)).expect("open");
     c.on_send_failed(conn, Some(a), CbError::Timeout);
-    c.on_send_failed(conn, Some(a), CbError::Error("again".into()));
+    c.on_send_failed(conn, Some(a), CbError::refused(429, "again"));
     assert_eq!(replies(&drain(&mut c)), vec![(a, Err(CbError::Timeout))]);
 }
 
@@ -106,7 +106,10 @@ fn ajax_post_answers_errors_and_refusals() {
         replies(&outs),
         vec![(
             a,
-            Err(CbError::Error("HTTP 400: malformed frame: bad".into()))
+            Err(CbError::Refused {
+                status: Some(400),
+                message: "malformed frame: bad".into()
+            })
         )]
     );
     assert!(c.state().open, "a 400 does not close");

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     codec::{Codec, Payload},
     error::CbError,
-    protocol::{EventFrame, Frame, Handshake},
+    protocol::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind},
     Transport,
 };
 

@@ -113,12 +113,17 @@ fn server_error_reply_is_cb_error() {
     let a = c.request(ms(0), ev("a/x"), ms(100)).expect("open");
     let frame = enc(&Frame::Reply {
         reply_id: a,
-        result: Err("no handler".into()),
+        result: Err(ReplyError::new(ReplyErrorKind::UnknownEvent, "no handler")),
     });
     c.on_message(conn, ms(1), &frame);
     assert_eq!(
         replies(&drain(&mut c)),
-        vec![(a, Err(CbError::Error("no handler".into())))]
+        vec![(
+            a,
+            Err(CbError::UnknownEvent {
+                message: "no handler".into()
+            })
+        )]
     );
 }
 

@@ -60,7 +60,10 @@ async fn on_post(cx: Ctx<AppState>, room: String, text: String) {
             history.pop_front();
         }
     }
-    let _ = cx.server().send_to_all(ChatPush::NewMessage(msg));
+    // 0 recipients is fine; an error (a message too large for a frame) is a bug to see.
+    if let Err(e) = cx.server().send_to_all(ChatPush::NewMessage(msg)) {
+        eprintln!("chat: could not push a message: {e}");
+    }
 }
 
 #[chsk::handler(ChatEvent::History)]
@@ -84,9 +87,10 @@ async fn on_online(cx: Ctx<AppState>) -> Vec<String> {
 #[chsk::handler(ChatEvent::Nudge)]
 async fn on_nudge(cx: Ctx<AppState>, user: String) {
     if let Some(by) = cx.uid() {
-        let _ = cx
-            .server()
-            .send_to_user(&user, ChatPush::Nudged { by: by.to_string() });
+        let nudge = ChatPush::Nudged { by: by.to_string() };
+        if let Err(e) = cx.server().send_to_user(&user, nudge) {
+            eprintln!("chat: could not push a nudge: {e}");
+        }
     }
 }
 
@@ -114,7 +118,9 @@ pub fn spawn_presence(server: &Server) {
     tokio::spawn(async move {
         while uids.changed().await.is_ok() {
             let online: Vec<String> = uids.borrow_and_update().any.iter().cloned().collect();
-            let _ = server.send_to_all(ChatPush::Online(online));
+            if let Err(e) = server.send_to_all(ChatPush::Online(online)) {
+                eprintln!("chat: could not push the online users: {e}");
+            }
         }
     });
 }
