@@ -259,7 +259,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
             reject: self.reject,
             warned_csrf: Default::default(),
         };
-        Server::from_parts(super::Parts {
+        Server::from_config(super::Config {
             codec: self.codec,
             timings: self.timings,
             limits: self.limits,

@@ -32,8 +32,8 @@ pub(crate) type HandshakeDataFn = Box<
         + Sync,
 >;
 
-/// What the builder hands over.
-pub(crate) struct Parts {
+/// What the builder decided: fixed for the server's life.
+pub(crate) struct Config {
     pub(crate) codec: Codec,
     pub(crate) timings: Timings,
     pub(crate) limits: Limits,
@@ -45,16 +45,9 @@ pub(crate) struct Parts {
     pub(crate) keep_headers: Vec<http::HeaderName>,
 }
 
+/// The server's shared state: its configuration and what its connections share.
 pub(crate) struct Inner {
-    pub(crate) codec: Codec,
-    pub(crate) timings: Timings,
-    pub(crate) limits: Limits,
-    pub(crate) security: Security,
-    pub(crate) user_id: Option<UserIdFn>,
-    pub(crate) handshake_data: Option<HandshakeDataFn>,
-    pub(crate) dispatch: Box<dyn Dispatch>,
-    pub(crate) adapter: Box<dyn Adapter>,
-    pub(crate) keep_headers: Vec<http::HeaderName>,
+    pub(crate) config: Config,
     pub(crate) registry: Registry,
     pub(crate) presence: Presence,
     pub(crate) counters: Arc<Counters>,
@@ -75,10 +68,10 @@ pub struct Server {
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("events", &self.inner.dispatch.event_name())
-            .field("codec", &self.inner.codec)
-            .field("timings", &self.inner.timings)
-            .field("limits", &self.inner.limits)
+            .field("events", &self.inner.config.dispatch.event_name())
+            .field("codec", &self.inner.config.codec)
+            .field("timings", &self.inner.config.timings)
+            .field("limits", &self.inner.config.limits)
             .finish_non_exhaustive()
     }
 }
@@ -110,20 +103,12 @@ impl Server {
         ServerBuilder::new(state)
     }
 
-    pub(crate) fn from_parts(p: Parts) -> Self {
-        let ws_batcher = Batcher::new(Transport::Ws, p.timings.send_buf_ws);
-        let ajax_batcher = Batcher::new(Transport::Ajax, p.timings.send_buf_ajax);
+    pub(crate) fn from_config(config: Config) -> Self {
+        let ws_batcher = Batcher::new(Transport::Ws, config.timings.send_buf_ws);
+        let ajax_batcher = Batcher::new(Transport::Ajax, config.timings.send_buf_ajax);
         let server = Server {
             inner: Arc::new(Inner {
-                codec: p.codec,
-                timings: p.timings,
-                limits: p.limits,
-                security: p.security,
-                user_id: p.user_id,
-                handshake_data: p.handshake_data,
-                dispatch: p.dispatch,
-                adapter: p.adapter,
-                keep_headers: p.keep_headers,
+                config,
                 registry: Registry::default(),
                 presence: Presence::default(),
                 counters: Arc::default(),
@@ -132,7 +117,7 @@ impl Server {
                 ajax_batcher,
             }),
         };
-        server.inner.adapter.attach(NodeHandle {
+        server.inner.config.adapter.attach(NodeHandle {
             inner: Arc::downgrade(&server.inner),
         });
         server
@@ -140,17 +125,17 @@ impl Server {
 
     /// The codec of every connection.
     pub fn codec(&self) -> Codec {
-        self.inner.codec
+        self.inner.config.codec
     }
 
     /// The timings.
     pub fn timings(&self) -> &Timings {
-        &self.inner.timings
+        &self.inner.config.timings
     }
 
     /// The limits.
     pub fn limits(&self) -> &Limits {
-        &self.inner.limits
+        &self.inner.config.limits
     }
 
     /// Runs the checks of PROTOCOL.md section 1 (client id, codec, reject hook, CSRF, origin,
@@ -160,7 +145,7 @@ impl Server {
         if !self.inner.registry.has_room(
             uid.as_deref(),
             &client_id,
-            self.inner.limits.max_conns_per_user,
+            self.inner.config.limits.max_conns_per_user,
         ) {
             Counters::inc(&self.inner.counters.rejected_requests);
             return Err(Rejection::too_many_conns());
@@ -227,9 +212,9 @@ impl Server {
         event: impl Event,
         flush: Flush,
     ) -> Result<usize, PushError> {
-        let frame = event.to_frame(self.inner.codec)?;
+        let frame = event.to_frame(self.inner.config.codec)?;
         let size = super::push::frame_cost(&frame);
-        let max = self.inner.limits.max_send_frame_bytes;
+        let max = self.inner.config.limits.max_send_frame_bytes;
         if size > max {
             Counters::inc(&self.inner.counters.pushes_too_large);
             tracing::debug!(event = %frame.id, size, max, "chsk: push larger than a frame may be");
@@ -240,6 +225,7 @@ impl Server {
             });
         }
         self.inner
+            .config
             .adapter
             .push(LocalNode { inner: &self.inner }, target, frame, flush)
     }
@@ -253,6 +239,7 @@ impl Server {
     /// The connected users (Sente's `connected-uids`).
     pub fn connected_uids(&self) -> ConnectedUids {
         self.inner
+            .config
             .adapter
             .connected_uids(LocalNode { inner: &self.inner })
     }
@@ -317,14 +304,14 @@ impl Server {
         uid: Option<&str>,
         request: R,
     ) -> Result<R::Reply, CbError> {
-        let codec = self.inner.codec;
+        let codec = self.inner.config.codec;
         let event: R::Event = request.into();
-        if std::any::TypeId::of::<R::Event>() != self.inner.dispatch.event_type() {
+        if std::any::TypeId::of::<R::Event>() != self.inner.config.dispatch.event_type() {
             return Err(CbError::UnknownEvent {
                 message: format!(
                     "`{}` is not this server's event enum (`{}`)",
                     R::Event::NAME,
-                    self.inner.dispatch.event_name()
+                    self.inner.config.dispatch.event_name()
                 ),
             });
         }
@@ -358,6 +345,7 @@ impl Server {
         frame: &EventFrame,
     ) -> Result<super::handler::BoxFuture<HandlerResult>, ReplyError> {
         self.inner
+            .config
             .dispatch
             .dispatch(self, info, frame)
             .map_err(|e| {

@@ -20,7 +20,10 @@ use crate::{
 impl Inner {
     /// What a connection keeps of its opening request (see `ServerBuilder::keep_headers`).
     pub(crate) fn detach(&self, request: HandshakeRequest) -> HandshakeRequest {
-        request.detach(&self.keep_headers, self.limits.max_kept_request_bytes)
+        request.detach(
+            &self.config.keep_headers,
+            self.config.limits.max_kept_request_bytes,
+        )
     }
 
     pub(crate) fn batcher(&self, transport: Transport) -> &Batcher {
@@ -35,11 +38,15 @@ impl Inner {
         &self,
         request: &HandshakeRequest,
     ) -> Result<(String, Option<String>), Rejection> {
-        let client_id = self.security.check(request).inspect_err(|r| {
+        let client_id = self.config.security.check(request).inspect_err(|r| {
             Counters::inc(&self.counters.rejected_requests);
             tracing::debug!(status = %r.status(), "chsk: request rejected");
         })?;
-        let uid = self.user_id.as_ref().and_then(|f| f(request, client_id));
+        let uid = self
+            .config
+            .user_id
+            .as_ref()
+            .and_then(|f| f(request, client_id));
         Ok((client_id.to_owned(), uid))
     }
 
@@ -78,11 +85,15 @@ impl Inner {
         asked: bool,
     ) -> Result<Frame, Rejection> {
         // The app's hook runs before the connection is registered.
-        let data = self.handshake_data.as_ref().and_then(|f| {
-            f(&conn.info.request, conn.info.uid.as_deref(), self.codec)
-                .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
-                .ok()
-                .flatten()
+        let data = self.config.handshake_data.as_ref().and_then(|f| {
+            f(
+                &conn.info.request,
+                conn.info.uid.as_deref(),
+                self.config.codec,
+            )
+            .map_err(|e| tracing::error!(error = %e, "chsk: could not encode handshake data"))
+            .ok()
+            .flatten()
         });
         let first = self.register(conn).inspect_err(|_| {
             Counters::inc(&self.counters.rejected_requests);
@@ -97,16 +108,20 @@ impl Inner {
 
     /// Registers a new connection, closing the one it replaces; updates presence.
     fn register(self: &Arc<Self>, conn: &Arc<Conn>) -> Result<bool, Rejection> {
-        let remember = self.timings.ws_grace.max(self.timings.ajax_grace);
+        let remember = self
+            .config
+            .timings
+            .ws_grace
+            .max(self.config.timings.ajax_grace);
         let inserted = self
             .registry
-            .insert(conn.clone(), &self.limits, remember)
+            .insert(conn.clone(), &self.config.limits, remember)
             .map_err(|e| match e {
                 TooMany::Conns => Rejection::too_many_conns(),
                 TooMany::AjaxClients => {
                     Counters::inc(&self.counters.ajax_clients_refused);
                     tracing::warn!(
-                        max = self.limits.max_ajax_clients,
+                        max = self.config.limits.max_ajax_clients,
                         "chsk: Ajax client states at their limit; handshake refused"
                     );
                     Rejection::new(http::StatusCode::SERVICE_UNAVAILABLE, "too many clients")
@@ -160,7 +175,7 @@ impl Inner {
         self.presence.closed(&uid, transport);
         // Ajax states already waited their grace period before being dropped.
         let grace = match transport {
-            Transport::Ws => self.timings.ws_grace,
+            Transport::Ws => self.config.timings.ws_grace,
             _ => Duration::ZERO,
         };
         if grace.is_zero() {

@@ -149,4 +149,4 @@ pub use security::Rejection;
 pub use testing::MemClient;
 
 pub(crate) use conn::ConnInfo;
-pub(crate) use handle::{HandshakeDataFn, Inner, Parts};
+pub(crate) use handle::{Config, HandshakeDataFn, Inner};

@@ -57,7 +57,7 @@ impl Server {
             transport: Transport::Ajax,
             request: Arc::new(inner.detach(request)),
         };
-        let (conn, _) = Conn::new(info, &inner.limits, &inner.counters);
+        let (conn, _) = Conn::new(info, &inner.config.limits, &inner.counters);
         match inner.open(&conn, asked) {
             Ok(handshake) => {
                 schedule_reap(inner, &conn);
@@ -95,8 +95,8 @@ impl Server {
                 }
             }
         };
-        let deadline = tokio::time::sleep(self.inner.timings.lp_timeout);
-        let max = self.inner.limits.max_send_frame_bytes;
+        let deadline = tokio::time::sleep(self.inner.config.timings.lp_timeout);
+        let max = self.inner.config.limits.max_send_frame_bytes;
         let got = async {
             let mut rx = ajax.rx.lock().await;
             let first = rx.recv().await;
@@ -149,7 +149,7 @@ impl Server {
             Ok(ok) => ok,
             Err(rejection) => return rejection.into_response(),
         };
-        if body.len() > inner.limits.max_frame_bytes {
+        if body.len() > inner.config.limits.max_frame_bytes {
             Counters::inc(&inner.counters.oversized_frames);
             return Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "frame too large")
                 .into_response();
@@ -170,7 +170,7 @@ impl Server {
             Some((conn, ajax)) => {
                 let n = ajax.in_flight.fetch_add(1, Ordering::AcqRel);
                 let guard = AjaxInFlight(conn.clone());
-                if n >= inner.limits.max_in_flight {
+                if n >= inner.config.limits.max_in_flight {
                     Counters::inc(&inner.counters.in_flight_refused);
                     tracing::debug!(conn = %conn.id(), "chsk: Ajax send refused: too many in flight");
                     return Rejection::new(
@@ -183,7 +183,7 @@ impl Server {
             }
             None => None,
         };
-        let frame = match inner.codec.decode_frame(&body) {
+        let frame = match inner.config.codec.decode_frame(&body) {
             Ok(frame) => frame,
             Err(e) => {
                 Counters::inc(&inner.counters.malformed_frames);
@@ -224,7 +224,9 @@ impl Server {
                         // Run as a task: the handler finishes even if the reply times out.
                         let server = self.clone();
                         let task = tokio::spawn(async move { server.finish(fut.await) });
-                        match tokio::time::timeout(inner.timings.ajax_reply_timeout, task).await {
+                        match tokio::time::timeout(inner.config.timings.ajax_reply_timeout, task)
+                            .await
+                        {
                             Ok(Ok(result)) => result,
                             // The task was cancelled (the runtime is shutting down): a
                             // panic is caught inside and is already an error reply.
@@ -262,7 +264,7 @@ impl Server {
     }
 
     fn frame_response(&self, status: StatusCode, frame: &Frame) -> HttpResponse {
-        match self.inner.codec.encode_frame(frame) {
+        match self.inner.config.codec.encode_frame(frame) {
             Ok(body) => self.bytes_response(status, Bytes::from(body)),
             Err(e) => {
                 tracing::error!(error = %e, "chsk: could not encode a frame");
@@ -278,7 +280,7 @@ impl Server {
     fn bytes_response(&self, status: StatusCode, body: Bytes) -> HttpResponse {
         HttpResponse {
             status,
-            content_type: self.inner.codec.content_type(),
+            content_type: self.inner.config.codec.content_type(),
             body,
         }
     }
@@ -325,7 +327,7 @@ fn schedule_reap(inner: &Arc<Inner>, conn: &Arc<Conn>) {
         ajax.reaper.store(false, Ordering::Release);
         return;
     };
-    let grace = inner.timings.ajax_grace;
+    let grace = inner.config.timings.ajax_grace;
     let weak = Arc::downgrade(inner);
     let conn = conn.clone();
     rt.spawn(async move {

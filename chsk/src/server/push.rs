@@ -214,7 +214,7 @@ impl Batcher {
         let runtime = tokio::runtime::Handle::try_current().ok();
         let flush_now = flush == Flush::Now || self.window.is_zero() || runtime.is_none();
         let cost = event_cost(&event);
-        let max = inner.limits.max_send_frame_bytes;
+        let max = inner.config.limits.max_send_frame_bytes;
         // A batch never grows past the frame bound: a full one goes out now, and this event
         // opens the next.
         let full = st
@@ -308,12 +308,12 @@ impl Batcher {
     fn deliver_events(&self, inner: &Arc<Inner>, conns: &[Arc<Conn>], events: Vec<EventFrame>) {
         let n = events.len() as u64;
         let frame = Frame::Push(events);
-        let encoded = inner.codec.encode_frame(&frame);
+        let encoded = inner.config.codec.encode_frame(&frame);
         let Frame::Push(mut events) = frame else {
             return;
         };
         let bytes = match encoded {
-            Ok(b) if b.len() > inner.limits.max_send_frame_bytes && events.len() > 1 => {
+            Ok(b) if b.len() > inner.config.limits.max_send_frame_bytes && events.len() > 1 => {
                 let second = events.split_off(events.len() / 2);
                 self.deliver_events(inner, conns, events);
                 self.deliver_events(inner, conns, second);

@@ -166,8 +166,12 @@ pub(crate) fn reply_bytes(
     reply_id: ReplyId,
     result: Result<crate::Payload, ReplyError>,
 ) -> Bytes {
-    let max = inner.limits.max_send_frame_bytes;
-    let failure = match inner.codec.encode_frame(&Frame::Reply { reply_id, result }) {
+    let max = inner.config.limits.max_send_frame_bytes;
+    let failure = match inner
+        .config
+        .codec
+        .encode_frame(&Frame::Reply { reply_id, result })
+    {
         Ok(bytes) if bytes.len() <= max => return Bytes::from(bytes),
         Ok(bytes) => format!(
             "the reply is {} bytes, more than a frame may hold ({max})",
@@ -181,7 +185,7 @@ pub(crate) fn reply_bytes(
         reply_id,
         result: Err(ReplyError::new(ReplyErrorKind::Server, failure)),
     };
-    encode(inner.codec, &frame).unwrap_or_default()
+    encode(inner.config.codec, &frame).unwrap_or_default()
 }
 
 pub(crate) fn message(codec: Codec, bytes: Bytes) -> WsMessage {

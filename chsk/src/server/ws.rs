@@ -80,7 +80,7 @@ impl Server {
         E: fmt::Display,
     {
         let inner = &self.inner;
-        let codec = inner.codec;
+        let codec = inner.config.codec;
         let info = ConnInfo {
             uid: accepted.uid,
             client_id: accepted.client_id,
@@ -88,11 +88,11 @@ impl Server {
             transport: Transport::Ws,
             request: accepted.request,
         };
-        let (conn, rx) = Conn::new(info, &inner.limits, &inner.counters);
+        let (conn, rx) = Conn::new(info, &inner.config.limits, &inner.counters);
         let Some(mut rx) = rx else { return };
         let (sink, stream) = socket.split();
         let mut stream = pin!(stream);
-        let mut out = Writer::new(sink, codec, &conn, inner.timings.write_timeout);
+        let mut out = Writer::new(sink, codec, &conn, inner.config.timings.write_timeout);
         let handshake = match inner.open(&conn, true) {
             Ok(handshake) => handshake,
             Err(rejection) => {
@@ -116,7 +116,7 @@ impl Server {
         let cause = match end {
             End::Write(Stop::Timeout) => {
                 Counters::inc(&inner.counters.write_timeouts);
-                tracing::info!(conn = %conn.id(), timeout = ?inner.timings.write_timeout,
+                tracing::info!(conn = %conn.id(), timeout = ?inner.config.timings.write_timeout,
                     "chsk: write timeout (the client does not read), closing");
                 conn.request_close("write timeout", GOING_AWAY, Cause::WriteTimeout);
                 conn.cause()
@@ -185,12 +185,12 @@ impl Server {
         E: fmt::Display,
     {
         let inner = &self.inner;
-        let limits = &inner.limits;
+        let limits = &inner.config.limits;
         let mut close_requested = pin!(conn.close_requested());
         close_requested.as_mut().enable();
         let mut keepalive = Keepalive::new(
-            inner.timings.ws_kalive,
-            inner.timings.ws_ping_timeout,
+            inner.config.timings.ws_kalive,
+            inner.config.timings.ws_ping_timeout,
             Instant::now(),
         );
         let mut timer = pin!(sleep_until(keepalive.deadline()));
@@ -257,14 +257,14 @@ impl Server {
                 }
                 item = rx.recv() => {
                     let Some(item) = item else { return End::Server };
-                    let mut r = out.feed(message(inner.codec, item.bytes), item.pushes).await;
+                    let mut r = out.feed(message(inner.config.codec, item.bytes), item.pushes).await;
                     // Coalesce: everything already queued goes out with one flush.
                     for _ in 0..256 {
                         if r.is_err() {
                             break;
                         }
                         let Some(item) = rx.try_recv() else { break };
-                        r = out.feed(message(inner.codec, item.bytes), item.pushes).await;
+                        r = out.feed(message(inner.config.codec, item.bytes), item.pushes).await;
                     }
                     r
                 }
@@ -316,7 +316,7 @@ impl Server {
         warned: &mut bool,
     ) -> Incoming {
         let inner: &Inner = &self.inner;
-        if bytes.len() > inner.limits.max_frame_bytes {
+        if bytes.len() > inner.config.limits.max_frame_bytes {
             Counters::inc(&inner.counters.oversized_frames);
             tracing::info!(conn = %conn.id(), len = bytes.len(), "chsk: frame too large, closing");
             return Incoming::Close("frame too large", TOO_BIG);
@@ -326,7 +326,7 @@ impl Server {
             tracing::info!(conn = %conn.id(), "chsk: rate limit exceeded, closing");
             return Incoming::Close("rate limit exceeded", POLICY);
         }
-        let frame = match inner.codec.decode_frame(bytes) {
+        let frame = match inner.config.codec.decode_frame(bytes) {
             Ok(frame) => frame,
             Err(e) => {
                 Counters::inc(&inner.counters.malformed_frames);
