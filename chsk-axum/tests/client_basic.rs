@@ -7,9 +7,9 @@ mod support;
 use std::time::Duration;
 
 use chsk::{
-    client::{CloseReason, Transport, TransportMode},
+    client::{CloseReason, TransportMode},
     server::Timings,
-    CbError,
+    CbError, Transport,
 };
 use support::*;
 
@@ -17,6 +17,7 @@ fn mode(t: Transport) -> TransportMode {
     match t {
         Transport::Ws => TransportMode::Ws,
         Transport::Ajax => TransportMode::Ajax,
+        other => unreachable!("not a client transport: {other}"),
     }
 }
 
@@ -26,13 +27,13 @@ macro_rules! both {
         mod ws {
             $(#[tokio::test]
             async fn $name() {
-                super::$name(chsk::client::Transport::Ws).await
+                super::$name(chsk::Transport::Ws).await
             })*
         }
         mod ajax {
             $(#[tokio::test]
             async fn $name() {
-                super::$name(chsk::client::Transport::Ajax).await
+                super::$name(chsk::Transport::Ajax).await
             })*
         }
     };

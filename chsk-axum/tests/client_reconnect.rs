@@ -13,9 +13,9 @@ use axum::{
     routing::get,
 };
 use chsk::{
-    client::{BackoffOptions, ClientOptions, CloseReason, Transport, TransportMode},
+    client::{BackoffOptions, ClientOptions, CloseReason, TransportMode},
     protocol::{Frame, Handshake},
-    Codec,
+    Codec, Transport,
 };
 use support::*;
 

@@ -25,9 +25,9 @@ use axum::{
 use chsk::{
     client::{
         Client, ClientOptions, CloseReason, Credentials, CredentialsRequest, Refusal, ServerError,
-        Transport, TransportMode,
+        TransportMode,
     },
-    CbError,
+    CbError, Transport,
 };
 use support::*;
 

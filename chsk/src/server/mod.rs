@@ -140,7 +140,7 @@ pub use handle::Server;
 #[doc(no_inline)]
 pub use handler::{Ctx, Handler};
 pub use metrics::Metrics;
-pub use options::{AllowedOrigins, Limits, RateLimit, Timings, Transport};
+pub use options::{AllowedOrigins, Limits, RateLimit, Timings};
 pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;

@@ -14,12 +14,12 @@ use super::{
     conn::Conn,
     mailbox::Outgoing,
     metrics::{Cause, Counters},
-    options::Transport,
     Inner,
 };
 use crate::{
     error::CodecError,
     protocol::{EventFrame, Frame},
+    Transport,
 };
 
 /// Who receives a push.
