@@ -7,7 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace --all-targets
-# chsk's server through the in-memory transport (feature `test-util`, paused clock).
-cargo test -p chsk --features test-util --test server_mem
 cargo test --workspace --doc
 scripts/browser-tests.sh

@@ -2,21 +2,22 @@
 //! replies and timeouts, pushes (user, client, all, FIFO, batching, flush), sending while
 //! closed without a send buffer, and the send buffer.
 
-mod client_support;
+mod support;
 
 use std::time::Duration;
 
 use chsk::{
-    client::{CloseReason, Transport, TransportMode},
+    client::{CloseReason, TransportMode},
     server::Timings,
-    CbError,
+    CbError, Transport,
 };
-use client_support::*;
+use support::*;
 
 fn mode(t: Transport) -> TransportMode {
     match t {
         Transport::Ws => TransportMode::Ws,
         Transport::Ajax => TransportMode::Ajax,
+        other => unreachable!("not a client transport: {other}"),
     }
 }
 
@@ -26,13 +27,13 @@ macro_rules! both {
         mod ws {
             $(#[tokio::test]
             async fn $name() {
-                super::$name(chsk::client::Transport::Ws).await
+                super::$name(chsk::Transport::Ws).await
             })*
         }
         mod ajax {
             $(#[tokio::test]
             async fn $name() {
-                super::$name(chsk::client::Transport::Ajax).await
+                super::$name(chsk::Transport::Ajax).await
             })*
         }
     };
@@ -280,7 +281,11 @@ async fn send_buffer_flushes_after_connecting(t: Transport) {
             )
             .await
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // An attempt failed while the server was down.
+    eventually(|| {
+        client.metrics().connect_attempts >= 1 && client.state().last_close_reason().is_some()
+    })
+    .await;
     assert!(!client.state().open);
     let (_server, state, _running) = start_on(addr).await;
     assert_eq!(

@@ -2,7 +2,7 @@
 //! a server that stops answering (client ping timeout), `Auto` fallback to Ajax when the
 //! WebSocket upgrade is refused.
 
-mod client_support;
+mod support;
 
 use std::time::Duration;
 
@@ -13,11 +13,11 @@ use axum::{
     routing::get,
 };
 use chsk::{
-    client::{BackoffOptions, ClientOptions, CloseReason, Transport, TransportMode},
+    client::{BackoffOptions, ClientOptions, CloseReason, TransportMode},
     protocol::{Frame, Handshake},
-    Codec,
+    Codec, Transport,
 };
-use client_support::*;
+use support::*;
 
 #[tokio::test]
 async fn server_restart_clients_reconnect_with_capped_backoff() {

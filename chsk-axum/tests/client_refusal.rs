@@ -6,7 +6,7 @@
 //! bounded buffer of the first `pushes()`.
 #![allow(clippy::unwrap_used)] // test helpers
 
-mod client_support;
+mod support;
 
 use std::{
     sync::{
@@ -25,11 +25,11 @@ use axum::{
 use chsk::{
     client::{
         Client, ClientOptions, CloseReason, Credentials, CredentialsRequest, Refusal, ServerError,
-        Transport, TransportMode,
+        TransportMode,
     },
-    CbError,
+    CbError, Transport,
 };
-use client_support::*;
+use support::*;
 
 /// An event enum the server has no handler for (its ids are unknown there).
 #[chsk::events(ns = "stray")]
@@ -37,52 +37,6 @@ use client_support::*;
 pub enum Stray {
     /// Unknown to the server.
     Poke(u32),
-}
-
-/// A server checking the CSRF token against `token` (changeable, like a restart would), that
-/// counts the requests to `/chsk` and serves the current token at `/csrf-token`.
-struct CsrfServer {
-    running: Running,
-    token: Arc<Mutex<String>>,
-    requests: Arc<AtomicUsize>,
-}
-
-impl CsrfServer {
-    async fn start(token: &str) -> Self {
-        let token = Arc::new(Mutex::new(token.to_string()));
-        let reference = token.clone();
-        let server = builder(State::default())
-            .csrf_token(move |_| Some(reference.lock().unwrap().clone()))
-            .build();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
-        let served = token.clone();
-        let app = app(&server)
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                let counter = counter.clone();
-                async move {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    next.run(req).await
-                }
-            }))
-            .route(
-                "/csrf-token",
-                get(move || {
-                    let token = served.lock().unwrap().clone();
-                    async move { token }
-                }),
-            );
-        let running = serve_app(app, any_port()).await;
-        Self {
-            running,
-            token,
-            requests,
-        }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
 }
 
 fn with_token(mode: TransportMode, token: &str) -> ClientOptions {
@@ -331,8 +285,7 @@ async fn frames_over_max_frame_bytes_close_with_a_typed_reason() {
             },
         )
         .await;
-        // Ajax: let the first poll reach the server.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Ajax: the push waits in the client's queue for its next poll.
         server
             .send_to_user("alice", CPush::Text("x".repeat(1000)))
             .expect("pushed");

@@ -11,8 +11,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestInit, Response};
 
 use crate::{
-    error::{is_abort, js_text},
-    rt, AjaxError,
+    error::{is_abort, js_text, AjaxError},
+    page, rt,
 };
 
 /// One HTTP request made with the browser's `fetch`.
@@ -105,7 +105,7 @@ impl Ajax {
     pub fn csrf(self, token: Option<&str>) -> Self {
         match token
             .map(str::to_string)
-            .or_else(crate::csrf_token_from_meta)
+            .or_else(page::csrf_token_from_meta)
         {
             Some(t) => self.header("x-csrf-token", &t),
             None => self,
@@ -142,12 +142,12 @@ impl Ajax {
         }
     }
 
-    /// Sends the request and returns the response whatever its status;
+    /// Sends the request and returns the answer whatever its status;
     /// `controller.abort()` ends it with [`AjaxError::Aborted`].
     pub(crate) async fn send_with(
         self,
         controller: &AbortController,
-    ) -> Result<chsk::client::HttpResponse, AjaxError> {
+    ) -> Result<chsk::client::runtime::HttpAnswer, AjaxError> {
         let Some(timeout) = self.timeout else {
             return self.fetch(controller).await;
         };
@@ -165,7 +165,7 @@ impl Ajax {
     async fn fetch(
         self,
         controller: &AbortController,
-    ) -> Result<chsk::client::HttpResponse, AjaxError> {
+    ) -> Result<chsk::client::runtime::HttpAnswer, AjaxError> {
         let net = |e: wasm_bindgen::JsValue| {
             if is_abort(&e) {
                 AjaxError::Aborted
@@ -208,8 +208,8 @@ impl Ajax {
             .get("retry-after")
             .ok()
             .flatten()
-            .and_then(|v| chsk::client::parse_retry_after(&v));
-        Ok(chsk::client::HttpResponse {
+            .and_then(|v| chsk::client::runtime::parse_retry_after(&v));
+        Ok(chsk::client::runtime::HttpAnswer {
             status: response.status(),
             body,
             retry_after,

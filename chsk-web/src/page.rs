@@ -6,7 +6,7 @@ use wasm_bindgen::{closure::Closure, JsCast};
 
 /// Reads the CSRF token from `<meta name="csrf-token" content="…">`, if the page has one.
 ///
-/// [`Client::connect`](crate::Client::connect) uses it when the options carry no token.
+/// [`connect`](crate::connect) uses it when the options carry no token.
 pub fn csrf_token_from_meta() -> Option<String> {
     let doc = web_sys::window()?.document()?;
     let el = doc
@@ -80,50 +80,5 @@ pub(crate) fn absolute_url(path: &str) -> String {
         format!("{origin}{path}")
     } else {
         format!("{origin}/{path}")
-    }
-}
-
-/// A credentials provider (for [`Client::connect_with_credentials`](crate::Client::connect_with_credentials))
-/// that keeps the current CSRF token until the server refuses a connection attempt in a way
-/// retrying cannot fix (`400`, `401`, `403`, …), then `GET`s `url` and uses the response's
-/// text (trimmed) as the new token. When that request fails, the current token is kept (the
-/// attempt is refused again and the client retries after its backoff). When `url` serves the
-/// very token that was just refused, the token is not what the server objects to (a bad
-/// origin, a failed authorization, the app's reject hook): it gives up, and the client stops
-/// ([`ClientState::stopped`](chsk::client::ClientState::stopped)) with the refusal in its
-/// state.
-///
-/// The app serves the token at `url` (same origin, same session as the page).
-pub fn refresh_csrf_from(url: &str) -> impl chsk::client::CredentialsProvider {
-    let url = url.to_string();
-    move |req: chsk::client::CredentialsRequest| {
-        let url = url.clone();
-        async move {
-            let mut creds = req.current;
-            if req.refusal.as_ref().is_some_and(|r| !r.retryable()) {
-                match crate::Ajax::get(url)
-                    .timeout(std::time::Duration::from_secs(10))
-                    .send()
-                    .await
-                {
-                    Ok(resp) => {
-                        let token = resp.text().trim().to_string();
-                        if creds.csrf_token.as_deref() == Some(token.as_str()) {
-                            tracing::warn!(
-                                "chsk-web: refused with the current CSRF token; giving up"
-                            );
-                            return None;
-                        }
-                        if !token.is_empty() {
-                            creds.csrf_token = Some(token);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "chsk-web: could not fetch a fresh CSRF token")
-                    }
-                }
-            }
-            Some(creds)
-        }
     }
 }

@@ -1,16 +1,18 @@
 //! The core's HTTP requests (Ajax handshake, long-poll GETs, POSTed frames) on `fetch`.
 
-use chsk::client::{HttpError, HttpMethod, HttpRequest, HttpResponse};
+use chsk::client::runtime::{HttpAnswer, HttpError, HttpMethod, HttpRequest};
 use futures::future::LocalBoxFuture;
 use web_sys::AbortController;
 
-use crate::{error::js_text, page, Ajax, AjaxError};
+use crate::{
+    ajax::Ajax,
+    error::{js_text, AjaxError},
+    page,
+};
 
 /// Performs one request. Dropping the future aborts the `fetch` (the driver drops a poll when
 /// its connection closes). While the page unloads nothing is sent and nothing is reported.
-pub(crate) fn http(
-    request: HttpRequest,
-) -> LocalBoxFuture<'static, Result<HttpResponse, HttpError>> {
+pub(crate) fn http(request: HttpRequest) -> LocalBoxFuture<'static, Result<HttpAnswer, HttpError>> {
     Box::pin(async move {
         if page::unloading() {
             return std::future::pending().await;
@@ -33,7 +35,7 @@ pub(crate) fn http(
             return std::future::pending().await;
         }
         match result {
-            Ok(resp) => Ok(resp),
+            Ok(answer) => Ok(answer),
             Err(AjaxError::Timeout) => Err(HttpError::Timeout),
             Err(e) => Err(HttpError::Failed(e.to_string())),
         }

@@ -1,45 +1,9 @@
-//! The browser runtime under the client core: [`WebIo`] implements [`ClientIo`] with
-//! `performance.now()`, `setTimeout`, `crypto.getRandomValues`, `web_sys::WebSocket` and
-//! `fetch`.
+//! The page's clock, timers, randomness and executor: `performance.now()`, `setTimeout`,
+//! `crypto.getRandomValues` and `spawn_local`.
 
 use std::time::Duration;
 
-use chsk::client::{ClientIo, HttpError, HttpRequest, HttpResponse, WsConnection, WsOpenError};
-use futures::future::LocalBoxFuture;
 use gloo_timers::future::TimeoutFuture;
-
-/// The browser's [`ClientIo`]. [`Client::connect`](crate::Client::connect) uses it; it is public
-/// for [`chsk::client::Client::with_io`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WebIo;
-
-impl ClientIo for WebIo {
-    type Connect = LocalBoxFuture<'static, Result<WsConnection, WsOpenError>>;
-    type Http = LocalBoxFuture<'static, Result<HttpResponse, HttpError>>;
-    type Sleep = TimeoutFuture;
-
-    fn connect_ws(&self, url: &str, binary: bool, _max_message_bytes: usize) -> Self::Connect {
-        // The browser gives no way to refuse a message before it is whole: the core checks
-        // each message's length against `max_frame_bytes`.
-        crate::ws::connect(url.to_string(), binary)
-    }
-
-    fn http(&self, request: HttpRequest) -> Self::Http {
-        crate::poll::http(request)
-    }
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        sleep(duration)
-    }
-
-    fn now(&self) -> Duration {
-        now()
-    }
-
-    fn seed(&self) -> u64 {
-        seed()
-    }
-}
 
 /// Client time: since the page's time origin (`performance.now()`), monotonic.
 /// (`std::time::Instant` panics on `wasm32-unknown-unknown`.)

@@ -2,7 +2,7 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use chsk::client::{TransportClosed, WsConnection, WsEvent, WsOpenError};
+use chsk::client::runtime::{TransportClosed, WsConnection, WsEvent, WsOpenError};
 use futures::{
     channel::{mpsc, oneshot},
     future::LocalBoxFuture,

@@ -7,7 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use chsk::client::{CloseReason, Transport, TransportMode};
+use chsk::{
+    client::{CloseReason, TransportMode},
+    Transport,
+};
 use common::*;
 use futures::StreamExt;
 use wasm_bindgen_test::*;

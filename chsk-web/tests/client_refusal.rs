@@ -11,13 +11,10 @@ mod common;
 use std::time::Duration;
 
 use chsk::{
-    client::{
-        ClientOptions, CloseReason, Credentials, CredentialsRequest, Refusal, Transport,
-        TransportMode,
-    },
-    CbError,
+    client::{ClientOptions, CloseReason, Credentials, CredentialsRequest, Refusal, TransportMode},
+    CbError, Transport,
 };
-use chsk_web::{Ajax, Client};
+use chsk_web::Ajax;
 use common::*;
 use futures::StreamExt;
 use wasm_bindgen_test::*;
@@ -59,7 +56,10 @@ async fn a_403_is_the_same_typed_refusal_on_every_transport_and_is_not_retried()
         (TransportMode::Ajax, 1, 1),
         (TransportMode::Auto, 2, 2),
     ] {
-        let client = TestClient::connect(&endpoint("/chsk"), stale(mode, &new_uid("refused")));
+        let client = chsk_web::connect::<TestEvent, TestPush>(
+            &endpoint("/chsk"),
+            stale(mode, &new_uid("refused")),
+        );
         let st = wait_state(&client, 5000, |s| s.stopped)
             .await
             .expect("stops on the refusal");
@@ -84,7 +84,7 @@ async fn a_403_is_the_same_typed_refusal_on_every_transport_and_is_not_retried()
 async fn a_stale_token_is_replaced_through_the_provider() {
     for mode in [TransportMode::Ws, TransportMode::Ajax, TransportMode::Auto] {
         let uid = new_uid("fresh");
-        let client = TestClient::connect_with_credentials(
+        let client = chsk_web::connect_with_credentials::<TestEvent, TestPush>(
             &endpoint("/chsk"),
             stale(mode, &uid),
             |req: CredentialsRequest| async move {
@@ -117,7 +117,7 @@ async fn a_stale_token_is_replaced_through_the_provider() {
 #[wasm_bindgen_test]
 async fn refresh_csrf_from_fetches_the_new_token() {
     for mode in [TransportMode::Ws, TransportMode::Ajax] {
-        let client = TestClient::connect_with_credentials(
+        let client = chsk_web::connect_with_credentials::<TestEvent, TestPush>(
             &endpoint("/chsk"),
             stale(mode, &new_uid("refresh")),
             chsk_web::refresh_csrf_from(&endpoint("/csrf-token")),
@@ -132,7 +132,7 @@ async fn refresh_csrf_from_fetches_the_new_token() {
 #[wasm_bindgen_test]
 async fn refresh_csrf_from_gives_up_when_the_token_is_not_the_problem() {
     // The server refuses the very token it serves: fetching it again cannot help.
-    let client = TestClient::connect_with_credentials(
+    let client = chsk_web::connect_with_credentials::<TestEvent, TestPush>(
         &endpoint("/chsk-refuse"),
         opts(TransportMode::Ajax, &new_uid("maint")),
         chsk_web::refresh_csrf_from(&endpoint("/csrf-token")),
@@ -187,7 +187,7 @@ async fn send_right_after_connect_works() {
 #[wasm_bindgen_test]
 async fn pushes_before_the_first_pushes_call_are_bounded_and_counted() {
     let uid = new_uid("bounded");
-    let client = TestClient::connect(
+    let client = chsk_web::connect::<TestEvent, TestPush>(
         &endpoint("/chsk"),
         ClientOptions {
             push_buffer: 3,
@@ -226,7 +226,7 @@ async fn pushes_before_the_first_pushes_call_are_bounded_and_counted() {
 async fn server_errors_reach_the_app_on_both_transports() {
     for mode in [TransportMode::Ws, TransportMode::Ajax] {
         let client =
-            Client::<Stray, TestPush>::connect(&endpoint("/chsk"), opts(mode, &new_uid("err")));
+            chsk_web::connect::<Stray, TestPush>(&endpoint("/chsk"), opts(mode, &new_uid("err")));
         client
             .wait_open(Duration::from_secs(5))
             .await
@@ -254,7 +254,7 @@ async fn server_errors_reach_the_app_on_both_transports() {
 #[wasm_bindgen_test]
 async fn frames_over_max_frame_bytes_close_with_a_typed_reason() {
     for mode in [TransportMode::Ws, TransportMode::Ajax] {
-        let client = TestClient::connect(
+        let client = chsk_web::connect::<TestEvent, TestPush>(
             &endpoint("/chsk"),
             ClientOptions {
                 max_frame_bytes: 300,

@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use chsk::{
-    client::{ClientOptions, Transport, TransportMode},
-    CbError, Codec,
+    client::{ClientOptions, TransportMode},
+    CbError, Codec, Transport,
 };
 use common::*;
 use futures::StreamExt;
@@ -154,7 +154,7 @@ async fn on_push_callback_gets_pushes() {
 async fn json_codec_on_both_transports() {
     for transport in [TransportMode::Ws, TransportMode::Ajax] {
         let uid = new_uid("json");
-        let client = TestClient::connect(
+        let client = chsk_web::connect::<TestEvent, TestPush>(
             &endpoint("/chsk-json"),
             ClientOptions {
                 codec: Codec::Json,
@@ -178,7 +178,7 @@ async fn json_codec_on_both_transports() {
 
 #[wasm_bindgen_test]
 async fn bad_csrf_token_is_refused_with_the_servers_reason() {
-    let client = TestClient::connect(
+    let client = chsk_web::connect::<TestEvent, TestPush>(
         &endpoint("/chsk"),
         ClientOptions {
             csrf_token: Some("wrong".into()),
@@ -201,7 +201,7 @@ async fn bad_csrf_token_is_refused_with_the_servers_reason() {
 #[wasm_bindgen_test]
 async fn client_pings_keep_an_idle_websocket_open() {
     // Pings every 200 ms of silence; a missing Pong would close within 500 ms.
-    let client = TestClient::connect(
+    let client = chsk_web::connect::<TestEvent, TestPush>(
         &endpoint("/chsk"),
         ClientOptions {
             ws_kalive: Duration::from_millis(200),

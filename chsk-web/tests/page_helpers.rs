@@ -42,7 +42,7 @@ async fn csrf_token_is_read_from_the_page_meta_tag() {
         csrf_token: None,
         ..opts(TransportMode::Ajax, &new_uid("meta"))
     };
-    let client = TestClient::connect(&endpoint("/chsk"), options.clone());
+    let client = chsk_web::connect::<TestEvent, TestPush>(&endpoint("/chsk"), options.clone());
     client
         .wait_open(Duration::from_secs(5))
         .await
@@ -50,7 +50,7 @@ async fn csrf_token_is_read_from_the_page_meta_tag() {
     client.disconnect();
 
     set_meta_token(None);
-    let client = TestClient::connect(&endpoint("/chsk"), options);
+    let client = chsk_web::connect::<TestEvent, TestPush>(&endpoint("/chsk"), options);
     let st = wait_state(&client, 5000, |s| s.last_close.is_some())
         .await
         .expect("refused without a token");

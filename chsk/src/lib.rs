@@ -9,6 +9,7 @@ pub mod event;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
+mod transport;
 
 #[doc = include_str!("../docs/getting-started.md")]
 pub mod guide {}
@@ -32,6 +33,7 @@ pub use server::handler;
 #[cfg(feature = "server")]
 #[doc(inline)]
 pub use server::handler::{Ctx, Handler};
+pub use transport::Transport;
 
 #[cfg(feature = "server")]
 #[doc(inline)]

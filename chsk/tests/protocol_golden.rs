@@ -2,11 +2,10 @@
 //! PROTOCOL.md section 5 shows the same frames; change both together.
 #![allow(clippy::unwrap_used)] // test fixtures
 
-#[path = "support/golden.rs"]
-mod golden;
+mod support;
 
 use chsk::{protocol::ReplyErrorKind, Codec};
-use golden::samples;
+use support::golden::samples;
 
 const POSTCARD: &[(&str, &[u8])] = &[
     (

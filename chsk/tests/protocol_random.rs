@@ -1,6 +1,6 @@
 //! Randomized protocol tests (stable toolchain, a few seconds in a debug build): seeded
 //! mutations of the golden frames of both codecs and of event payloads, including a recursive
-//! payload type, plus generators of deeply nested payloads.
+//! payload type (deeply nested payloads: `protocol_deep.rs`).
 //!
 //! Properties: no input makes a decoder panic (or abort), and whatever decodes re-encodes and
 //! decodes to the same value (and the same bytes). The nightly fuzz targets in `fuzz/` check the
@@ -9,8 +9,7 @@
 //! Every loop prints its seed; a failure names the seed, the case and the input in hex.
 #![allow(clippy::unwrap_used)] // test fixtures
 
-#[path = "support/golden.rs"]
-mod golden;
+mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -18,136 +17,21 @@ use chsk::{
     protocol::{EventFrame, Frame, Handshake},
     Codec, Event, Payload,
 };
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
-
-// ---------------------------------------------------------------------------------------------
-// Event types: a recursive payload and a spread of ordinary ones.
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Node {
-    children: Vec<Node>,
-    label: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-enum Kind {
-    Plain,
-    Number(i64),
-    Named { name: String },
-}
-
-#[chsk::events(ns = "t")]
-#[derive(Debug, Clone, PartialEq)]
-enum TreeEvent {
-    Tree(Node),
-    Opt(Option<Box<Node>>),
-    Pair(Node, u8),
-    Many { nodes: Vec<Node>, kind: Kind },
-    Unit,
-}
-
-#[chsk::events(ns = "chat")]
-#[derive(Debug, Clone, PartialEq)]
-enum ChatEvent {
-    Post(String),
-    #[reply(Vec<String>)]
-    History(String, u32),
-    New(u8),
-    Kinds(Vec<Kind>),
-    Wide {
-        big: i128,
-        small: u16,
-        flag: bool,
-        c: char,
-    },
-}
-
-// ---------------------------------------------------------------------------------------------
-// A small deterministic PRNG (SplitMix64): fixed seeds, no dependency.
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use serde::{de::DeserializeOwned, Serialize};
+use support::protocol::*;
 
 // ---------------------------------------------------------------------------------------------
 // Seeds: the golden frames (the samples of `protocol_golden.rs`, which pins their bytes) and
 // frames and payloads of the event types above.
 
-use golden::p;
-
-fn leaf(label: &str) -> Node {
-    Node {
-        children: vec![],
-        label: label.into(),
-    }
-}
-
-fn sample_tree() -> Node {
-    Node {
-        children: vec![
-            leaf("a"),
-            Node {
-                children: vec![leaf("b"), leaf("")],
-                label: "c".into(),
-            },
-        ],
-        label: "root".into(),
-    }
-}
-
-fn tree_events() -> Vec<TreeEvent> {
-    vec![
-        TreeEvent::Tree(sample_tree()),
-        TreeEvent::Opt(Some(Box::new(sample_tree()))),
-        TreeEvent::Opt(None),
-        TreeEvent::Pair(leaf("x"), 7),
-        TreeEvent::Many {
-            nodes: vec![sample_tree(), leaf("y")],
-            kind: Kind::Named { name: "k".into() },
-        },
-        TreeEvent::Unit,
-    ]
-}
-
-fn chat_events() -> Vec<ChatEvent> {
-    vec![
-        ChatEvent::Post("hi".into()),
-        ChatEvent::History("lobby".into(), 2),
-        ChatEvent::New(1),
-        ChatEvent::Kinds(vec![Kind::Plain, Kind::Number(-3)]),
-        ChatEvent::Wide {
-            big: -1,
-            small: 300,
-            flag: true,
-            c: 'é',
-        },
-    ]
-}
+use support::golden::p;
 
 /// The golden frames, then frames carrying the event types above.
 fn frames(codec: Codec) -> Vec<Frame> {
-    let mut frames: Vec<Frame> = golden::samples(codec).into_iter().map(|(_, f)| f).collect();
+    let mut frames: Vec<Frame> = support::golden::samples(codec)
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     for (i, e) in tree_events().iter().enumerate() {
         let event = e.to_frame(codec).unwrap();
         frames.push(if i % 2 == 0 {
@@ -562,147 +446,6 @@ fn generated_trees_round_trip() {
             let decoded = TreeEvent::from_frame(&back, codec)
                 .unwrap_or_else(|e| panic!("seed {SEED:#x}, case {case}: {e}"));
             assert_eq!(decoded, event, "seed {SEED:#x}, case {case}");
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Deep nesting: a peer can send a payload nested far deeper than any real one. Decoding it must
-// be an error, not a stack overflow (which aborts the whole process: the server, or this test
-// binary).
-
-/// Levels of nesting in the deep cases.
-const DEEP: usize = 100_000;
-
-/// The postcard encoding of `DEEP` nested Nodes (each with one child; the innermost a leaf), all
-/// labels empty: `01` × DEEP, `00 00` (the leaf), `00` × DEEP (the labels). A valid encoding.
-fn deep_postcard_tree() -> Vec<u8> {
-    let mut bytes = vec![0x01; DEEP];
-    bytes.extend_from_slice(&[0x00, 0x00]);
-    bytes.extend(std::iter::repeat_n(0x00, DEEP));
-    bytes
-}
-
-/// The JSON of `DEEP` nested Nodes: `{"children":[` × DEEP, the leaf, `],"label":""}` × DEEP.
-fn deep_json_tree() -> Vec<u8> {
-    let mut text = r#"{"children":["#.repeat(DEEP);
-    text.push_str(r#"{"children":[],"label":""}"#);
-    text.push_str(&r#"],"label":""}"#.repeat(DEEP));
-    text.into_bytes()
-}
-
-/// `[[[ … ]]]`, `DEEP` levels: Nodes as JSON sequences (serde accepts a struct as an array of
-/// its fields): `[[` × DEEP, the leaf `[[],""]`, `],""]` × DEEP.
-fn deep_json_brackets() -> Vec<u8> {
-    let mut text = "[[".repeat(DEEP);
-    text.push_str(r#"[[],""]"#);
-    text.push_str(&r#"],""]"#.repeat(DEEP));
-    text.into_bytes()
-}
-
-/// Every variant of `TreeEvent` that holds a Node, with `node` (an encoded Node) as payload.
-fn deep_payloads(codec: Codec, node: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
-    match codec {
-        Codec::Json => {
-            let node = std::str::from_utf8(node).unwrap();
-            vec![
-                ("t/tree", node.as_bytes().to_vec()),
-                ("t/opt", node.as_bytes().to_vec()),
-                ("t/pair", format!("[{node},1]").into_bytes()),
-                (
-                    "t/many",
-                    format!(r#"{{"nodes":[{node}],"kind":"Plain"}}"#).into_bytes(),
-                ),
-            ]
-        }
-        _ => {
-            let mut opt = vec![0x01];
-            opt.extend_from_slice(node);
-            let mut pair = node.to_vec();
-            pair.push(0x01);
-            let mut many = vec![0x01];
-            many.extend_from_slice(node);
-            many.push(0x00);
-            vec![
-                ("t/tree", node.to_vec()),
-                ("t/opt", opt),
-                ("t/pair", pair),
-                ("t/many", many),
-            ]
-        }
-    }
-}
-
-/// Decoding `node` as a Node, as each Node-holding event, and inside an event frame must each
-/// be an error.
-fn assert_deep_is_error(codec: Codec, node: &[u8]) {
-    assert!(
-        codec.decode::<Node>(node).is_err(),
-        "{}: {DEEP} nested Nodes decoded",
-        codec.name()
-    );
-    for (id, payload) in deep_payloads(codec, node) {
-        let payload = Payload(payload);
-        assert!(
-            TreeEvent::decode(id, &payload, codec).is_err(),
-            "{}: `{id}` with {DEEP} nested Nodes decoded",
-            codec.name()
-        );
-        let frame = Frame::Event(EventFrame {
-            id: id.into(),
-            payload,
-        });
-        // The frame itself is fine (the payload is opaque to it); its event is not.
-        let Ok(bytes) = codec.encode_frame(&frame) else {
-            continue;
-        };
-        if let Ok(Frame::Event(ev)) = codec.decode_frame(&bytes) {
-            assert!(
-                TreeEvent::from_frame(&ev, codec).is_err(),
-                "{id} in a frame"
-            );
-        }
-    }
-}
-
-#[test]
-fn deep_postcard_tree_is_an_error() {
-    assert_deep_is_error(Codec::Postcard, &deep_postcard_tree());
-}
-
-#[test]
-fn deep_postcard_unterminated_nesting_is_an_error() {
-    // A run of `01` bytes: every byte opens one more level, and the input ends mid-way.
-    let bytes = vec![0x01; DEEP];
-    assert!(Codec::Postcard.decode::<Node>(&bytes).is_err());
-    assert!(TreeEvent::decode("t/tree", &Payload(bytes), Codec::Postcard).is_err());
-}
-
-#[test]
-fn deep_json_tree_is_an_error() {
-    assert_deep_is_error(Codec::Json, &deep_json_tree());
-}
-
-#[test]
-fn deep_json_brackets_are_an_error() {
-    let bytes = deep_json_brackets();
-    assert_deep_is_error(Codec::Json, &bytes);
-    // Unterminated: `[` × DEEP.
-    let open = vec![b'['; DEEP];
-    assert!(Codec::Json.decode::<Node>(&open).is_err());
-    assert!(TreeEvent::decode("t/tree", &Payload(open), Codec::Json).is_err());
-}
-
-#[test]
-fn deep_json_frame_payload_is_an_error_or_opaque() {
-    // A whole JSON frame whose payload nests DEEP levels: the frame decoder must not overflow
-    // while it skips over the payload; if it keeps the payload, decoding the event fails.
-    for payload in [deep_json_brackets(), vec![b'['; DEEP]] {
-        let mut text = br#"{"event":{"id":"t/tree","payload":"#.to_vec();
-        text.extend_from_slice(&payload);
-        text.extend_from_slice(b"}}");
-        if let Ok(Frame::Event(ev)) = Codec::Json.decode_frame(&text) {
-            assert!(TreeEvent::from_frame(&ev, Codec::Json).is_err());
         }
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub, missing_docs)]
 
 use chsk::client::{ClientOptions, StateChange, TransportMode};
+pub use chsk_web::ClientExt;
 use chsk_web::{Ajax, Client};
 pub use chsk_web_test_server::{test_event, TestEvent, TestPush, CSRF_TOKEN};
 use futures::{
@@ -34,7 +35,7 @@ pub fn opts(transport: TransportMode, uid: &str) -> ClientOptions {
 }
 
 pub fn connect(path: &str, transport: TransportMode, uid: &str) -> TestClient {
-    Client::connect(&endpoint(path), opts(transport, uid))
+    chsk_web::connect(&endpoint(path), opts(transport, uid))
 }
 
 pub async fn sleep(ms: u32) {

@@ -1,6 +1,7 @@
 //! `Auto` mode: when to fall back from WebSocket to Ajax, and when to try WebSocket again.
 
-use super::options::{Transport, TransportMode};
+use super::options::TransportMode;
+use crate::Transport;
 
 /// The `Auto` mode decisions, kept apart from the state machine so they can be tested alone.
 ///
@@ -35,6 +36,7 @@ impl AutoFallback {
         match transport {
             Transport::Ws => self.ws_opened = true,
             Transport::Ajax => self.ajax_opened = true,
+            _ => {} // never a client's transport
         }
     }
 
@@ -65,6 +67,7 @@ impl AutoFallback {
                 }
                 false
             }
+            _ => false, // never a client's transport
         }
     }
 

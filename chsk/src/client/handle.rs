@@ -1,37 +1,35 @@
 //! The typed, runtime-neutral client handle.
 
 use std::{
-    collections::HashMap,
     fmt,
     future::Future,
     marker::PhantomData,
-    pin::Pin,
     sync::{Arc, Mutex},
-    task::{Context, Poll},
     time::Duration,
 };
 
 use futures::{
     channel::{
-        mpsc::{self, UnboundedReceiver, UnboundedSender},
+        mpsc::{self, UnboundedSender},
         oneshot,
     },
-    Stream, StreamExt,
+    StreamExt,
 };
 
 use super::{
     core::ClientCore,
     credentials::{CredentialsProvider, NoProvider},
-    driver::{drive, lock, FirstPushes, Shared},
+    driver::drive,
     io::ClientIo,
     options::ClientOptions,
-    state::{ClientMetrics, ClientState, ServerError, StateChange},
+    shared::{lock, Shared},
+    state::{ClientMetrics, ClientState},
+    streams::{Pushes, ServerErrors, StateChanges},
 };
 use crate::{
     codec::Codec,
-    error::{CbError, DecodeError},
+    error::CbError,
     event::{Event, Request},
-    protocol::EventFrame,
 };
 
 type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
@@ -46,8 +44,9 @@ struct Inner {
 /// A chsk client: sends events `E` (and requests, typed by [`Request`]) and receives pushes `P`.
 ///
 /// Cheap to clone (all clones share one connection); the connection ends when the last clone
-/// is dropped. The native client is created with `Client::connect` (feature `client-native`);
-/// other runtimes use [`Client::with_io`].
+/// is dropped. The native client is created with `Client::connect` (feature `client-native`),
+/// the browser client with `chsk_web::connect`; a runtime of your own starts one with
+/// [`Client::with_io`] (see the [`runtime`](super::runtime) module).
 ///
 /// ```no_run
 /// # #[cfg(feature = "client-native")]
@@ -86,9 +85,9 @@ impl<E, P> fmt::Debug for Client<E, P> {
 }
 
 impl<E: Event, P: Event> Client<E, P> {
-    /// Creates a client on any runtime: returns the handle and the driver future, which the
-    /// caller spawns (tokio `spawn`, wasm `spawn_local`). The driver connects at once and runs
-    /// until every handle is dropped.
+    /// Creates a client on any runtime (see the [`runtime`](super::runtime) module): returns
+    /// the handle and the driver future, which the caller spawns (tokio `spawn`, wasm
+    /// `spawn_local`). The driver connects at once and runs until every handle is dropped.
     ///
     /// `url_base` is the absolute `http(s)://host/path` of the chsk endpoint; the WebSocket URL
     /// is derived from it (`ws(s)://…`).
@@ -135,19 +134,7 @@ impl<E: Event, P: Event> Client<E, P> {
         if credentials.is_some() {
             core.use_credentials_provider();
         }
-        let shared = Arc::new(Mutex::new(Shared {
-            core,
-            replies: HashMap::new(),
-            push_subs: Vec::new(),
-            first_pushes: Some(FirstPushes {
-                batches: Vec::new(),
-                events: 0,
-                capacity: push_capacity,
-            }),
-            pushes_dropped: 0,
-            state_subs: Vec::new(),
-            error_subs: Vec::new(),
-        }));
+        let shared = Arc::new(Mutex::new(Shared::new(core, push_capacity)));
         let (wake, wake_rx) = mpsc::unbounded();
         let clock_io = io.clone();
         let inner = Arc::new(Inner {
@@ -244,12 +231,7 @@ impl<E: Event, P: Event> Client<E, P> {
         }
         g.push_subs.push(tx);
         drop(g);
-        Pushes {
-            rx,
-            batch: None,
-            codec: self.inner.codec,
-            _p: PhantomData,
-        }
+        Pushes::new(rx, self.inner.codec)
     }
 }
 
@@ -285,7 +267,7 @@ impl<E, P> Client<E, P> {
     pub fn server_errors(&self) -> ServerErrors {
         let (tx, rx) = mpsc::unbounded();
         lock(&self.inner.shared).error_subs.push(tx);
-        ServerErrors { rx }
+        ServerErrors::new(rx)
     }
 
     /// The client's counters: connection attempts, pushes dropped before the first
@@ -310,38 +292,26 @@ impl<E, P> Client<E, P> {
     pub fn state_changes(&self) -> StateChanges {
         let (tx, rx) = mpsc::unbounded();
         lock(&self.inner.shared).state_subs.push(tx);
-        StateChanges { rx }
+        StateChanges::new(rx)
     }
 
     /// Waits until the client is open (a handshake arrived). Fails with [`CbError::Closed`]
     /// when the client is stopped ([`ClientState::stopped`]: a requested
     /// [`disconnect`](Self::disconnect), or a refusal it gave up on; the state tells which).
-    /// No timeout: see `wait_open` (native) or race it with a timer.
+    /// No timeout: see `wait_open` (native, and `chsk_web::ClientExt` in the browser), or race
+    /// it with a timer.
     pub async fn opened(&self) -> Result<(), CbError> {
-        let mut changes = {
-            let mut g = lock(&self.inner.shared);
-            let st = g.core.state();
-            if st.open {
-                return Ok(());
-            }
-            if st.stopped {
-                return Err(CbError::Closed);
-            }
-            let (tx, rx) = mpsc::unbounded();
-            g.state_subs.push(tx);
-            StateChanges { rx }
-        };
-        // A change queued before we subscribed may still arrive: judge by the current state.
-        while changes.next().await.is_some() {
+        // Subscribed first, then judged by the current state: no change can slip in between.
+        let mut changes = self.state_changes();
+        loop {
             let st = self.state();
             if st.open {
                 return Ok(());
             }
-            if st.stopped {
+            if st.stopped || changes.next().await.is_none() {
                 return Err(CbError::Closed);
             }
         }
-        Err(CbError::Closed)
     }
 
     /// Closes the connection and stops reconnecting (Sente's `chsk-disconnect!`). Pending
@@ -358,114 +328,5 @@ impl<E, P> Client<E, P> {
         let now = self.now();
         lock(&self.inner.shared).core.reconnect(now);
         self.wake();
-    }
-}
-
-/// The typed stream of pushes; see [`Client::pushes`].
-///
-/// Yields one event at a time, in the server's order; [`recv_batch`](Self::recv_batch) yields
-/// whole batches, as the server batched them.
-pub struct Pushes<P> {
-    rx: UnboundedReceiver<Arc<[EventFrame]>>,
-    batch: Option<(Arc<[EventFrame]>, usize)>,
-    codec: Codec,
-    _p: PhantomData<fn() -> P>,
-}
-
-impl<P> fmt::Debug for Pushes<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pushes").finish_non_exhaustive()
-    }
-}
-
-fn decode<P: Event>(frame: &EventFrame, codec: Codec) -> Result<P, DecodeError> {
-    P::from_frame(frame, codec).inspect_err(|e| {
-        tracing::warn!(error = %e, "chsk client: a push did not decode");
-    })
-}
-
-impl<P: Event> Pushes<P> {
-    /// The next push; `None` when the client is gone.
-    pub async fn recv(&mut self) -> Option<Result<P, DecodeError>> {
-        self.next().await
-    }
-
-    /// The rest of the current batch, or the next whole batch (one `Push` frame of the server,
-    /// never empty); `None` when the client is gone.
-    pub async fn recv_batch(&mut self) -> Option<Vec<Result<P, DecodeError>>> {
-        let (batch, start) = match self.batch.take() {
-            Some((batch, i)) if i < batch.len() => (batch, i),
-            _ => (self.rx.next().await?, 0),
-        };
-        Some(
-            batch[start..]
-                .iter()
-                .map(|f| decode(f, self.codec))
-                .collect(),
-        )
-    }
-}
-
-impl<P: Event> Stream for Pushes<P> {
-    type Item = Result<P, DecodeError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            let codec = self.codec;
-            if let Some((batch, i)) = &mut self.batch {
-                if let Some(frame) = batch.get(*i) {
-                    *i += 1;
-                    return Poll::Ready(Some(decode(frame, codec)));
-                }
-                self.batch = None;
-            }
-            match self.rx.poll_next_unpin(cx) {
-                Poll::Ready(Some(batch)) => self.batch = Some((batch, 0)),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-/// The stream of state changes; see [`Client::state_changes`].
-#[derive(Debug)]
-pub struct StateChanges {
-    rx: UnboundedReceiver<StateChange>,
-}
-
-impl StateChanges {
-    /// The next change; `None` when the client is gone.
-    pub async fn recv(&mut self) -> Option<StateChange> {
-        self.rx.next().await
-    }
-}
-
-impl Stream for StateChanges {
-    type Item = StateChange;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StateChange>> {
-        self.rx.poll_next_unpin(cx)
-    }
-}
-
-/// The stream of server errors; see [`Client::server_errors`].
-#[derive(Debug)]
-pub struct ServerErrors {
-    rx: UnboundedReceiver<ServerError>,
-}
-
-impl ServerErrors {
-    /// The next error; `None` when the client is gone.
-    pub async fn recv(&mut self) -> Option<ServerError> {
-        self.rx.next().await
-    }
-}
-
-impl Stream for ServerErrors {
-    type Item = ServerError;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ServerError>> {
-        self.rx.poll_next_unpin(cx)
     }
 }

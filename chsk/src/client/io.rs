@@ -1,10 +1,5 @@
-//! What a runtime must provide to drive a client: time, timers, a WebSocket and HTTP.
-//!
-//! The native client implements [`ClientIo`] on tokio, tokio-tungstenite and reqwest
-//! (`NativeIo`, feature `client-native`); a browser client implements it on
-//! `web_sys::WebSocket`, `fetch`, `setTimeout` and `performance.now()`. Everything else (the
-//! state machine in [`ClientCore`](super::ClientCore), the driver loop and the typed
-//! [`Client`](super::Client) handle) is shared.
+//! What a runtime must provide to drive a client: time, timers, a WebSocket and HTTP
+//! ([`ClientIo`] and the types it speaks). See the [`runtime`](super::runtime) module.
 
 use std::{future::Future, time::Duration};
 
@@ -12,14 +7,14 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::state::Refusal;
 
-/// How a transport ended, as reported by a driver.
+/// How an open WebSocket ended, as the runtime reports it ([`WsEvent::Closed`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportClosed {
     /// The WebSocket closed cleanly (close code 1000).
     Clean,
-    /// Any failure: the WebSocket could not open (refused upgrade, connection refused), closed
-    /// with another code, or errored; an Ajax request failed. The text is kept in
-    /// [`LastClose::detail`](super::LastClose::detail).
+    /// The WebSocket closed with another code, errored, or the connection was lost. The text
+    /// is kept in [`LastClose::detail`](super::LastClose::detail). (A WebSocket that could not
+    /// open is a [`WsOpenError`]; a failed HTTP request an [`HttpError`].)
     Error(String),
     /// A received message was larger than the limit
     /// ([`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes)).
@@ -78,9 +73,24 @@ pub struct HttpRequest {
     pub timeout: Duration,
 }
 
-/// An HTTP response (any status).
+/// The answer to an [`HttpRequest`] (any status), as a runtime reports it to the client.
+///
+/// Named apart from the server's `chsk::server::HttpResponse` (what the server answers): this
+/// is what the client got back.
+///
+/// ```
+/// use std::time::Duration;
+/// use chsk::client::runtime::HttpAnswer;
+/// let answer = HttpAnswer {
+///     retry_after: Some(Duration::from_secs(3)),
+///     ..HttpAnswer::new(503, "restarting")
+/// };
+/// let refusal = answer.refusal();
+/// assert!(refusal.retryable());
+/// assert_eq!(refusal.to_string(), "HTTP 503: restarting");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponse {
+pub struct HttpAnswer {
     /// The status code.
     pub status: u16,
     /// The body.
@@ -89,8 +99,8 @@ pub struct HttpResponse {
     pub retry_after: Option<Duration>,
 }
 
-impl HttpResponse {
-    /// A response without `Retry-After`.
+impl HttpAnswer {
+    /// An answer without `Retry-After`.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
         Self {
             status,
@@ -99,7 +109,8 @@ impl HttpResponse {
         }
     }
 
-    /// The response as a [`Refusal`] (its body as text).
+    /// The answer as a [`Refusal`](crate::client::Refusal) of a connection attempt (its body
+    /// as text, trimmed and bounded).
     pub fn refusal(&self) -> Refusal {
         Refusal {
             retry_after: self.retry_after,
@@ -108,7 +119,15 @@ impl HttpResponse {
     }
 }
 
-/// Parses a `Retry-After` value given in seconds (an HTTP date is ignored).
+/// Parses a `Retry-After` value given in seconds (an HTTP date is ignored), for
+/// [`HttpAnswer::retry_after`].
+///
+/// ```
+/// use std::time::Duration;
+/// use chsk::client::runtime::parse_retry_after;
+/// assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+/// ```
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
@@ -116,9 +135,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// Why a WebSocket could not open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsOpenError {
-    /// The server (or a proxy) answered the upgrade request with this HTTP response (the native
+    /// The server (or a proxy) answered the upgrade request with this HTTP answer (the native
     /// client sees it).
-    Refused(HttpResponse),
+    Refused(HttpAnswer),
     /// The socket did not open and the runtime cannot tell why: a browser reports close code
     /// 1006 for a refused connection and for a refused upgrade alike. Unless `Auto` mode falls
     /// back to Ajax, the client then makes an HTTP probe of the endpoint (an Ajax handshake
@@ -131,13 +150,13 @@ pub enum WsOpenError {
 impl std::fmt::Display for WsOpenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Refused(resp) => resp.refusal().fmt(f),
+            Self::Refused(answer) => answer.refusal().fmt(f),
             Self::Unexplained(e) | Self::Failed(e) => f.write_str(e),
         }
     }
 }
 
-/// An HTTP request that did not produce a response.
+/// An HTTP request that did not produce an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpError {
     /// The request's timeout fired.
@@ -149,16 +168,17 @@ pub enum HttpError {
 /// The runtime and transports under a client.
 ///
 /// The native client implements it on tokio, tokio-tungstenite and reqwest
-/// (`NativeIo`, feature `client-native`); a browser client implements it on
-/// `web_sys::WebSocket`, `fetch`, `setTimeout` and `performance.now()`. The state machine, the
-/// driver loop and the typed [`Client`](super::Client) handle are shared.
+/// (`NativeIo`, feature `client-native`); a browser client (`chsk_web::WebIo`) implements it
+/// on `web_sys::WebSocket`, `fetch`, `setTimeout` and `performance.now()`. The state machine,
+/// the driver loop and the typed [`Client`](crate::client::Client) handle are shared; see the
+/// [`runtime`](super::runtime) module for an example.
 ///
 /// The futures need not be `Send`: the driver future is `Send` exactly when they are.
 pub trait ClientIo: 'static {
     /// Opening a WebSocket: resolves once the socket is open, or with why it could not open.
     type Connect: Future<Output = Result<WsConnection, WsOpenError>>;
     /// One HTTP request.
-    type Http: Future<Output = Result<HttpResponse, HttpError>>;
+    type Http: Future<Output = Result<HttpAnswer, HttpError>>;
     /// A timer.
     type Sleep: Future<Output = ()>;
 
@@ -167,7 +187,8 @@ pub trait ClientIo: 'static {
     /// [`TransportClosed::FrameTooLarge`] when the runtime can check it before buffering the
     /// message (the core checks every message's length anyway).
     fn connect_ws(&self, url: &str, binary: bool, max_message_bytes: usize) -> Self::Connect;
-    /// Performs an HTTP request.
+    /// Performs an HTTP request: its answer whatever the status, or [`HttpError`] when there is
+    /// none (give up after [`HttpRequest::timeout`] with [`HttpError::Timeout`]).
     fn http(&self, request: HttpRequest) -> Self::Http;
     /// Sleeps for `duration`.
     fn sleep(&self, duration: Duration) -> Self::Sleep;

@@ -1,21 +1,43 @@
-//! The client: a runtime-neutral core (feature `client`) and the native client (feature
-//! `client-native`).
+//! The client (feature `client`): typed events to the server, typed replies and pushes back,
+//! over WebSocket or Ajax long-polling, with reconnects and a watchable state.
 //!
-//! # Layers
+//! # Connecting
 //!
-//! - [`ClientCore`]: the sans-IO state machine. It holds every decision: connecting and
-//!   `Auto` fallback ([`TransportMode`]), the handshake, reconnects with [`Backoff`], keep-alive
-//!   pings and ping timeout, pending replies and their timeouts, the send buffer, refusals
-//!   and the retry policy, and the watchable [`ClientState`]. It is fed inputs (`on_open`, `on_message`, `on_poll`,
-//!   `on_closed`, `tick`, `send`, `request`, …) with the current time and returns [`Output`]s.
-//! - [`ClientIo`]: what a runtime provides: a WebSocket as two channels, HTTP requests, a timer,
-//!   a clock and a random seed; the app's [`CredentialsProvider`], optionally.
-//! - The driver loop (internal) connects the two, and [`Client`] is the typed handle
-//!   (`send`, `send_with_reply`, `pushes`, `state`, `state_changes`, `server_errors`,
-//!   `metrics`, `disconnect`, `reconnect`). Both are runtime-neutral: a browser client only implements [`ClientIo`] and
-//!   spawns the driver future from [`Client::with_io`].
-//! - `NativeIo` (feature `client-native`): tokio + tokio-tungstenite + reqwest, with
-//!   `Client::connect` and `Client::wait_open`.
+//! - **Native** (feature `client-native`, tokio): `Client::connect(url, options)` returns a
+//!   [`Client`] at once and connects in the background; `client.wait_open(timeout)` waits for
+//!   the handshake.
+//! - **Browser** (`wasm32`): `chsk_web::connect(path, options)` returns the same [`Client`],
+//!   on the page's WebSocket, `fetch` and timers.
+//!
+//! ```no_run
+//! # #[cfg(feature = "client-native")]
+//! # async fn demo<E: chsk::Event, P: chsk::Event>(ev: E) -> Result<(), chsk::CbError> {
+//! use std::time::Duration;
+//! use chsk::client::{Client, ClientOptions, TransportMode};
+//! let client = Client::<E, P>::connect(
+//!     "http://127.0.0.1:3000/chsk",
+//!     ClientOptions { transport: TransportMode::Auto, ..Default::default() },
+//! );
+//! let state = client.wait_open(Duration::from_secs(5)).await?;
+//! println!("open over {:?} as {:?}", state.transport, state.uid);
+//! client.send(ev)?;
+//! # Ok(()) }
+//! ```
+//!
+//! The [`ClientOptions`] choose the transport ([`TransportMode`]: `Auto` tries WebSocket and
+//! falls back to Ajax), the codec, the reconnect [`BackoffOptions`], keep-alive and timeouts,
+//! the CSRF token and the buffers below.
+//!
+//! # Using a client
+//!
+//! [`Client`] is a cheap-to-clone handle: [`send`](Client::send) an event,
+//! [`send_with_reply`](Client::send_with_reply) a request and await its typed reply (or a
+//! [`CbError`](crate::CbError) by cause: `Closed`, `Timeout`, the server's error, …), read typed
+//! [`pushes`](Client::pushes), watch the [`state`](Client::state) ([`ClientState`]: open, the
+//! [`Transport`](crate::Transport) in use, the user id, the [`LastClose`] and its
+//! [`CloseReason`], the next reconnect) and its [`state_changes`](Client::state_changes), read
+//! [`server_errors`](Client::server_errors) and [`metrics`](Client::metrics), and
+//! [`disconnect`](Client::disconnect) or [`reconnect`](Client::reconnect).
 //!
 //! # Refusals, retries and credentials
 //!
@@ -27,11 +49,10 @@
 //!
 //! - WebSocket, native: the upgrade's answer (status and body, read by tokio-tungstenite).
 //! - WebSocket, browser: a browser hides the status of a refused upgrade (close code 1006, as
-//!   for a refused connection), so the runtime reports [`WsOpenError::Unexplained`] and the core
-//!   asks for an HTTP probe ([`Output::Probe`]): an Ajax handshake `GET` of the same endpoint
-//!   with the same credentials. A status other than `200` is the refusal; a `200` leaves a
-//!   plain [`CloseReason::WsError`] (the server then has seen an Ajax handshake of this client
-//!   id, which expires after its Ajax grace period); a network failure too.
+//!   for a refused connection), so the client makes an HTTP probe: an Ajax handshake `GET` of
+//!   the same endpoint with the same credentials. A status other than `200` is the refusal; a
+//!   `200` leaves a plain [`CloseReason::WsError`] (the server then has seen an Ajax handshake
+//!   of this client id, which expires after its Ajax grace period); a network failure too.
 //! - Ajax: the handshake or poll `GET`'s answer; a `401`/`403` answer to a `POST` also refuses
 //!   the connection.
 //! - `Auto`: while the WebSocket has never opened, any WebSocket failure (a refusal included:
@@ -52,42 +73,31 @@
 //!   query parameters) or `None` to give up, which stops the client the same way.
 //!
 //! A [`CredentialsProvider`] is any async `Fn(CredentialsRequest) -> Option<Credentials>`,
-//! passed to `Client::connect_with_credentials` (native), `chsk_web::Client::
-//! connect_with_credentials` (browser) or [`Client::with_io_and_credentials`]. It is called
-//! before **every** connection attempt, so it can also rotate short-lived tokens.
+//! passed to `Client::connect_with_credentials` (native), `chsk_web::connect_with_credentials`
+//! (browser) or [`Client::with_io_and_credentials`]. It is called before **every** connection
+//! attempt, so it can also rotate short-lived tokens.
 //!
 //! # Buffers and limits
 //!
-//! - **Send buffer** ([`ClientOptions::send_buffer`], default 256 calls): `send` and
-//!   `send_with_reply` while not open (before the first handshake, or reconnecting) are
-//!   queued and sent after the next handshake, in order; a full buffer or a stopped client
+//! - **Send buffer** ([`ClientOptions::send_buffer`], default [`DEFAULT_SEND_BUFFER`] calls):
+//!   `send` and `send_with_reply` while not open (before the first handshake, or reconnecting)
+//!   are queued and sent after the next handshake, in order; a full buffer or a stopped client
 //!   fails the call with `Closed`.
-//! - **First pushes** ([`ClientOptions::push_buffer`], default 1024 events): kept for the first
-//!   [`Client::pushes`] call; beyond it they are dropped and counted in
-//!   [`ClientMetrics::pushes_dropped`] ([`Client::metrics`]).
-//! - **Incoming frames** ([`ClientOptions::max_frame_bytes`], default 16 MiB): a larger frame
-//!   closes the connection with [`CloseReason::FrameTooLarge`]; the client reconnects with
-//!   backoff.
+//! - **First pushes** ([`ClientOptions::push_buffer`], default [`DEFAULT_PUSH_BUFFER`]
+//!   events): kept for the first [`Client::pushes`] call; beyond it they are dropped and counted
+//!   in [`ClientMetrics::pushes_dropped`] ([`Client::metrics`]).
+//! - **Incoming frames** ([`ClientOptions::max_frame_bytes`], default
+//!   [`DEFAULT_MAX_FRAME_BYTES`], 16 MiB): a larger frame closes the connection with
+//!   [`CloseReason::FrameTooLarge`]; the client reconnects with backoff.
 //! - **Server errors**: a WebSocket `Error` frame, or a `4xx`/`5xx` answer (other than
 //!   `401`/`403`/`504`) to an Ajax `POST`, is a [`ServerError`] on [`Client::server_errors`]
 //!   and in [`ClientMetrics`]; the connection stays open.
 //!
-//! # Example (native)
+//! # Other runtimes
 //!
-//! ```no_run
-//! # #[cfg(feature = "client-native")]
-//! # async fn demo<E: chsk::Event, P: chsk::Event>(ev: E) -> Result<(), chsk::CbError> {
-//! use std::time::Duration;
-//! use chsk::client::{Client, ClientOptions, TransportMode};
-//! let client = Client::<E, P>::connect(
-//!     "http://127.0.0.1:3000/chsk",
-//!     ClientOptions { transport: TransportMode::Auto, ..Default::default() },
-//! );
-//! client.wait_open(Duration::from_secs(5)).await?;
-//! client.send(ev)?;
-//! println!("{:?}", client.state());
-//! # Ok(()) }
-//! ```
+//! The client is runtime-neutral: a sans-IO state machine, a driver loop, and the [`Client`]
+//! handle. The native and browser clients only supply the IO. To run it elsewhere, or to read
+//! how it works, see the [`runtime`] module.
 
 mod auto;
 mod backoff;
@@ -101,27 +111,23 @@ mod native;
 mod options;
 mod pending;
 mod rng;
+pub mod runtime;
+mod shared;
 mod state;
+mod streams;
 #[cfg(test)]
 mod tests;
 
 pub use self::{
     backoff::{Backoff, BackoffOptions},
-    core::{ClientCore, ConnId, Output, PollError},
     credentials::{Credentials, CredentialsProvider, CredentialsRequest},
-    handle::{Client, Pushes, ServerErrors, StateChanges},
-    io::{
-        parse_retry_after, ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse,
-        TransportClosed, WsConnection, WsEvent, WsOpenError,
-    },
+    handle::Client,
     options::{
-        ClientOptions, Transport, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER,
+        ClientOptions, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER,
         DEFAULT_SEND_BUFFER,
     },
     state::{
         ClientMetrics, ClientState, CloseReason, LastClose, Refusal, ServerError, StateChange,
     },
+    streams::{Pushes, ServerErrors, StateChanges},
 };
-
-#[cfg(feature = "client-native")]
-pub use self::native::NativeIo;

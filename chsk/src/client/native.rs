@@ -23,16 +23,20 @@ use super::{
     credentials::CredentialsProvider,
     handle::Client,
     io::{
-        parse_retry_after, ClientIo, HttpError, HttpMethod, HttpRequest, HttpResponse,
+        parse_retry_after, ClientIo, HttpAnswer, HttpError, HttpMethod, HttpRequest,
         TransportClosed, WsConnection, WsEvent, WsOpenError,
     },
     options::ClientOptions,
+    state::ClientState,
 };
 use crate::{error::CbError, event::Event};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The native runtime: tokio, tokio-tungstenite and reqwest (HTTP only, no TLS).
+///
+/// `Client::connect` uses it; it is public for [`Client::with_io`] (e.g. to drive the client
+/// from a runtime of your own choosing, or to wrap it).
 #[derive(Debug, Clone, Default)]
 pub struct NativeIo {
     http: reqwest::Client,
@@ -52,7 +56,7 @@ fn origin() -> Instant {
 
 impl ClientIo for NativeIo {
     type Connect = BoxFuture<Result<WsConnection, WsOpenError>>;
-    type Http = BoxFuture<Result<HttpResponse, HttpError>>;
+    type Http = BoxFuture<Result<HttpAnswer, HttpError>>;
     type Sleep = tokio::time::Sleep;
 
     fn connect_ws(&self, url: &str, binary: bool, max_message_bytes: usize) -> Self::Connect {
@@ -65,20 +69,11 @@ impl ClientIo for NativeIo {
                 .await
                 .map_err(|e| match e {
                     // The upgrade was answered with a status: the body says why.
-                    tungstenite::Error::Http(resp) => {
-                        let retry_after = resp
-                            .headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(parse_retry_after);
-                        let status = resp.status().as_u16();
-                        let body = resp.into_body().unwrap_or_default();
-                        WsOpenError::Refused(HttpResponse {
-                            status,
-                            body,
-                            retry_after,
-                        })
-                    }
+                    tungstenite::Error::Http(resp) => WsOpenError::Refused(HttpAnswer {
+                        status: resp.status().as_u16(),
+                        retry_after: retry_after(resp.headers()),
+                        body: resp.into_body().unwrap_or_default(),
+                    }),
                     other => WsOpenError::Failed(other.to_string()),
                 })?;
             let (out_tx, out_rx) = mpsc::unbounded::<Vec<u8>>();
@@ -116,13 +111,9 @@ impl ClientIo for NativeIo {
             };
             let resp = builder.send().await.map_err(map)?;
             let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
+            let retry_after = retry_after(resp.headers());
             let body = resp.bytes().await.map_err(map)?.to_vec();
-            Ok(HttpResponse {
+            Ok(HttpAnswer {
                 status,
                 body,
                 retry_after,
@@ -143,6 +134,14 @@ impl ClientIo for NativeIo {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         std::collections::hash_map::RandomState::new().hash_one((n, std::time::SystemTime::now()))
     }
+}
+
+/// The `Retry-After` header of an answer, when it holds a number of seconds.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
 }
 
 /// Moves frames between the socket and the driver's channels until either side ends.
@@ -224,9 +223,7 @@ impl<E: Event, P: Event> Client<E, P> {
     ///
     /// `url_base` is the absolute endpoint, e.g. `http://127.0.0.1:3000/chsk`.
     pub fn connect(url_base: &str, options: ClientOptions) -> Self {
-        let (client, driver) = Self::with_io(url_base, options, NativeIo::new());
-        tokio::spawn(driver);
-        client
+        spawned(Self::with_io(url_base, options, NativeIo::new()))
     }
 
     /// [`connect`](Self::connect) with a credentials provider, asked before every connection
@@ -257,20 +254,32 @@ impl<E: Event, P: Event> Client<E, P> {
         C: CredentialsProvider + Send + Sync,
         C::Future: Send,
     {
-        let (client, driver) =
-            Self::with_io_and_credentials(url_base, options, NativeIo::new(), credentials);
-        tokio::spawn(driver);
-        client
+        spawned(Self::with_io_and_credentials(
+            url_base,
+            options,
+            NativeIo::new(),
+            credentials,
+        ))
     }
 }
 
+/// The client, its driver spawned on tokio.
+fn spawned<E, P>(
+    (client, driver): (Client<E, P>, impl Future<Output = ()> + Send + 'static),
+) -> Client<E, P> {
+    tokio::spawn(driver);
+    client
+}
+
 impl<E, P> Client<E, P> {
-    /// Waits until the client is open, at most `timeout` ([`CbError::Timeout`]); fails at once
-    /// with [`CbError::Closed`] when the client is stopped (a requested disconnect, or a
-    /// refusal it gave up on: see [`ClientState::stopped`](super::ClientState::stopped)).
-    pub async fn wait_open(&self, timeout: Duration) -> Result<(), CbError> {
+    /// Waits until the client is open (a handshake arrived), at most `timeout`: the state
+    /// then, or [`CbError::Timeout`], or at once [`CbError::Closed`] when the client is stopped
+    /// (a requested disconnect, or a refusal it gave up on: see [`ClientState::stopped`]).
+    /// The browser's `chsk_web::ClientExt::wait_open` is the same on the page's timers.
+    pub async fn wait_open(&self, timeout: Duration) -> Result<ClientState, CbError> {
         tokio::time::timeout(timeout, self.opened())
             .await
-            .unwrap_or(Err(CbError::Timeout))
+            .unwrap_or(Err(CbError::Timeout))?;
+        Ok(self.state())
     }
 }

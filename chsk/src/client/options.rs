@@ -12,26 +12,20 @@ pub const DEFAULT_PUSH_BUFFER: usize = 1024;
 /// The default of [`ClientOptions::max_frame_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 << 20;
 
-/// Which transport the client uses.
+/// Which transport the client tries; the one in use is
+/// [`ClientState::transport`](super::ClientState::transport) (a [`Transport`](crate::Transport)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum TransportMode {
-    /// WebSocket first; fall back to Ajax long-polling when the WebSocket cannot open (it fails
-    /// before ever completing a handshake). A requested [`reconnect`](super::Client::reconnect)
-    /// tries the WebSocket again.
+    /// WebSocket first; fall back to Ajax long-polling at once when the WebSocket fails before
+    /// ever completing a handshake (a proxy may refuse upgrades). Once a WebSocket handshake
+    /// succeeded the client stays on WebSocket. When Ajax also fails before ever opening (the
+    /// server is down, not refusing WebSocket), the next attempt tries WebSocket again. A
+    /// requested [`reconnect`](super::Client::reconnect) tries the WebSocket again.
     #[default]
     Auto,
     /// WebSocket only.
     Ws,
     /// Ajax long-polling only.
-    Ajax,
-}
-
-/// A transport actually in use by a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// WebSocket.
-    Ws,
-    /// Ajax long-polling (GET polls, POST sends).
     Ajax,
 }
 

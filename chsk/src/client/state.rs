@@ -4,17 +4,17 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::options::Transport;
 use crate::{
     codec::{Codec, Payload},
     error::CodecError,
+    Transport,
 };
 
 /// Why the last connection closed (Sente's `:last-close :reason`, plus server-sent reasons).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// The server closed the WebSocket cleanly (code 1000) without saying why.
+    /// The WebSocket closed with code 1000 and no `Close` frame before it.
     Clean,
     /// The connection failed or was lost (network error, undecodable Ajax answer, Ajax connect
     /// timeout). An HTTP status is [`Refused`](Self::Refused).
@@ -31,13 +31,18 @@ pub enum CloseReason {
     /// HTTP refusal (network error, connect timeout, an unexplained browser failure whose HTTP
     /// probe was accepted).
     WsError,
-    /// The server sent `Close { reason }` (e.g. `slow consumer`).
+    /// The server sent `Close { reason }`: e.g. `slow consumer`, `ping timeout`,
+    /// `replaced by a newer connection`, or the reason given to `Server::close_all`. The client
+    /// reconnects with backoff. (When the frame does not arrive, e.g. to a slow consumer that
+    /// does not read it in time, a WebSocket ends as [`WsError`](Self::WsError) with the close
+    /// code and reason in [`LastClose::detail`].)
     ServerClose(String),
     /// The server refused the connection attempt with an HTTP status (e.g. `403 bad CSRF
     /// token`), the same on every transport: a WebSocket upgrade answered with a status, an
     /// Ajax handshake or poll answered with a status, or (in the browser, which hides the status
     /// of a refused upgrade) the answer to the HTTP probe made after the WebSocket failed to
-    /// open. See [`Refusal::retryable`] for what the client does next.
+    /// open. An open Ajax connection whose `POST` is answered `401` or `403` is refused too.
+    /// See [`Refusal::retryable`] for what the client does next.
     Refused(Refusal),
     /// A frame from the server was larger than
     /// [`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes).
@@ -108,8 +113,9 @@ impl std::fmt::Display for Refusal {
 
 /// An error reported by the server about something this client sent, without closing the
 /// connection: a WebSocket `Error { message }` frame (malformed frame, unknown event id, bad
-/// payload), or a `4xx` answer with a message to an Ajax `POST` (e.g. `400 malformed frame`,
-/// `413 frame too large`, `429 rate limit exceeded`).
+/// payload), or a `4xx`/`5xx` answer to an Ajax `POST` (e.g. `400 malformed frame`,
+/// `413 frame too large`, `429 rate limit exceeded`), except `401`/`403` (a
+/// [`CloseReason::Refused`]) and `504` (the request times out).
 ///
 /// Delivered by [`Client::server_errors`](super::Client::server_errors) and counted in
 /// [`ClientMetrics::server_errors`].
@@ -163,7 +169,7 @@ pub struct LastClose {
 /// A snapshot of the client's state.
 ///
 /// Times (`next_reconnect`, `last_close.at`) are *client time*: the monotonic time since an
-/// arbitrary origin fixed by the runtime (see [`ClientIo::now`](super::ClientIo::now));
+/// arbitrary origin fixed by the runtime (see [`ClientIo::now`](super::runtime::ClientIo::now));
 /// compare them with [`Client::now`](super::Client::now).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientState {

@@ -15,9 +15,10 @@ use tokio::sync::{futures::Notified, watch, Notify};
 use super::{
     mailbox::{Inbox, Mailbox, Outgoing, QueueError},
     metrics::{Cause, Counters},
-    options::{Limits, RateLimit, Transport},
+    options::{Limits, RateLimit},
     request::HandshakeRequest,
 };
+use crate::Transport;
 
 /// A connection's id, unique within one server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,7 +10,7 @@ use super::{
     conn::{ConnIds, ConnInfo},
     dispatch::{Dispatch, HandlerResult},
     metrics::{Counters, Metrics},
-    options::{Limits, Timings, Transport},
+    options::{Limits, Timings},
     presence::{ConnectedUids, Presence, PresenceEvent},
     push::{Batcher, Flush, PushError, Target},
     registry::Registry,
@@ -22,6 +22,7 @@ use crate::{
     error::{CbError, CodecError},
     event::{Event, Request},
     protocol::{EventFrame, ReplyError, ReplyErrorKind},
+    Transport,
 };
 
 /// Computes handshake data: request, user id, codec.

@@ -2,8 +2,8 @@
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
-use super::{ConnId, HandshakeRequest, Server, Transport};
-use crate::{__private::HandlerToken, event::Variant};
+use super::{ConnId, HandshakeRequest, Server};
+use crate::{__private::HandlerToken, event::Variant, Transport};
 
 /// A boxed, sendable future (the return type of [`Handler::call`]).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

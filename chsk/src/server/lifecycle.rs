@@ -7,13 +7,15 @@ use super::{
     conn::Conn,
     handle::Inner,
     metrics::{Cause, Counters},
-    options::Transport,
     push::{Batcher, Flush, PushError, Target},
     registry::TooMany,
     request::HandshakeRequest,
     security::Rejection,
 };
-use crate::protocol::{EventFrame, Frame, Handshake};
+use crate::{
+    protocol::{EventFrame, Frame, Handshake},
+    Transport,
+};
 
 impl Inner {
     /// What a connection keeps of its opening request (see `ServerBuilder::keep_headers`).

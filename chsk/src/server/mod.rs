@@ -153,13 +153,13 @@ pub use handle::Server;
 #[doc(no_inline)]
 pub use handler::{Ctx, Handler};
 pub use metrics::Metrics;
-pub use options::{AllowedOrigins, Limits, RateLimit, Timings, Transport};
+pub use options::{AllowedOrigins, Limits, RateLimit, Timings};
 pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;
 pub use security::Rejection;
 #[cfg(feature = "test-util")]
-pub use testing::MemClient;
+pub use testing::{MemAjax, MemClient, MemRequest};
 
 pub(crate) use conn::ConnInfo;
 pub(crate) use handle::{Config, HandshakeDataFn, Inner};

@@ -1,28 +1,6 @@
-//! Server options: timings, limits, allowed origins and the transport kind.
+//! Server options: timings, limits and allowed origins.
 
-use std::{collections::HashSet, fmt, time::Duration};
-
-/// Which transport a connection uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Transport {
-    /// A WebSocket.
-    Ws,
-    /// Ajax long-polling (GET polls, POST sends).
-    Ajax,
-    /// An in-process call made with [`Server::call_local`](super::Server::call_local).
-    Local,
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Transport::Ws => "ws",
-            Transport::Ajax => "ajax",
-            Transport::Local => "local",
-        })
-    }
-}
+use std::{collections::HashSet, time::Duration};
 
 /// Timings of the server. Every field has Sente's default, except `ws_kalive`, which is a
 /// *sliding* window here (the server pings after `ws_kalive` of silence from the client, never

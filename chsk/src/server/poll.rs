@@ -12,12 +12,14 @@ use super::{
     conn::{Conn, ConnInfo},
     handle::{Inner, Server},
     metrics::Counters,
-    options::Transport,
     request::HandshakeRequest,
     security::{HttpResponse, Rejection},
     ws::kind,
 };
-use crate::protocol::{EventFrame, Frame, ReplyError, ReplyErrorKind};
+use crate::{
+    protocol::{EventFrame, Frame, ReplyError, ReplyErrorKind},
+    Transport,
+};
 
 impl Server {
     /// Answers an Ajax `GET`: a handshake (`handshake=1`, or no state for this client), or a

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use tokio::sync::{broadcast, watch};
 
-use super::options::Transport;
+use crate::Transport;
 
 /// The user ids with at least one connection, by transport (Sente's `connected-uids`).
 ///

@@ -24,12 +24,12 @@ use super::{
     conn::Conn,
     mailbox::{Outgoing, Ticket},
     metrics::{Cause, Counters},
-    options::Transport,
     Inner,
 };
 use crate::{
     error::CodecError,
     protocol::{EventFrame, Frame},
+    Transport,
 };
 
 /// Who receives a push.

@@ -8,11 +8,8 @@ use std::{
 
 use tokio::time::Instant;
 
-use super::{
-    conn::Conn,
-    options::{Limits, Transport},
-    push::Target,
-};
+use super::{conn::Conn, options::Limits, push::Target};
+use crate::Transport;
 
 #[derive(Debug, Default)]
 struct Inner {

@@ -13,15 +13,17 @@ use super::{
     handler::BoxFuture,
     mailbox::Inbox,
     metrics::{Cause, Counters},
-    options::Transport,
     socket::{
         close, Stop, Writer, WsMessage, CLOSE_WRITE_TIMEOUT, FLUSH_EVERY, GOING_AWAY, NORMAL,
         POLICY, TOO_BIG,
     },
 };
-use crate::protocol::{
-    keepalive::{Due, Keepalive},
-    Frame, ReplyError, ReplyId,
+use crate::{
+    protocol::{
+        keepalive::{Due, Keepalive},
+        Frame, ReplyError, ReplyId,
+    },
+    Transport,
 };
 
 /// A running handler call: when it finishes, its reply (for a request) and the size of the

@@ -1,4 +1,5 @@
-//! The chsk chat demo's browser UI: plain `web_sys` DOM on top of [`chsk_web::Client`].
+//! The chsk chat demo's browser UI: plain `web_sys` DOM on top of chsk's client, connected with
+//! [`chsk_web::connect_with_credentials`].
 //!
 //! The page (served by `chat-server`) has the static layout; this fills it in: rooms, messages
 //! (history through `send_with_reply`, new ones pushed), who is online (pushed on change),
@@ -12,7 +13,9 @@
 use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use chat_events::{chat_event, ChatEvent, ChatPush, Message, ROOMS};
-use chsk_web::{Client, ClientOptions, ClientState, StateChange, Transport, TransportMode};
+use chsk_web::{
+    Client, ClientExt, ClientOptions, ClientState, StateChange, Transport, TransportMode,
+};
 use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{Document, Element, HtmlInputElement};
 
@@ -48,7 +51,7 @@ fn run() -> Result<(), JsValue> {
     let force_ajax = params.get("transport").as_deref() == Some("ajax");
     // The token comes from the page's <meta>; after a server restart the server refuses it
     // (403) and the client fetches the new one from /csrf-token, then opens again by itself.
-    let client = ChatClient::connect_with_credentials(
+    let client: ChatClient = chsk_web::connect_with_credentials(
         "/chsk",
         ClientOptions {
             transport: if force_ajax {
@@ -184,7 +187,7 @@ impl App {
         let transport = match st.transport {
             Some(Transport::Ws) => "WebSocket",
             Some(Transport::Ajax) => "Ajax",
-            None => "-",
+            _ => "-", // not open yet (`Local` is the server's, never a client's)
         };
         let text = if st.open {
             format!("open · {transport}")
@@ -204,14 +207,9 @@ impl App {
             format!("last close: {:?} {detail}", c.reason)
         });
         let _ = el.set_attribute("title", &why);
-        let _ = el.set_attribute(
-            "data-transport",
-            match st.transport {
-                Some(Transport::Ws) => "ws",
-                Some(Transport::Ajax) => "ajax",
-                None => "",
-            },
-        );
+        // `ws` or `ajax` (`Transport`'s `Display`), empty before the first open.
+        let data = st.transport.map(|t| t.to_string()).unwrap_or_default();
+        let _ = el.set_attribute("data-transport", &data);
     }
 
     fn on_push(self: &Rc<Self>, push: ChatPush) {

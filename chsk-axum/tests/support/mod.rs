@@ -1,7 +1,10 @@
-//! Fixtures for the native client's integration tests: events and handlers, a real axum server
-//! on 127.0.0.1 that can be stopped (connections included) and restarted on the same port, and
-//! client options with short timings.
+//! Fixtures of chsk-axum's tests (everything here runs over loopback sockets): events and
+//! handlers, a real axum server on 127.0.0.1 that can be stopped (connections included) and
+//! restarted on the same port, one that checks a changeable CSRF token, client options with
+//! short timings, and raw WebSocket / HTTP clients that speak frames.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+pub mod raw;
 
 use std::{
     net::SocketAddr,
@@ -13,7 +16,12 @@ use std::{
     time::Duration,
 };
 
-use axum::serve::ListenerExt;
+use axum::{
+    extract::Request,
+    middleware::{self, Next},
+    routing::get,
+    serve::ListenerExt,
+};
 use chsk::{
     client::{BackoffOptions, Client, ClientOptions, ClientState, TransportMode},
     server::{ServerBuilder, Timings},
@@ -224,4 +232,51 @@ pub async fn next_pushes(pushes: &mut chsk::client::Pushes<CPush>, n: usize) -> 
         out.push(p);
     }
     out
+}
+
+/// A server checking the CSRF token against `token` (changeable, like a restart would), that
+/// counts the requests to `/chsk` and serves the current token at `/csrf-token`.
+pub struct CsrfServer {
+    pub running: Running,
+    pub token: Arc<Mutex<String>>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl CsrfServer {
+    pub async fn start(token: &str) -> Self {
+        let token = Arc::new(Mutex::new(token.to_string()));
+        let reference = token.clone();
+        let server = builder(State::default())
+            .csrf_token(move |_| Some(reference.lock().unwrap().clone()))
+            .build();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let served = token.clone();
+        let app = app(&server)
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    next.run(req).await
+                }
+            }))
+            .route(
+                "/csrf-token",
+                get(move || {
+                    let token = served.lock().unwrap().clone();
+                    async move { token }
+                }),
+            );
+        let running = serve_app(app, any_port()).await;
+        Self {
+            running,
+            token,
+            requests,
+        }
+    }
+
+    /// Requests to `/chsk` so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
 }
