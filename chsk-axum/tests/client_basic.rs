@@ -223,6 +223,7 @@ async fn batches_are_visible_and_flush_sends_at_once(t: Transport) {
         Transport::Ws => vec![vec![CPush::Seq(0)], vec![CPush::Seq(1), CPush::Seq(2)]],
         // The poll answers everything queued by the time it runs as one `Push`.
         Transport::Ajax => vec![vec![CPush::Seq(0), CPush::Seq(1), CPush::Seq(2)]],
+        other => unreachable!("not a client transport: {other}"),
     };
     assert_eq!(batches, want, "batches as sent");
 }
