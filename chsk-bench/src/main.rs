@@ -19,8 +19,8 @@ use chsk_bench::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: chsk-bench [--quick] [--only rr,fan,idle,ajax] [--servers chsk,raw,sio] \
-         [--idle 5000,10000] [--svg PATH] [--out PATH]\n       \
+        "usage: chsk-bench [--quick] [--only rr,lat,fan,idle,ajax] [--servers chsk,raw,sio] \
+         [--idle 5000,10000] [--fan CLIENTSxEVENTS] [--svg PATH] [--out PATH]\n       \
          chsk-bench burst [--only TEXT] [--out PATH]\n       chsk-bench serve <{}>",
         servers::KINDS.join("|")
     );
@@ -64,6 +64,13 @@ fn table(args: &[String]) -> ExitCode {
             "--quick" => plan.quick = true,
             "--only" => match val() {
                 Some(v) => plan.only = v.split(',').map(str::to_string).collect(),
+                None => return usage(),
+            },
+            "--fan" => match val().as_deref().and_then(|v| v.split_once('x')) {
+                Some((c, e)) => match (c.parse(), e.parse()) {
+                    (Ok(c), Ok(e)) => plan.fan_size = Some((c, e)),
+                    _ => return usage(),
+                },
                 None => return usage(),
             },
             "--svg" => svg = val(),

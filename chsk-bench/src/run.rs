@@ -13,7 +13,9 @@ use crate::{
         ajax,
         burst::{self, BurstResult},
         fanout::{self, FanSize},
-        idle, reqrep,
+        idle,
+        latency::{self, Via},
+        reqrep,
     },
     units::mib,
     wire::{self, Proto},
@@ -30,6 +32,8 @@ pub struct Plan {
     pub idle_steps: Vec<usize>,
     /// The servers to measure.
     pub servers: Vec<Proto>,
+    /// The fan-out's clients and events per round (default: 100 × 1,000; quick: 50 × 200).
+    pub fan_size: Option<(usize, u32)>,
 }
 
 impl Default for Plan {
@@ -39,6 +43,7 @@ impl Default for Plan {
             only: vec![],
             idle_steps: vec![5_000, 10_000],
             servers: vec![Proto::Chsk, Proto::Raw, Proto::Sio],
+            fan_size: None,
         }
     }
 }
@@ -114,6 +119,9 @@ pub fn table(plan: &Plan) -> Results {
     if plan.wants("rr") {
         request_reply(plan, &rt, &mut res);
     }
+    if plan.wants("lat") {
+        push_latency(plan, &rt, &mut res);
+    }
     if plan.wants("fan") {
         fan_out(plan, &rt, &mut res);
     }
@@ -180,7 +188,7 @@ fn request_reply(plan: &Plan, rt: &Runtime, res: &mut Results) {
 }
 
 fn fan_out(plan: &Plan, rt: &Runtime, res: &mut Results) {
-    let size = if plan.quick {
+    let mut size = if plan.quick {
         FanSize {
             clients: 50,
             events: 200,
@@ -193,6 +201,11 @@ fn fan_out(plan: &Plan, rt: &Runtime, res: &mut Results) {
             rounds: 5,
         }
     };
+    if let Some((clients, events)) = plan.fan_size {
+        size.clients = clients;
+        size.events = events;
+    }
+
     for &p in &plan.servers {
         for case in &fanout::CASES {
             if case.chsk_only && p != Proto::Chsk {
@@ -234,6 +247,33 @@ fn fan_out(plan: &Plan, rt: &Runtime, res: &mut Results) {
             .map(|(_, p, r)| (case.label, *p, *r))
             .collect();
         res.fan.extend(copies);
+    }
+}
+
+/// Single push latency at a low rate: chsk and raw over a WebSocket, chsk over a waiting Ajax
+/// poll; a fresh server for each.
+fn push_latency(plan: &Plan, rt: &Runtime, res: &mut Results) {
+    let rounds = if plan.quick { 100 } else { 500 };
+    let mut cases = Vec::new();
+    for &p in &plan.servers {
+        match p {
+            Proto::Chsk => cases.extend([(p, Via::Ws), (p, Via::Ajax)]),
+            Proto::Raw => cases.push((p, Via::Ws)),
+            Proto::Sio => {}
+        }
+    }
+    for (p, via) in cases {
+        let what = || format!("push latency, {} {via:?}", p.name());
+        let Some(server) = spawn(kind_of(p), &mut res.failures, what) else {
+            continue;
+        };
+        eprint!("push latency {} {via:?} … ", p.name());
+        let r = rt.block_on(latency::latency(server.addr, p, via, rounds));
+        let summary =
+            |r: &latency::LatResult| format!("p50 {:.0} µs p99 {:.0} µs", r.p50_us, r.p99_us);
+        if let Some(r) = outcome(r, &mut res.failures, what, summary) {
+            res.lat.push((p, via, r));
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::{
         ajax::AjaxResult,
         fanout::FanResult,
         idle::{IdlePoint, TaskSizes},
+        latency::{LatResult, Via},
         reqrep::{self, RrResult},
     },
     units::{ratio, thousands, us},
@@ -24,6 +25,8 @@ pub struct Results {
     pub machine: String,
     /// Request/reply sweep: (server, result).
     pub rr: Vec<(Proto, RrResult)>,
+    /// Single push latency at a low rate: (server, how, result).
+    pub lat: Vec<(Proto, Via, LatResult)>,
     /// Fan-out: (scenario label, server, result).
     pub fan: Vec<(&'static str, Proto, FanResult)>,
     /// Idle connections: (server kind, RSS with 10 connections in KiB, points).
@@ -85,6 +88,7 @@ impl Results {
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|");
         self.rr_rows(&mut s);
+        self.lat_rows(&mut s);
         self.fan_rows(&mut s);
         self.idle_rows(&mut s);
         self.ajax_rows(&mut s);
@@ -132,6 +136,39 @@ impl Results {
             };
             let label = format!("request/reply, {c} conn × {k} in flight");
             row(s, &label, cell, |p| rr_of(p).map(|r| r.rps));
+        }
+    }
+
+    fn lat_rows(&self, s: &mut String) {
+        let of = |p: Proto, via: Via| {
+            self.lat
+                .iter()
+                .find(|(q, v, _)| *q == p && *v == via)
+                .map(|(_, _, r)| r)
+        };
+        let cell = |r: Option<&LatResult>| match r {
+            Some(r) => format!("p50 {} · p99 {}", us(r.p50_us), us(r.p99_us)),
+            None => "n/a".into(),
+        };
+        let Some(rounds) = self.lat.first().map(|(_, _, r)| r.rounds) else {
+            return;
+        };
+        let pause = crate::scenario::latency::PAUSE.as_millis();
+        row(
+            s,
+            &format!("single push latency at a low rate ({rounds} pushes, {pause} ms apart), WebSocket: trigger → received (lower is better)"),
+            |p| cell(of(p, Via::Ws)),
+            |p| of(p, Via::Ws).map(|r| r.p50_us),
+        );
+        if let Some(a) = of(Proto::Chsk, Via::Ajax) {
+            let raw = of(Proto::Raw, Via::Ws);
+            let _ = writeln!(
+                s,
+                "| single push latency at a low rate, Ajax: trigger → waiting poll answered | {} | (WebSocket) {} | – | {} | – |",
+                cell(Some(a)),
+                cell(raw),
+                ratio(Some(a.p50_us), raw.map(|r| r.p50_us)),
+            );
         }
     }
 
@@ -247,7 +284,7 @@ impl Results {
         );
         let _ = writeln!(
             s,
-            "| Ajax long-poll, {} clients: push latency (trigger → every poll answered) | batched (100 ms window): p50 {} · p99 {}; `Flush::Now`: p50 {} · p99 {} | – | – | – | – |",
+            "| Ajax long-poll, {} clients: push latency (trigger → every poll answered) | default (coalesced): p50 {} · p99 {}; `Flush::Now`: p50 {} · p99 {} | – | – | – | – |",
             a.clients,
             us(a.push_p50_us),
             us(a.push_p99_us),

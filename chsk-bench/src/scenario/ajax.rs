@@ -46,7 +46,7 @@ fn path(i: usize) -> String {
 /// Ajax long-poll: `clients` clients doing request/reply over POST (one in flight each) for
 /// `warmup + measure` while their long polls are held, then `push_rounds` pushes to all
 /// clients, each timed from the trigger until every client's poll has returned it: first with
-/// the default batching window, then with `Flush::Now`.
+/// the default (coalescing) flush, then with `Flush::Now`.
 pub async fn ajax(
     addr: SocketAddr,
     pid: u32,

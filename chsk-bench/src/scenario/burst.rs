@@ -54,7 +54,7 @@ pub struct BurstCase {
     pub events: u32,
     /// Bytes of filler per event.
     pub size: usize,
-    /// `Flush::Now` instead of the batching window.
+    /// `Flush::Now` instead of the default (coalescing) `Flush::Batched`.
     pub flush_now: bool,
     /// Pushes between pauses (0: unpaced, one synchronous loop).
     pub chunk: u32,

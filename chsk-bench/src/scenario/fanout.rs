@@ -49,7 +49,7 @@ pub const CASES: [FanCase; 4] = [
         baselines_of: None,
     },
     FanCase {
-        label: "distinct users, chsk with `Flush::Now` (no batching window)",
+        label: "distinct users, chsk with `Flush::Now` (a frame per push)",
         one_user: false,
         chsk_mode: "users",
         base_mode: "users",

@@ -5,4 +5,5 @@ pub mod ajax;
 pub mod burst;
 pub mod fanout;
 pub mod idle;
+pub mod latency;
 pub mod reqrep;

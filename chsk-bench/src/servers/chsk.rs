@@ -46,7 +46,7 @@ pub struct ChskTrigger {
     /// Users.
     #[serde(default)]
     pub n: u32,
-    /// `now` pushes with `Flush::Now` instead of the batching window.
+    /// `now` pushes with `Flush::Now` instead of the default (coalescing) `Flush::Batched`.
     #[serde(default)]
     pub flush: String,
 }
@@ -77,7 +77,7 @@ pub fn router() -> Router {
         .nest("/chsk", chsk_axum::routes(server))
 }
 
-/// `now`: `Flush::Now`; anything else: the batching window.
+/// `now`: `Flush::Now`; anything else: `Flush::Batched` (coalescing).
 fn flush(query: &str) -> Flush {
     if query == "now" {
         Flush::Now
@@ -132,7 +132,7 @@ pub struct BurstQuery {
     pub m: u32,
     /// Bytes of each blob's data.
     pub size: usize,
-    /// `now` pushes with `Flush::Now` instead of the batching window.
+    /// `now` pushes with `Flush::Now` instead of the default (coalescing) `Flush::Batched`.
     #[serde(default)]
     pub flush: String,
     /// Pushes between pauses; 0: no pause at all.
