@@ -179,6 +179,16 @@ async fn a_stalled_recipient_holds_a_broadcast_for_the_window_at_most() {
     assert_eq!(server.push(Target::All, CoPush::Seq(4), Flush::Now), Ok(2));
     assert_eq!(seqs(reader.frame().await.unwrap()), [4]);
     assert_eq!(start.elapsed(), Duration::ZERO);
+    // Neither does `Server::flush`: what gathered behind frame 4 goes out at once.
+    for n in 5..=6 {
+        assert_eq!(
+            server.push(Target::All, CoPush::Seq(n), Flush::Batched),
+            Ok(2)
+        );
+    }
+    server.flush();
+    assert_eq!(seqs(reader.frame().await.unwrap()), [5, 6]);
+    assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]
