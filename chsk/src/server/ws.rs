@@ -31,7 +31,7 @@ use crate::{
 type Pending = FuturesUnordered<BoxFuture<Done>>;
 
 struct Done {
-    reply: Option<(ReplyId, Result<crate::Payload, ReplyError>)>,
+    reply: Option<(ReplyId, Result<crate::codec::Payload, ReplyError>)>,
     bytes: usize,
 }
 

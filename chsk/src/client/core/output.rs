@@ -4,9 +4,9 @@
 use std::fmt;
 
 #[cfg(doc)]
-use super::ClientCore;
+use super::super::{credentials::Credentials, io::WsOpenError};
 #[cfg(doc)]
-use crate::client::{credentials::Credentials, io::WsOpenError};
+use super::ClientCore;
 use crate::{
     client::{
         credentials::CredentialsRequest,
