@@ -23,7 +23,7 @@ use crate::{
         keepalive::{Due, Keepalive},
         Frame, ReplyError, ReplyId,
     },
-    Transport,
+    transport::Transport,
 };
 
 /// A running handler call: when it finishes, its reply (for a request) and the size of the

@@ -15,7 +15,7 @@ use crate::{
     codec::Payload,
     error::CbError,
     protocol::{EventFrame, ReplyId},
-    Transport,
+    transport::Transport,
 };
 
 /// Identifies one connection attempt of a [`ClientCore`], and the connection it opens.

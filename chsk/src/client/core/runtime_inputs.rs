@@ -12,7 +12,7 @@ use crate::{
     },
     error::CbError,
     protocol::{Frame, ReplyId},
-    Transport,
+    transport::Transport,
 };
 
 impl ClientCore {
