@@ -14,7 +14,7 @@ pub use std::{borrow::Cow, boxed::Box, option::Option, result::Result, string::S
 )]
 pub trait VariantOf<const HASH: u64> {
     /// The variant's struct (`chat_event::History`).
-    type Variant: crate::Variant;
+    type Variant: crate::event::Variant;
 }
 
 /// The argument of the functions `#[chsk::handler]` generates: it only makes their signature

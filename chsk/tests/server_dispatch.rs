@@ -12,16 +12,6 @@ use chsk::{
 };
 use support::*;
 
-/// A client that must keep working whatever the others do.
-async fn still_works(server: &chsk::Server) {
-    let mut c = open(server, "client-id=bystander&uid=zed").await;
-    c.send(&request(1, TestEvent::Echo { text: "ok".into() }));
-    assert_eq!(
-        reply_ok::<String>(c.next().await),
-        (1, "ok from zed".into())
-    );
-}
-
 #[tokio::test(start_paused = true)]
 async fn handshake_then_event_reaches_its_handler() {
     let state = State::default();

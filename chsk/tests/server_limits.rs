@@ -18,15 +18,6 @@ fn limited(limits: Limits) -> Server {
     builder().limits(limits).build()
 }
 
-async fn still_works(server: &Server) {
-    let mut c = open(server, "client-id=bystander&uid=zed").await;
-    c.send(&request(1, TestEvent::Echo { text: "ok".into() }));
-    assert_eq!(
-        reply_ok::<String>(c.next().await),
-        (1, "ok from zed".into())
-    );
-}
-
 #[tokio::test(start_paused = true)]
 async fn oversized_frame_closes_with_1009() {
     let server = limited(Limits {

@@ -1,7 +1,7 @@
 //! `Auto` mode: when to fall back from WebSocket to Ajax, and when to try WebSocket again.
 
 use super::options::TransportMode;
-use crate::Transport;
+use crate::transport::Transport;
 
 /// The `Auto` mode decisions, kept apart from the state machine so they can be tested alone.
 ///

@@ -24,7 +24,7 @@ use super::{
     },
     shared::{lock, Shared},
 };
-use crate::{protocol::ReplyId, Transport};
+use crate::{protocol::ReplyId, transport::Transport};
 
 /// An HTTP future tagged with its attempt and request id.
 struct Tagged<F> {

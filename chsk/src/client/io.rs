@@ -109,7 +109,7 @@ impl HttpAnswer {
         }
     }
 
-    /// The answer as a [`Refusal`](crate::client::Refusal) of a connection attempt (its body
+    /// The answer as a [`Refusal`](super::Refusal) of a connection attempt (its body
     /// as text, trimmed and bounded).
     pub fn refusal(&self) -> Refusal {
         Refusal {
@@ -170,7 +170,7 @@ pub enum HttpError {
 /// The native client implements it on tokio, tokio-tungstenite and reqwest
 /// (`NativeIo`, feature `client-native`); a browser client (`chsk_web::WebIo`) implements it
 /// on `web_sys::WebSocket`, `fetch`, `setTimeout` and `performance.now()`. The state machine,
-/// the driver loop and the typed [`Client`](crate::client::Client) handle are shared; see the
+/// the driver loop and the typed [`Client`](super::Client) handle are shared; see the
 /// [`runtime`](super::runtime) module for an example.
 ///
 /// The futures need not be `Send`: the driver future is `Send` exactly when they are.

@@ -32,9 +32,9 @@
 //!
 //! [`Client`] is a cheap-to-clone handle: [`send`](Client::send) an event,
 //! [`send_with_reply`](Client::send_with_reply) a request and await its typed reply (or a
-//! [`CbError`](crate::CbError) by cause: `Closed`, `Timeout`, the server's error, …), read typed
+//! [`CbError`](crate::error::CbError) by cause: `Closed`, `Timeout`, the server's error, …), read typed
 //! [`pushes`](Client::pushes), watch the [`state`](Client::state) ([`ClientState`]: open, the
-//! [`Transport`](crate::Transport) in use, the user id, the [`LastClose`] and its
+//! [`Transport`](crate::transport::Transport) in use, the user id, the [`LastClose`] and its
 //! [`CloseReason`], the next reconnect) and its [`state_changes`](Client::state_changes), read
 //! [`server_errors`](Client::server_errors) and [`metrics`](Client::metrics), and
 //! [`disconnect`](Client::disconnect) or [`reconnect`](Client::reconnect).
@@ -65,7 +65,7 @@
 //!   `Retry-After` (or the backoff base when it sent none).
 //! - anything else (`400`, `401`, `403`, `404`, …): retrying alone cannot fix it. Without a
 //!   credentials provider the client **stops** at once: [`ClientState::stopped`], no reconnect
-//!   scheduled, pending and buffered requests fail with [`CbError::Closed`](crate::CbError),
+//!   scheduled, pending and buffered requests fail with [`CbError::Closed`](crate::error::CbError),
 //!   `send` fails with `Closed`, [`Client::opened`] returns `Err(Closed)`;
 //!   [`Client::reconnect`] starts again. With a provider the next attempt (after the backoff
 //!   delay, so never a retry storm) asks it for new credentials, with the refusal in the
@@ -118,16 +118,13 @@ mod streams;
 #[cfg(test)]
 mod tests;
 
-pub use self::{
-    backoff::{Backoff, BackoffOptions},
-    credentials::{Credentials, CredentialsProvider, CredentialsRequest},
-    handle::Client,
-    options::{
-        ClientOptions, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER,
-        DEFAULT_SEND_BUFFER,
-    },
-    state::{
-        ClientMetrics, ClientState, CloseReason, LastClose, Refusal, ServerError, StateChange,
-    },
-    streams::{Pushes, ServerErrors, StateChanges},
+pub use backoff::{Backoff, BackoffOptions};
+pub use credentials::{Credentials, CredentialsProvider, CredentialsRequest};
+pub use handle::Client;
+pub use options::{
+    ClientOptions, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER, DEFAULT_SEND_BUFFER,
 };
+pub use state::{
+    ClientMetrics, ClientState, CloseReason, LastClose, Refusal, ServerError, StateChange,
+};
+pub use streams::{Pushes, ServerErrors, StateChanges};

@@ -13,7 +13,7 @@ pub const DEFAULT_PUSH_BUFFER: usize = 1024;
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 << 20;
 
 /// Which transport the client tries; the one in use is
-/// [`ClientState::transport`](super::ClientState::transport) (a [`Transport`](crate::Transport)).
+/// [`ClientState::transport`](super::ClientState::transport) (a [`Transport`](crate::transport::Transport)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum TransportMode {
     /// WebSocket first; fall back to Ajax long-polling at once when the WebSocket fails before
@@ -78,7 +78,7 @@ pub struct ClientOptions {
     /// handshake, or reconnecting), up to this many `send`/`send_with_reply` calls are queued
     /// and sent after the next handshake, in order. Default `Some(256)`, so `send` right after
     /// `connect` works. A full buffer fails the call with
-    /// [`CbError::Closed`](crate::CbError::Closed). When the client stops (a requested
+    /// [`CbError::Closed`](crate::error::CbError::Closed). When the client stops (a requested
     /// [`disconnect`](super::Client::disconnect), or a refusal it gives up on, see
     /// [`ClientState::stopped`](super::ClientState::stopped)) the buffer is emptied: buffered
     /// requests complete with `Closed`, buffered events are counted in

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     codec::{Codec, Payload},
     error::CodecError,
-    Transport,
+    transport::Transport,
 };
 
 /// Why the last connection closed (Sente's `:last-close :reason`, plus server-sent reasons).
@@ -147,7 +147,7 @@ pub struct ClientMetrics {
     pub pushes_dropped: u64,
     /// Events accepted into the send buffer (`send` returned `Ok`) but never sent, because the
     /// client stopped first (disconnect, or a refusal it gave up on). Buffered requests are
-    /// not counted here: they complete with [`CbError::Closed`](crate::CbError::Closed).
+    /// not counted here: they complete with [`CbError::Closed`](crate::error::CbError::Closed).
     pub sends_dropped: u64,
     /// [`ServerError`]s received.
     pub server_errors: u64,
@@ -201,7 +201,7 @@ pub struct ClientState {
     /// [`disconnect`](super::Client::disconnect), or after a refusal that retrying cannot fix
     /// when there is no credentials provider or the provider gave up (the refusal is in
     /// `last_close`). [`reconnect`](super::Client::reconnect) resumes. Sending fails with
-    /// [`CbError::Closed`](crate::CbError::Closed) meanwhile.
+    /// [`CbError::Closed`](crate::error::CbError::Closed) meanwhile.
     pub stopped: bool,
 }
 

@@ -185,7 +185,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
     }
 
     /// Headers of the opening request that a connection keeps for its lifetime, for handlers
-    /// to read with [`Ctx::request`](crate::Ctx::request) (default: none; at most
+    /// to read with [`Ctx::request`](super::Ctx::request) (default: none; at most
     /// [`Limits::max_kept_request_bytes`] of URI and headers). The hooks (`user_id`,
     /// `csrf_token`, `authorize`, `reject`, `handshake_data`) always see every header; so do
     /// the handlers of an Ajax `POST`, which get the request that carried the event.

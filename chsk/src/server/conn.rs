@@ -18,7 +18,7 @@ use super::{
     options::{Limits, RateLimit},
     request::HandshakeRequest,
 };
-use crate::Transport;
+use crate::transport::Transport;
 
 /// A connection's id, unique within one server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -22,7 +22,7 @@ use crate::{
     error::{CbError, CodecError},
     event::{Event, Request},
     protocol::{EventFrame, ReplyError, ReplyErrorKind},
-    Transport,
+    transport::Transport,
 };
 
 /// Computes handshake data: request, user id, codec.

@@ -3,7 +3,7 @@
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use super::{ConnId, HandshakeRequest, Server};
-use crate::{__private::HandlerToken, event::Variant, Transport};
+use crate::{__private::HandlerToken, event::Variant, transport::Transport};
 
 /// A boxed, sendable future (the return type of [`Handler::call`]).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -136,7 +136,7 @@ pub trait Handler<S>: Send + Sync + 'static {
     ) -> BoxFuture<<Self::Variant as Variant>::Output>;
 }
 
-/// What [`ServerBuilder::handler`](crate::server::ServerBuilder::handler) takes: the function
+/// What [`ServerBuilder::handler`](super::ServerBuilder::handler) takes: the function
 /// `#[chsk::handler]` generates under the handler's name.
 ///
 /// `#[chsk::handler(ChatEvent::History)] async fn history(..)` becomes a plain
@@ -207,7 +207,7 @@ where
 /// the same parameters, context first, and has the function's visibility).
 ///
 /// To test a handler through decoding, dispatch and encoding instead, with a context, use
-/// [`Server::call_local`](crate::Server::call_local).
+/// [`Server::call_local`](super::Server::call_local).
 ///
 /// ```
 /// #[chsk::events(ns = "app")]

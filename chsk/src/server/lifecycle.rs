@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     protocol::{EventFrame, Frame, Handshake},
-    Transport,
+    transport::Transport,
 };
 
 impl Inner {

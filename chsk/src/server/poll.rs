@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     protocol::{EventFrame, Frame, ReplyError, ReplyErrorKind},
-    Transport,
+    transport::Transport,
 };
 
 impl Server {

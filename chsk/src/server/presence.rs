@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use tokio::sync::{broadcast, watch};
 
-use crate::Transport;
+use crate::transport::Transport;
 
 /// The user ids with at least one connection, by transport (Sente's `connected-uids`).
 ///

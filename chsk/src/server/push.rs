@@ -29,7 +29,7 @@ use super::{
 use crate::{
     error::CodecError,
     protocol::{EventFrame, Frame},
-    Transport,
+    transport::Transport,
 };
 
 /// Who receives a push.

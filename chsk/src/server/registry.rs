@@ -9,7 +9,7 @@ use std::{
 use tokio::time::Instant;
 
 use super::{conn::Conn, options::Limits, push::Target};
-use crate::Transport;
+use crate::transport::Transport;
 
 #[derive(Debug, Default)]
 struct Inner {

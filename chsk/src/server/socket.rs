@@ -165,7 +165,7 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
         &mut self,
         inner: &Inner,
         reply_id: ReplyId,
-        result: Result<crate::Payload, ReplyError>,
+        result: Result<crate::codec::Payload, ReplyError>,
     ) -> Result<(), Stop> {
         let bytes = reply_bytes(inner, reply_id, result);
         self.feed(message(self.codec, bytes), 0).await
@@ -188,7 +188,7 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
 pub(crate) fn reply_bytes(
     inner: &Inner,
     reply_id: ReplyId,
-    result: Result<crate::Payload, ReplyError>,
+    result: Result<crate::codec::Payload, ReplyError>,
 ) -> Bytes {
     let max = inner.config.limits.max_send_frame_bytes;
     let failure = match inner

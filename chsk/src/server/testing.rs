@@ -26,8 +26,8 @@ use super::{
     HandshakeRequest, Rejection, Server,
 };
 use crate::{
+    codec::Codec,
     protocol::{Frame, Handshake},
-    Codec,
 };
 
 /// The sink of the server's end: a bounded channel (the client stops reading: the server's

@@ -23,7 +23,7 @@ use crate::{
         keepalive::{Due, Keepalive},
         Frame, ReplyError, ReplyId,
     },
-    Transport,
+    transport::Transport,
 };
 
 /// A running handler call: when it finishes, its reply (for a request) and the size of the
@@ -31,7 +31,7 @@ use crate::{
 type Pending = FuturesUnordered<BoxFuture<Done>>;
 
 struct Done {
-    reply: Option<(ReplyId, Result<crate::Payload, ReplyError>)>,
+    reply: Option<(ReplyId, Result<crate::codec::Payload, ReplyError>)>,
     bytes: usize,
 }
 

@@ -250,6 +250,16 @@ pub fn reply_err(frame: Frame) -> (u32, String) {
 }
 
 /// Opens an in-memory WebSocket and reads its handshake.
+/// A client that must keep working whatever the others do: it opens and gets its reply.
+pub async fn still_works(server: &Server) {
+    let mut c = open(server, "client-id=bystander&uid=zed").await;
+    c.send(&request(1, TestEvent::Echo { text: "ok".into() }));
+    assert_eq!(
+        reply_ok::<String>(c.next().await),
+        (1, "ok from zed".into())
+    );
+}
+
 pub async fn open(server: &Server, query: &str) -> MemClient {
     open_hs(server, query).await.0
 }

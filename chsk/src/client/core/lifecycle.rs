@@ -14,7 +14,7 @@ use crate::{
         keepalive::{Due, Keepalive},
         Frame, Handshake,
     },
-    Transport,
+    transport::Transport,
 };
 
 impl ClientCore {

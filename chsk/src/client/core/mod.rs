@@ -29,7 +29,7 @@ use crate::{
     codec::Payload,
     error::CbError,
     protocol::{keepalive::Keepalive, ReplyId},
-    Transport,
+    transport::Transport,
 };
 
 /// Where the current attempt is.
@@ -70,7 +70,7 @@ enum Buffered {
 /// backoff, `Auto` fallback, the handshake, keep-alive pings, pending replies and their
 /// timeouts, the send buffer and the [`ClientState`]. Drivers (native tokio, browser) only move
 /// bytes and sleep. The driver shipped with chsk (started by
-/// [`Client::with_io`](crate::client::Client::with_io)) is the reference use.
+/// [`Client::with_io`](super::Client::with_io)) is the reference use.
 ///
 /// ```
 /// use std::time::Duration;

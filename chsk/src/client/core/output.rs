@@ -4,9 +4,9 @@
 use std::fmt;
 
 #[cfg(doc)]
-use super::ClientCore;
+use super::super::{credentials::Credentials, io::WsOpenError};
 #[cfg(doc)]
-use crate::client::{credentials::Credentials, io::WsOpenError};
+use super::ClientCore;
 use crate::{
     client::{
         credentials::CredentialsRequest,
@@ -15,7 +15,7 @@ use crate::{
     codec::Payload,
     error::CbError,
     protocol::{EventFrame, ReplyId},
-    Transport,
+    transport::Transport,
 };
 
 /// Identifies one connection attempt of a [`ClientCore`], and the connection it opens.

@@ -12,7 +12,7 @@ use crate::{
     },
     error::CbError,
     protocol::{Frame, ReplyId},
-    Transport,
+    transport::Transport,
 };
 
 impl ClientCore {
@@ -26,7 +26,7 @@ impl ClientCore {
 
     /// The credentials provider answered for `attempt` ([`Output::Credentials`]): `Some`
     /// connects with them, `None` gives up (the client stops, see
-    /// [`ClientState::stopped`](crate::client::ClientState::stopped)).
+    /// [`ClientState::stopped`](super::super::ClientState::stopped)).
     pub fn on_credentials(
         &mut self,
         attempt: AttemptId,

@@ -1,7 +1,7 @@
 //! The endpoint URLs of an attempt: the base URL with the client id, codec and credentials.
 
 use super::ClientCore;
-use crate::Transport;
+use crate::transport::Transport;
 
 impl ClientCore {
     /// The URL of Ajax polls and sends (`POST`).

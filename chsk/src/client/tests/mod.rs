@@ -19,7 +19,7 @@ use crate::{
     codec::{Codec, Payload},
     error::CbError,
     protocol::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind},
-    Transport,
+    transport::Transport,
 };
 
 const fn ms(n: u64) -> Duration {

@@ -158,8 +158,8 @@ fn inconsistent(key: &StreamKey, what: String) -> HistoryError {
 mod tests {
     use std::future::{ready, Future};
 
+    use super::super::Unrecoverable;
     use super::*;
-    use crate::server::history::Unrecoverable;
 
     /// A store that is not a `MemoryHistory` (so it goes through `DynHistory`), which can be
     /// told to drop the first event of every replay: a broken store.
