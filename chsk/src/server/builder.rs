@@ -97,7 +97,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
         self
     }
 
-    /// Timings (keep-alive, poll timeout, batching windows, grace periods).
+    /// Timings (keep-alive, poll timeout, how long pushes may be coalesced, grace periods).
     pub fn timings(mut self, timings: Timings) -> Self {
         self.timings = timings;
         self

@@ -157,7 +157,7 @@ impl Server {
         })
     }
 
-    /// Pushes `event` to every client of user `uid` (batched); returns how many connections it
+    /// Pushes `event` to every client of user `uid` (coalesced: see the module's Delivery section); returns how many connections it
     /// will reach.
     ///
     /// `Ok(n)`: `n` connections matched the target when the push was made, and the event is
