@@ -157,8 +157,9 @@ impl Server {
         })
     }
 
-    /// Pushes `event` to every client of user `uid` (coalesced: see the module's Delivery section); returns how many connections it
-    /// will reach.
+    /// Pushes `event` to every client of user `uid` (coalesced with other pushes only while a
+    /// write is in flight: see the [module's Delivery section](super#delivery)); returns how
+    /// many connections it will reach.
     ///
     /// `Ok(n)`: `n` connections matched the target when the push was made, and the event is
     /// in their batch; `Ok(0)` when the user has none (counted in
