@@ -5,13 +5,14 @@
 //! receiving side ([`Inbox`]) goes away, whatever is still queued is counted as dropped, with
 //! the reason the connection closed.
 
-use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Arc, Mutex,
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, MutexGuard},
+    task::{Poll, Waker},
 };
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::metrics::{Cause, Counters};
 use crate::protocol::EventFrame;
@@ -54,19 +55,54 @@ pub(crate) enum QueueError {
     Closed,
 }
 
-/// What both sides share: the queued bytes and why the connection closed.
+/// What both sides share: the queue itself, the queued bytes and why the connection closed.
+///
+/// The queue is a `VecDeque` under a mutex: it allocates nothing until the first item and
+/// gives its memory back once drained after a burst, so an idle connection's queue costs only
+/// this struct (a `tokio::sync::mpsc` channel allocates its first block of 32 slots, about
+/// 2 KiB, when it is made).
 #[derive(Debug)]
 struct Shared {
-    bytes: AtomicUsize,
+    queue: Mutex<Queue>,
     max_bytes: usize,
     cause: Mutex<Option<Cause>>,
     counters: Arc<Counters>,
 }
 
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Outgoing>,
+    /// At most this many items.
+    capacity: usize,
+    /// Bytes of the queued items (and of a put-back one).
+    bytes: usize,
+    /// No more items are accepted: the inbox was closed, or the mailbox dropped.
+    closed: bool,
+    /// The inbox waiting in [`Inbox::recv`].
+    waker: Option<Waker>,
+}
+
+/// Items a drained queue may keep room for; beyond it, the room a burst grew goes back.
+const KEEP_ROOM: usize = 16;
+
 impl Shared {
-    fn taken(&self, item: &Outgoing) {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next queued item, its bytes no longer counted as queued.
+    fn pop(&self, q: &mut Queue) -> Option<Outgoing> {
+        let item = q.items.pop_front()?;
+        if q.items.is_empty() && q.items.capacity() > KEEP_ROOM {
+            q.items = VecDeque::new();
+        }
+        self.taken(q, &item);
+        Some(item)
+    }
+
+    fn taken(&self, q: &mut Queue, item: &Outgoing) {
         let n = item.bytes.len();
-        self.bytes.fetch_sub(n, Ordering::AcqRel);
+        q.bytes -= n;
         Counters::sub(&self.counters.queued_bytes, n as u64);
     }
 }
@@ -74,63 +110,58 @@ impl Shared {
 /// The sending side of a connection's queue (the receiving side belongs to the transport).
 #[derive(Debug)]
 pub(crate) struct Mailbox {
-    tx: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
 }
 
 /// The receiving side. Dropping it counts what is still queued as dropped.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    rx: mpsc::Receiver<Outgoing>,
     /// An item taken but put back (an Ajax poll's response was full).
     peeked: Option<Outgoing>,
     shared: Arc<Shared>,
 }
 
 impl Mailbox {
-    /// A queue holding at most `capacity` items and `max_bytes` bytes (tokio allocates its
-    /// blocks lazily).
+    /// A queue holding at most `capacity` items and `max_bytes` bytes; it allocates nothing
+    /// until the first item.
     pub(crate) fn new(capacity: usize, max_bytes: usize, counters: Arc<Counters>) -> (Self, Inbox) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
         let shared = Arc::new(Shared {
-            bytes: AtomicUsize::new(0),
+            queue: Mutex::new(Queue {
+                capacity: capacity.max(1),
+                ..Queue::default()
+            }),
             max_bytes,
             cause: Mutex::new(None),
             counters,
         });
         let inbox = Inbox {
-            rx,
             peeked: None,
             shared: shared.clone(),
         };
-        (Self { tx, shared }, inbox)
+        (Self { shared }, inbox)
     }
 
     pub(crate) fn push(&self, item: Outgoing) -> Result<(), QueueError> {
         let n = item.bytes.len();
-        let queued = self.shared.bytes.load(Ordering::Acquire);
-        // One frame is always accepted into an empty queue, whatever its size.
-        if queued > 0 && queued.saturating_add(n) > self.shared.max_bytes {
-            return Err(if self.tx.is_closed() {
-                QueueError::Closed
-            } else {
-                QueueError::Full
-            });
-        }
-        self.shared.bytes.fetch_add(n, Ordering::AcqRel);
-        match self.tx.try_send(item) {
-            Ok(()) => {
-                Counters::add(&self.shared.counters.queued_bytes, n as u64);
-                Ok(())
+        let waker = {
+            let mut q = self.shared.lock();
+            if q.closed {
+                return Err(QueueError::Closed);
             }
-            Err(e) => {
-                self.shared.bytes.fetch_sub(n, Ordering::AcqRel);
-                Err(match e {
-                    mpsc::error::TrySendError::Full(_) => QueueError::Full,
-                    mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
-                })
+            // One frame is always accepted into an empty queue, whatever its size.
+            let over_bytes = q.bytes > 0 && q.bytes.saturating_add(n) > self.shared.max_bytes;
+            if over_bytes || q.items.len() >= q.capacity {
+                return Err(QueueError::Full);
             }
+            q.items.push_back(item);
+            q.bytes += n;
+            Counters::add(&self.shared.counters.queued_bytes, n as u64);
+            q.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
         }
+        Ok(())
     }
 
     /// Records why the connection closes; what is still queued when the inbox goes away is
@@ -142,28 +173,60 @@ impl Mailbox {
 
     /// Bytes queued now.
     pub(crate) fn queued_bytes(&self) -> usize {
-        self.shared.bytes.load(Ordering::Acquire)
+        self.shared.lock().bytes
+    }
+}
+
+impl Drop for Mailbox {
+    /// The inbox sees the end of the queue once it has taken what is in it.
+    fn drop(&mut self) {
+        let waker = {
+            let mut q = self.shared.lock();
+            q.closed = true;
+            q.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
 impl Inbox {
-    /// The next item, waiting for one.
+    /// The next item, waiting for one; `None` once the queue is closed and empty. Cancel-safe:
+    /// an item is taken only when it is returned.
     pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
-        let item = match self.peeked.take() {
-            Some(item) => Some(item),
-            None => self.rx.recv().await,
-        }?;
-        self.shared.taken(&item);
-        Some(item)
+        if let Some(item) = self.take_peeked() {
+            return Some(item);
+        }
+        std::future::poll_fn(|cx| {
+            let mut q = self.shared.lock();
+            if let Some(item) = self.shared.pop(&mut q) {
+                return Poll::Ready(Some(item));
+            }
+            if q.closed {
+                return Poll::Ready(None);
+            }
+            match &mut q.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The next item, if one is queued.
     pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
-        let item = match self.peeked.take() {
-            Some(item) => item,
-            None => self.rx.try_recv().ok()?,
-        };
-        self.shared.taken(&item);
+        if let Some(item) = self.take_peeked() {
+            return Some(item);
+        }
+        let mut q = self.shared.lock();
+        self.shared.pop(&mut q)
+    }
+
+    fn take_peeked(&mut self) -> Option<Outgoing> {
+        let item = self.peeked.take()?;
+        self.shared.taken(&mut self.shared.lock(), &item);
         Some(item)
     }
 
@@ -171,7 +234,7 @@ impl Inbox {
     /// it comes out first again.
     pub(crate) fn put_back(&mut self, item: Outgoing) {
         let n = item.bytes.len();
-        self.shared.bytes.fetch_add(n, Ordering::AcqRel);
+        self.shared.lock().bytes += n;
         Counters::add(&self.shared.counters.queued_bytes, n as u64);
         self.peeked = Some(item);
     }
@@ -179,7 +242,7 @@ impl Inbox {
     /// Refuses new items and counts the queued ones as dropped for `cause` (or for the cause
     /// recorded with [`Mailbox::set_cause`], which wins).
     pub(crate) fn close(&mut self, cause: Cause) {
-        self.rx.close();
+        self.shared.lock().closed = true;
         let cause = *self
             .shared
             .cause
