@@ -4,7 +4,10 @@
 
 use std::{fmt, pin::pin, sync::Arc};
 
-use futures::{stream::FuturesUnordered, FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures::{
+    stream::{FuturesUnordered, SplitSink, SplitStream},
+    Future, FutureExt, Sink, SinkExt, Stream, StreamExt,
+};
 use tokio::time::{sleep_until, Instant};
 
 use super::{
@@ -74,8 +77,28 @@ impl Server {
     /// Every write has a deadline ([`Timings::write_timeout`](super::Timings::write_timeout));
     /// a peer that stops reading is closed and freed within it. Every push handed to this
     /// connection is counted as written or dropped (see [`Metrics`](super::Metrics)).
-    pub async fn serve_ws<T, E>(&self, accepted: Accepted, socket: T)
+    pub fn serve_ws<T, E>(
+        &self,
+        accepted: Accepted,
+        socket: T,
+    ) -> impl Future<Output = ()> + use<'_, T, E>
     where
+        T: Stream<Item = Result<WsMessage, E>> + Sink<WsMessage> + Send + 'static,
+        E: fmt::Display,
+    {
+        // Split before the future is made: the socket then lives once, in the halves' shared
+        // allocation, and not also in an argument slot the future keeps for its whole life.
+        let (sink, stream) = socket.split();
+        self.serve_split(accepted, sink, stream)
+    }
+
+    /// [`serve_ws`](Self::serve_ws) on the split socket.
+    async fn serve_split<T, E>(
+        &self,
+        accepted: Accepted,
+        sink: SplitSink<T, WsMessage>,
+        stream: SplitStream<T>,
+    ) where
         T: Stream<Item = Result<WsMessage, E>> + Sink<WsMessage> + Send + 'static,
         E: fmt::Display,
     {
@@ -90,7 +113,6 @@ impl Server {
         };
         let (conn, rx) = Conn::new(info, &inner.config.limits, &inner.counters);
         let Some(mut rx) = rx else { return };
-        let (sink, stream) = socket.split();
         let mut stream = pin!(stream);
         let mut out = Writer::new(sink, codec, &conn, inner.config.timings.write_timeout);
         let handshake = match inner.open(&conn, true) {
