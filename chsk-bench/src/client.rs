@@ -59,8 +59,15 @@ pub fn ws_path(proto: Proto, client: usize, user: &str, push: bool) -> String {
         Proto::Raw if push => "/push".into(),
         Proto::Raw => "/echo".into(),
         Proto::Sio => "/socket.io/?EIO=4&transport=websocket".into(),
+        Proto::Chsk if anonymous() => format!("/chsk?client-id=c{client}"),
         Proto::Chsk => format!("/chsk?client-id=c{client}&uid={user}"),
     }
+}
+
+/// `CHSK_BENCH_ANON=1`: chsk clients connect without a user id (anonymous), e.g. to measure
+/// the idle cost of anonymous connections; the fan-out scenarios need user ids.
+fn anonymous() -> bool {
+    std::env::var_os("CHSK_BENCH_ANON").is_some_and(|v| v == "1")
 }
 
 /// Opens a WebSocket and completes the protocol's handshake (sio: `0{…}` → `40` → `40{…}`;
