@@ -65,7 +65,8 @@ pub(crate) struct Conn {
     /// Wakes the transport when a close is requested (a `Notify`: far smaller than a `watch`).
     close_notify: Notify,
     closing: AtomicBool,
-    pub(crate) ajax: Option<AjaxState>,
+    /// Boxed: a WebSocket connection does not carry room for it.
+    pub(crate) ajax: Option<Box<AjaxState>>,
     pub(crate) limiter: Option<Mutex<Bucket>>,
     counters: Arc<Counters>,
 }
@@ -102,7 +103,7 @@ impl Conn {
                 last_poll_end: Mutex::new(Instant::now()),
                 reaper: AtomicBool::new(false),
             };
-            (Some(state), None)
+            (Some(Box::new(state)), None)
         } else {
             (None, Some(rx))
         };

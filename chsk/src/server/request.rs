@@ -76,6 +76,10 @@ impl HandshakeRequest {
             }
         }
         self.parts.headers = headers;
+        if self.parts.extensions.is_empty() {
+            // The server's map (hyper's, emptied of its upgrade handle) would stay allocated.
+            self.parts.extensions = http::Extensions::new();
+        }
         self.query.shrink_to_fit();
         self.kept = kept
             + self
