@@ -4,6 +4,9 @@
 //! - `GET` without: an Ajax handshake or long-poll;
 //! - `POST`: an Ajax send.
 //!
+//! WebSocket buffer sizes are [`WsOptions`] (small by default: an idle connection's memory is
+//! mostly its read buffer), set with [`routes_with`].
+//!
 //! Every check (client id, codec, reject hook, CSRF, origin, authorization, connections per
 //! user) runs in chsk before any state exists; this crate only converts types.
 //!
@@ -18,4 +21,4 @@
 mod router;
 mod ws;
 
-pub use router::routes;
+pub use router::{routes, routes_with, WsOptions};

@@ -11,14 +11,58 @@ use axum::{
 use chsk::server::{mount::HttpResponse, HandshakeRequest, Rejection, Server};
 use http::StatusCode;
 
-/// The WebSocket read buffer: small, so idle connections stay cheap.
-const READ_BUFFER: usize = 4 * 1024;
-/// Written frames accumulate up to this size before they go to the socket (each burst ends
-/// with a flush anyway).
-const WRITE_BUFFER: usize = 8 * 1024;
+/// Buffer sizes of the WebSocket connections the routes accept (tungstenite's, set through
+/// axum's [`WebSocketUpgrade`]). Every open connection holds its read buffer for its whole
+/// life, so the read buffer is what an idle connection costs most.
+///
+/// | option | default | axum's default | |
+/// |---|---|---|---|
+/// | [`read_buffer_size`](Self::read_buffer_size) | 4 KiB | 128 KiB | allocated at the upgrade, kept while the connection is open; a larger message grows it |
+/// | [`write_buffer_size`](Self::write_buffer_size) | 8 KiB | 128 KiB | written frames gather up to this size before a write to the socket (chsk flushes at the end of every burst anyway); grows only as frames are written |
+///
+/// ```no_run
+/// # fn f(server: chsk::Server) {
+/// let options = chsk_axum::WsOptions::default().read_buffer_size(2 * 1024);
+/// let app: axum::Router = axum::Router::new().nest("/chsk", chsk_axum::routes_with(server, options));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsOptions {
+    read_buffer_size: usize,
+    write_buffer_size: usize,
+}
+
+impl Default for WsOptions {
+    fn default() -> Self {
+        Self {
+            read_buffer_size: 4 * 1024,
+            write_buffer_size: 8 * 1024,
+        }
+    }
+}
+
+impl WsOptions {
+    /// The read buffer of each connection, bytes (default 4 KiB). It is the largest read from
+    /// the socket at a time: a larger buffer costs every connection memory, a smaller one
+    /// costs more reads for large messages.
+    #[must_use]
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+
+    /// How many bytes of written frames gather before they are written to the socket (default
+    /// 8 KiB); the end of each burst of frames is written at once whatever its size.
+    #[must_use]
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+}
 
 /// The chsk routes for `server`, at `/` of the returned router: nest it under any path
-/// (`Router::new().nest("/chsk", routes(server))`), with any router state.
+/// (`Router::new().nest("/chsk", routes(server))`), with any router state. The WebSocket
+/// buffers have their [`WsOptions`] defaults; [`routes_with`] sets them.
 ///
 /// ```no_run
 /// # fn f(server: chsk::Server) {
@@ -30,12 +74,27 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// # }
 /// ```
 pub fn routes<S: Clone + Send + Sync + 'static>(server: Server) -> Router<S> {
-    Router::new()
-        .route("/", get(on_get).post(on_post))
-        .with_state(server)
+    routes_with(server, WsOptions::default())
 }
 
-async fn on_get(State(server): State<Server>, request: Request) -> Response {
+/// [`routes`] with the WebSocket buffer sizes of `options`.
+pub fn routes_with<S: Clone + Send + Sync + 'static>(
+    server: Server,
+    options: WsOptions,
+) -> Router<S> {
+    Router::new()
+        .route("/", get(on_get).post(on_post))
+        .with_state(Routes { server, options })
+}
+
+/// The routes' state.
+#[derive(Clone)]
+struct Routes {
+    server: Server,
+    options: WsOptions,
+}
+
+async fn on_get(State(Routes { server, options }): State<Routes>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let upgrade = parts
         .headers
@@ -57,8 +116,8 @@ async fn on_get(State(server): State<Server>, request: Request) -> Response {
     // larger ones are cut by tungstenite before they are buffered whole.
     let max = server.limits().max_frame_bytes;
     let cap = max.saturating_mul(2).max(max.saturating_add(64 * 1024));
-    ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
+    ws.read_buffer_size(options.read_buffer_size)
+        .write_buffer_size(options.write_buffer_size)
         .max_message_size(cap)
         .max_frame_size(cap)
         .on_upgrade(move |socket| async move {
@@ -66,7 +125,7 @@ async fn on_get(State(server): State<Server>, request: Request) -> Response {
         })
 }
 
-async fn on_post(State(server): State<Server>, request: Request) -> Response {
+async fn on_post(State(Routes { server, .. }): State<Routes>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let max = server.limits().max_frame_bytes;
     let body = match read_body(body, max).await {
