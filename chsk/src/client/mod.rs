@@ -89,6 +89,9 @@
 //! - **Incoming frames** ([`ClientOptions::max_frame_bytes`], default
 //!   [`DEFAULT_MAX_FRAME_BYTES`], 16 MiB): a larger frame closes the connection with
 //!   [`CloseReason::FrameTooLarge`]; the client reconnects with backoff.
+//! - **WebSocket read buffer** (native client: [`ClientOptions::ws_read_buffer`], default
+//!   [`DEFAULT_WS_READ_BUFFER`], 8 KiB; tungstenite's own is 128 KiB): held while the socket
+//!   is open; a larger message grows it to its size.
 //! - **Server errors**: a WebSocket `Error` frame, or a `4xx`/`5xx` answer (other than
 //!   `401`/`403`/`504`) to an Ajax `POST`, is a [`ServerError`] on [`Client::server_errors`]
 //!   and in [`ClientMetrics`]; the connection stays open.
@@ -122,7 +125,8 @@ pub use backoff::{Backoff, BackoffOptions};
 pub use credentials::{Credentials, CredentialsProvider, CredentialsRequest};
 pub use handle::Client;
 pub use options::{
-    ClientOptions, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER, DEFAULT_SEND_BUFFER,
+    ClientOptions, TransportMode, DEFAULT_MAX_FRAME_BYTES, DEFAULT_PUSH_BUFFER,
+    DEFAULT_SEND_BUFFER, DEFAULT_WS_READ_BUFFER,
 };
 pub use state::{
     ClientMetrics, ClientState, CloseReason, LastClose, Refusal, ServerError, StateChange,

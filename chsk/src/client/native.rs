@@ -26,7 +26,7 @@ use super::{
         parse_retry_after, ClientIo, HttpAnswer, HttpError, HttpMethod, HttpRequest,
         TransportClosed, WsConnection, WsEvent, WsOpenError,
     },
-    options::ClientOptions,
+    options::{ClientOptions, DEFAULT_WS_READ_BUFFER},
     state::ClientState,
 };
 use crate::{error::CbError, event::Event};
@@ -37,15 +37,38 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 ///
 /// `Client::connect` uses it; it is public for [`Client::with_io`] (e.g. to drive the client
 /// from a runtime of your own choosing, or to wrap it).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NativeIo {
     http: reqwest::Client,
+    ws_read_buffer: usize,
+}
+
+impl Default for NativeIo {
+    fn default() -> Self {
+        Self {
+            http: reqwest::Client::default(),
+            ws_read_buffer: DEFAULT_WS_READ_BUFFER,
+        }
+    }
 }
 
 impl NativeIo {
-    /// A new IO with its own HTTP connection pool.
+    /// A new IO with its own HTTP connection pool and an 8 KiB WebSocket read buffer.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The WebSocket read buffer of the sockets it opens, in bytes (see
+    /// [`ClientOptions::ws_read_buffer`]; [`Client::connect`] sets it from there).
+    ///
+    /// ```
+    /// let io = chsk::client::runtime::NativeIo::new().ws_read_buffer(16 * 1024);
+    /// # let _ = io;
+    /// ```
+    #[must_use]
+    pub fn ws_read_buffer(mut self, bytes: usize) -> Self {
+        self.ws_read_buffer = bytes;
+        self
     }
 }
 
@@ -61,8 +84,10 @@ impl ClientIo for NativeIo {
 
     fn connect_ws(&self, url: &str, binary: bool, max_message_bytes: usize) -> Self::Connect {
         let url = url.to_string();
+        let read_buffer = self.ws_read_buffer;
         Box::pin(async move {
             let config = WebSocketConfig::default()
+                .read_buffer_size(read_buffer)
                 .max_message_size(Some(max_message_bytes))
                 .max_frame_size(Some(max_message_bytes));
             let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
@@ -223,7 +248,8 @@ impl<E: Event, P: Event> Client<E, P> {
     ///
     /// `url_base` is the absolute endpoint, e.g. `http://127.0.0.1:3000/chsk`.
     pub fn connect(url_base: &str, options: ClientOptions) -> Self {
-        spawned(Self::with_io(url_base, options, NativeIo::new()))
+        let io = NativeIo::new().ws_read_buffer(options.ws_read_buffer);
+        spawned(Self::with_io(url_base, options, io))
     }
 
     /// [`connect`](Self::connect) with a credentials provider, asked before every connection
@@ -254,10 +280,11 @@ impl<E: Event, P: Event> Client<E, P> {
         C: CredentialsProvider + Send + Sync,
         C::Future: Send,
     {
+        let io = NativeIo::new().ws_read_buffer(options.ws_read_buffer);
         spawned(Self::with_io_and_credentials(
             url_base,
             options,
-            NativeIo::new(),
+            io,
             credentials,
         ))
     }

@@ -12,6 +12,9 @@ pub const DEFAULT_PUSH_BUFFER: usize = 1024;
 /// The default of [`ClientOptions::max_frame_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 << 20;
 
+/// The default [`ClientOptions::ws_read_buffer`]: 8 KiB.
+pub const DEFAULT_WS_READ_BUFFER: usize = 8 << 10;
+
 /// Which transport the client tries; the one in use is
 /// [`ClientState::transport`](super::ClientState::transport) (a [`Transport`](crate::transport::Transport)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -100,6 +103,11 @@ pub struct ClientOptions {
     /// smaller, limit). The native client enforces it in the WebSocket reader (a larger
     /// message is never buffered whole); the browser checks each message's length.
     pub max_frame_bytes: usize,
+    /// The native client's WebSocket read buffer, in bytes (default 8 KiB; tungstenite's own
+    /// default is 128 KiB). It is allocated when the socket opens and kept while it is open; it
+    /// is also the most one read from the socket takes, so a larger message takes several reads
+    /// (and grows the buffer to its size). The browser client has no such buffer and ignores it.
+    pub ws_read_buffer: usize,
 }
 
 impl Default for ClientOptions {
@@ -118,6 +126,7 @@ impl Default for ClientOptions {
             send_buffer: Some(DEFAULT_SEND_BUFFER),
             push_buffer: DEFAULT_PUSH_BUFFER,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            ws_read_buffer: DEFAULT_WS_READ_BUFFER,
         }
     }
 }
