@@ -292,6 +292,37 @@ mod tests {
     }
 
     #[test]
+    fn a_drained_queue_gives_back_its_room() {
+        let counters = Arc::new(Counters::default());
+        let (mb, mut inbox) = Mailbox::new(1024, 1 << 20, counters);
+        assert_eq!(
+            mb.shared.lock().items.capacity(),
+            0,
+            "nothing allocated at rest"
+        );
+        for _ in 0..100 {
+            mb.push(item(1, 1)).expect("queued");
+        }
+        while inbox.try_recv().is_some() {}
+        assert_eq!(mb.shared.lock().items.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn recv_waits_for_an_item_and_ends_with_the_mailbox() {
+        let counters = Arc::new(Counters::default());
+        let (mb, mut inbox) = Mailbox::new(8, 1 << 20, counters);
+        let waiting = tokio::spawn(async move {
+            let first = inbox.recv().await.map(|i| i.pushes);
+            let end = inbox.recv().await.map(|i| i.pushes);
+            (first, end)
+        });
+        tokio::task::yield_now().await;
+        mb.push(item(3, 7)).expect("queued");
+        drop(mb);
+        assert_eq!(waiting.await.expect("joined"), (Some(7), None));
+    }
+
+    #[test]
     fn dropping_the_inbox_counts_what_was_queued() {
         let counters = Arc::new(Counters::default());
         let (mb, inbox) = Mailbox::new(8, 1 << 20, counters.clone());
