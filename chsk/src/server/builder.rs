@@ -5,13 +5,13 @@ use std::{fmt, marker::PhantomData, sync::Arc};
 use serde::Serialize;
 
 use super::{
-    adapter::{Adapter, LocalAdapter},
+    adapter::LocalAdapter,
     dispatch::{ErasedHandler, Table, Wrap},
     handler::{Handler, IntoHandler},
     options::{AllowedOrigins, Limits, Timings},
     request::HandshakeRequest,
     security::{Csrf, Rejection, RequestFn, Security, UserIdFn},
-    HandshakeDataFn, Server,
+    shared::{Adapter, HandshakeDataFn, Server},
 };
 use crate::{
     codec::Codec,
@@ -52,6 +52,14 @@ impl<E, S> fmt::Debug for ServerBuilder<E, S> {
             .field("timings", &self.timings)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Starts building a server around the application state `S`; `E` (the client → server
+    /// event enum) is inferred from the handlers.
+    pub fn builder<E: Event, S: Send + Sync + 'static>(state: S) -> ServerBuilder<E, S> {
+        ServerBuilder::new(state)
     }
 }
 
@@ -185,7 +193,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
     }
 
     /// Headers of the opening request that a connection keeps for its lifetime, for handlers
-    /// to read with [`Ctx::request`](super::Ctx::request) (default: none; at most
+    /// to read with [`Ctx::request`](super::handler::Ctx::request) (default: none; at most
     /// [`Limits::max_kept_request_bytes`] of URI and headers). The hooks (`user_id`,
     /// `csrf_token`, `authorize`, `reject`, `handshake_data`) always see every header; so do
     /// the handlers of an Ajax `POST`, which get the request that carried the event.
@@ -259,7 +267,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
             reject: self.reject,
             warned_csrf: Default::default(),
         };
-        Server::from_config(super::Config {
+        Server::from_config(super::shared::Config {
             codec: self.codec,
             timings: self.timings,
             limits: self.limits,

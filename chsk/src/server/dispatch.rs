@@ -13,41 +13,15 @@ use serde::Serialize;
 
 use super::{
     conn::ConnInfo,
-    handler::{BoxFuture, Ctx, Handler},
-    Server,
+    handler::{Ctx, Handler},
+    shared::{BadEvent, BoxFuture, Dispatch, HandlerResult, Server},
 };
 use crate::{
-    codec::{Codec, Payload},
+    codec::Codec,
     error::DecodeError,
     event::{Event, Variant},
     protocol::{EventFrame, ReplyError, ReplyErrorKind},
 };
-
-/// What a handler call produced: the encoded output, or the error reply for the client (kind
-/// [`Handler`](ReplyErrorKind::Handler) when it panicked, [`Server`](ReplyErrorKind::Server)
-/// when its output could not be encoded).
-pub(crate) type HandlerResult = Result<Payload, ReplyError>;
-
-/// Why an event could not be handed to a handler: an error reply of kind
-/// [`UnknownEvent`](ReplyErrorKind::UnknownEvent) or [`BadPayload`](ReplyErrorKind::BadPayload).
-#[derive(Debug)]
-pub(crate) struct BadEvent(pub(crate) ReplyError);
-
-/// The erased dispatch table.
-pub(crate) trait Dispatch: Send + Sync + 'static {
-    /// The event enum's `TypeId`, so typed local calls can check it.
-    fn event_type(&self) -> TypeId;
-    /// The event enum's name.
-    fn event_name(&self) -> &'static str;
-    /// Decodes the event and starts its handler; the future never panics (a panicking handler
-    /// becomes `Err`).
-    fn dispatch(
-        &self,
-        server: &Server,
-        info: Arc<ConnInfo>,
-        event: &EventFrame,
-    ) -> Result<BoxFuture<HandlerResult>, BadEvent>;
-}
 
 /// A handler with its variant erased.
 pub(crate) trait ErasedHandler<E, S>: Send + Sync + 'static {

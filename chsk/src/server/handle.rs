@@ -1,80 +1,27 @@
 //! The [`Server`] handle: push, presence, metrics and in-process calls.
 
-use std::{fmt, sync::Arc};
+use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    adapter::{Adapter, LocalNode, NodeHandle},
-    builder::ServerBuilder,
     conn::{ConnIds, ConnInfo},
-    dispatch::{Dispatch, HandlerResult},
     metrics::{Counters, Metrics},
     options::{Limits, Timings},
     presence::{ConnectedUids, Presence, PresenceEvent},
     push::{Batcher, Flush, PushError, Target},
     registry::Registry,
     request::HandshakeRequest,
-    security::{Rejection, Security, UserIdFn},
+    security::Rejection,
+    shared::{Config, HandlerResult, Inner, LocalNode, NodeHandle, Server},
 };
 use crate::{
     codec::{Codec, Payload},
-    error::{CbError, CodecError},
+    error::CbError,
     event::{Event, Request},
     protocol::{EventFrame, ReplyError, ReplyErrorKind},
     transport::Transport,
 };
-
-/// Computes handshake data: request, user id, codec.
-pub(crate) type HandshakeDataFn = Box<
-    dyn Fn(&HandshakeRequest, Option<&str>, Codec) -> Result<Option<Payload>, CodecError>
-        + Send
-        + Sync,
->;
-
-/// What the builder decided: fixed for the server's life.
-pub(crate) struct Config {
-    pub(crate) codec: Codec,
-    pub(crate) timings: Timings,
-    pub(crate) limits: Limits,
-    pub(crate) security: Security,
-    pub(crate) user_id: Option<UserIdFn>,
-    pub(crate) handshake_data: Option<HandshakeDataFn>,
-    pub(crate) dispatch: Box<dyn Dispatch>,
-    pub(crate) adapter: Box<dyn Adapter>,
-    pub(crate) keep_headers: Vec<http::HeaderName>,
-}
-
-/// The server's shared state: its configuration and what its connections share.
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) registry: Registry,
-    pub(crate) presence: Presence,
-    pub(crate) counters: Arc<Counters>,
-    pub(crate) conn_ids: ConnIds,
-    pub(crate) ws_batcher: Batcher,
-    pub(crate) ajax_batcher: Batcher,
-}
-
-/// The server: a cheap-to-clone handle (an `Arc` inside), not generic over the event type.
-///
-/// Build it with [`Server::builder`], mount it with `chsk_axum::routes(server)`, and push with
-/// [`send_to_user`](Self::send_to_user) and friends. Pushes and presence need a tokio runtime.
-#[derive(Clone)]
-pub struct Server {
-    pub(crate) inner: Arc<Inner>,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("events", &self.inner.config.dispatch.event_name())
-            .field("codec", &self.inner.config.codec)
-            .field("timings", &self.inner.config.timings)
-            .field("limits", &self.inner.config.limits)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A request that passed every check and may open a WebSocket (see [`Server::accept`]).
 #[derive(Debug)]
@@ -97,12 +44,6 @@ impl Accepted {
 }
 
 impl Server {
-    /// Starts building a server around the application state `S`; `E` (the client → server
-    /// event enum) is inferred from the handlers.
-    pub fn builder<E: Event, S: Send + Sync + 'static>(state: S) -> ServerBuilder<E, S> {
-        ServerBuilder::new(state)
-    }
-
     pub(crate) fn from_config(config: Config) -> Self {
         let ws_batcher = Batcher::new(Transport::Ws, config.timings.send_buf_ws);
         let ajax_batcher = Batcher::new(Transport::Ajax, config.timings.send_buf_ajax);
@@ -344,7 +285,7 @@ impl Server {
         &self,
         info: Arc<ConnInfo>,
         frame: &EventFrame,
-    ) -> Result<super::handler::BoxFuture<HandlerResult>, ReplyError> {
+    ) -> Result<super::shared::BoxFuture<HandlerResult>, ReplyError> {
         self.inner
             .config
             .dispatch

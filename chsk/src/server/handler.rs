@@ -1,12 +1,11 @@
 //! Handlers: the target of `#[chsk::handler]`, and the [`Ctx`] every handler gets.
 
-use std::{fmt, future::Future, pin::Pin, sync::Arc};
+use std::{fmt, sync::Arc};
 
-use super::{ConnId, HandshakeRequest, Server};
+use super::{conn::ConnId, request::HandshakeRequest, shared::Server};
 use crate::{__private::HandlerToken, event::Variant, transport::Transport};
 
-/// A boxed, sendable future (the return type of [`Handler::call`]).
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub use super::shared::BoxFuture;
 
 /// The context a handler gets: who sent the event, the app state, and a handle to push.
 ///
@@ -40,7 +39,7 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// # fn main() {}
 /// ```
 pub struct Ctx<S> {
-    info: Arc<super::ConnInfo>,
+    info: Arc<super::conn::ConnInfo>,
     state: Arc<S>,
     server: Server,
 }
@@ -67,7 +66,7 @@ impl<S> fmt::Debug for Ctx<S> {
 }
 
 impl<S> Ctx<S> {
-    pub(crate) fn new(info: Arc<super::ConnInfo>, state: Arc<S>, server: Server) -> Self {
+    pub(crate) fn new(info: Arc<super::conn::ConnInfo>, state: Arc<S>, server: Server) -> Self {
         Self {
             info,
             state,
@@ -136,7 +135,7 @@ pub trait Handler<S>: Send + Sync + 'static {
     ) -> BoxFuture<<Self::Variant as Variant>::Output>;
 }
 
-/// What [`ServerBuilder::handler`](super::ServerBuilder::handler) takes: the function
+/// What [`ServerBuilder::handler`](super::builder::ServerBuilder::handler) takes: the function
 /// `#[chsk::handler]` generates under the handler's name.
 ///
 /// `#[chsk::handler(ChatEvent::History)] async fn history(..)` becomes a plain
@@ -207,7 +206,7 @@ where
 /// the same parameters, context first, and has the function's visibility).
 ///
 /// To test a handler through decoding, dispatch and encoding instead, with a context, use
-/// [`Server::call_local`](super::Server::call_local).
+/// [`Server::call_local`](super::shared::Server::call_local).
 ///
 /// ```
 /// #[chsk::events(ns = "app")]

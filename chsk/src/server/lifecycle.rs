@@ -5,17 +5,45 @@ use std::{sync::Arc, time::Duration};
 
 use super::{
     conn::Conn,
-    handle::Inner,
     metrics::{Cause, Counters},
-    push::{Batcher, Flush, PushError, Target},
+    options::Limits,
+    push::{Batcher, Flush, Node, PushError, Target},
     registry::TooMany,
     request::HandshakeRequest,
     security::Rejection,
+    shared::Inner,
 };
 use crate::{
+    codec::Codec,
     protocol::{EventFrame, Frame, Handshake},
     transport::Transport,
 };
+
+impl Node for Inner {
+    fn batcher(&self, transport: Transport) -> &Batcher {
+        Inner::batcher(self, transport)
+    }
+
+    fn targets(&self, target: &Target, transport: Transport) -> Vec<Arc<Conn>> {
+        self.registry.targets(target, transport)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn codec(&self) -> Codec {
+        self.config.codec
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    fn drop_conn(self: &Arc<Self>, conn: &Arc<Conn>) {
+        Inner::drop_conn(self, conn);
+    }
+}
 
 impl Inner {
     /// What a connection keeps of its opening request (see `ServerBuilder::keep_headers`).

@@ -143,6 +143,7 @@ mod push;
 mod registry;
 mod request;
 mod security;
+mod shared;
 mod socket;
 #[cfg(feature = "test-util")]
 mod testing;
@@ -150,7 +151,6 @@ mod ws;
 
 pub use builder::ServerBuilder;
 pub use conn::ConnId;
-pub use handle::Server;
 #[doc(no_inline)]
 pub use handler::{Ctx, Handler};
 pub use metrics::Metrics;
@@ -159,8 +159,6 @@ pub use presence::{ConnectedUids, PresenceEvent};
 pub use push::{Flush, PushError, Target};
 pub use request::HandshakeRequest;
 pub use security::Rejection;
+pub use shared::Server;
 #[cfg(feature = "test-util")]
 pub use testing::{MemAjax, MemClient, MemRequest};
-
-pub(crate) use conn::ConnInfo;
-pub(crate) use handle::{Config, HandshakeDataFn, Inner};

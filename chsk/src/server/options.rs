@@ -28,7 +28,7 @@ pub struct Timings {
     /// once. Only while that frame is still being written (a burst, a slow socket) do further
     /// pushes to the target gather into one frame, sent as soon as the write completes, and
     /// after this long at the latest (so a stalled recipient delays the others of a broadcast
-    /// by at most this). Zero sends every push at once, as [`Flush::Now`](super::Flush::Now)
+    /// by at most this). Zero sends every push at once, as [`Flush::Now`](super::push::Flush::Now)
     /// does: one frame and one encode per push.
     pub send_buf_ws: Duration,
     /// The longest a push to Ajax clients is held for coalescing (default 100 ms). As
@@ -88,7 +88,7 @@ pub struct RateLimit {
 /// | handlers running for one connection | `max_in_flight` calls; on a WebSocket also `max_in_flight_bytes` of their frames |
 /// | connections of one user | `max_conns_per_user` |
 /// | Ajax client states, all users | `max_ajax_clients` |
-/// | kept of the request that opened a connection | the headers named with [`ServerBuilder::keep_headers`](super::ServerBuilder::keep_headers), at most `max_kept_request_bytes` |
+/// | kept of the request that opened a connection | the headers named with [`ServerBuilder::keep_headers`](super::builder::ServerBuilder::keep_headers), at most `max_kept_request_bytes` |
 ///
 /// ```
 /// let l = chsk::server::Limits::default();
@@ -102,7 +102,7 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Largest frame the server sends (default 1 MiB). Push batches are split into several
     /// `Push` frames (order kept) so that none is larger; a single push whose event alone would
-    /// not fit is refused ([`PushError::TooLarge`](super::PushError::TooLarge)), and a reply
+    /// not fit is refused ([`PushError::TooLarge`](super::push::PushError::TooLarge)), and a reply
     /// that would not fit becomes an error reply. chsk's clients accept frames up to 16 MiB
     /// by default: keep this below the clients' limit (PROTOCOL.md, "Frame sizes").
     pub max_send_frame_bytes: usize,
@@ -125,7 +125,7 @@ pub struct Limits {
     /// together (default 10,000). More: `503 too many clients`.
     pub max_ajax_clients: usize,
     /// Bytes of the opening request kept for a connection's lifetime (its URI and the headers
-    /// named with [`ServerBuilder::keep_headers`](super::ServerBuilder::keep_headers); default
+    /// named with [`ServerBuilder::keep_headers`](super::builder::ServerBuilder::keep_headers); default
     /// 8 KiB). Headers past the cap are not kept (logged).
     pub max_kept_request_bytes: usize,
     /// Live connections one user id may hold (default 64); more gets `429`. Anonymous clients

@@ -10,10 +10,10 @@ use http::StatusCode;
 
 use super::{
     conn::{Conn, ConnInfo},
-    handle::{Inner, Server},
     metrics::Counters,
     request::HandshakeRequest,
     security::{HttpResponse, Rejection},
+    shared::{Inner, Server},
     ws::kind,
 };
 use crate::{

@@ -24,13 +24,31 @@ use super::{
     conn::Conn,
     mailbox::{Outgoing, Ticket},
     metrics::{Cause, Counters},
-    Inner,
+    options::Limits,
 };
 use crate::{
+    codec::Codec,
     error::CodecError,
     protocol::{EventFrame, Frame},
     transport::Transport,
 };
+
+/// What a [`Batcher`] needs of the server it delivers for (the server's shared state
+/// implements it), so that this file knows nothing of that state.
+pub(crate) trait Node: Send + Sync + Sized + 'static {
+    /// The batcher of a transport.
+    fn batcher(&self, transport: Transport) -> &Batcher;
+    /// The open connections of `transport` that `target` reaches.
+    fn targets(&self, target: &Target, transport: Transport) -> Vec<Arc<Conn>>;
+    /// The server's counters.
+    fn counters(&self) -> &Counters;
+    /// The codec of every connection.
+    fn codec(&self) -> Codec;
+    /// The server's limits.
+    fn limits(&self) -> &Limits;
+    /// Closes and forgets a connection (its queue is full).
+    fn drop_conn(self: &Arc<Self>, conn: &Arc<Conn>);
+}
 
 /// Who receives a push.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -74,7 +92,7 @@ pub enum Flush {
 /// Why a push was refused: a bug in the app (or its adapter), never a normal outcome.
 ///
 /// A push that reaches nobody is not an error: it returns `Ok(0)` (and is counted in
-/// [`Metrics::pushes_undeliverable`](super::Metrics::pushes_undeliverable)). Every `PushError`
+/// [`Metrics::pushes_undeliverable`](super::metrics::Metrics::pushes_undeliverable)). Every `PushError`
 /// means the event can never be delivered as it is — it is too large for a frame, it does not
 /// encode, or the server is gone — so do not ignore it: return it with `?`, or log it.
 ///
@@ -102,7 +120,7 @@ pub enum PushError {
     /// The event could not be encoded.
     #[error(transparent)]
     Encode(#[from] CodecError),
-    /// The server this push went through was dropped (a [`NodeHandle`](super::adapter::NodeHandle)
+    /// The server this push went through was dropped (a `NodeHandle`
     /// kept by an adapter outlived it).
     #[error("the server was dropped")]
     ServerDropped,
@@ -243,7 +261,13 @@ impl Batcher {
 
     /// Adds an event for `target`: sends it at once, or gathers it while the target's previous
     /// frame is in flight (see the module docs).
-    pub(crate) fn push(&self, inner: &Arc<Inner>, target: Target, event: EventFrame, flush: Flush) {
+    pub(crate) fn push<N: Node>(
+        &self,
+        inner: &Arc<N>,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) {
         let mut st = self.lock();
         // Keep per-connection order: flush overlapping batches of other targets first. A batch
         // to another user never overlaps a push to a user; `All` and client batches overlap
@@ -264,7 +288,7 @@ impl Batcher {
         }
         let runtime = tokio::runtime::Handle::try_current().ok();
         let cost = event_cost(&event);
-        let max = inner.config.limits.max_send_frame_bytes;
+        let max = inner.limits().max_send_frame_bytes;
         // A batch never grows past the frame bound: a full one goes out now, and this event
         // opens the next (which then waits for the full one to be written).
         let full = st
@@ -306,7 +330,7 @@ impl Batcher {
             // Sent when the previous frame is written, or when the window closes.
             let written = st.flights.get_mut(&target).and_then(|f| f.written.take());
             if let Some(rt) = runtime {
-                let weak: Weak<Inner> = Arc::downgrade(inner);
+                let weak: Weak<N> = Arc::downgrade(inner);
                 let window = self.window;
                 let transport = self.transport;
                 rt.spawn(async move {
@@ -330,7 +354,7 @@ impl Batcher {
     }
 
     /// The batch's timer: flushes the batch `gen` if it is still open.
-    fn flush_gen(&self, inner: &Arc<Inner>, gen: u64) {
+    fn flush_gen<N: Node>(&self, inner: &Arc<N>, gen: u64) {
         let mut st = self.lock();
         if let Some(batch) = st.take_gen(gen) {
             self.deliver(inner, &mut st, batch);
@@ -340,7 +364,7 @@ impl Batcher {
     /// Flushes the open batches that reach `conn`: an Ajax poll takes at once everything
     /// gathered for its client while it had no poll waiting. (Open batches never overlap, so
     /// their order does not matter.)
-    pub(crate) fn flush_for(&self, inner: &Arc<Inner>, conn: &Conn) {
+    pub(crate) fn flush_for<N: Node>(&self, inner: &Arc<N>, conn: &Conn) {
         let mut st = self.lock();
         if st.users.is_empty() && st.others.is_empty() {
             return;
@@ -364,7 +388,7 @@ impl Batcher {
     }
 
     /// Flushes every open batch.
-    pub(crate) fn flush_all(&self, inner: &Arc<Inner>) {
+    pub(crate) fn flush_all<N: Node>(&self, inner: &Arc<N>) {
         let mut st = self.lock();
         let users = std::mem::take(&mut st.users);
         let others = std::mem::take(&mut st.others);
@@ -376,11 +400,11 @@ impl Batcher {
     /// Encodes a batch once and queues the same bytes for every connection it reaches, with
     /// one ticket; records the flight. Called with the state lock held, so batches are queued
     /// in order.
-    fn deliver(&self, inner: &Arc<Inner>, st: &mut State, batch: Batch) {
-        let conns = inner.registry.targets(&batch.target, self.transport);
+    fn deliver<N: Node>(&self, inner: &Arc<N>, st: &mut State, batch: Batch) {
+        let conns = inner.targets(&batch.target, self.transport);
         let n = batch.events.len() as u64;
         if conns.is_empty() {
-            Counters::add(&inner.counters.pushes_undeliverable, n);
+            Counters::add(&inner.counters().pushes_undeliverable, n);
             tracing::debug!(target_ = ?batch.target, events = n,
                 "chsk: push batch found no connection at flush time");
             return;
@@ -392,21 +416,21 @@ impl Batcher {
 
     /// Encodes `events` as one `Push` frame (or, when it comes out larger than
     /// `max_send_frame_bytes`, as two halves, recursively) and queues it for `conns`.
-    fn deliver_events(
+    fn deliver_events<N: Node>(
         &self,
-        inner: &Arc<Inner>,
+        inner: &Arc<N>,
         conns: &[Arc<Conn>],
         events: Vec<EventFrame>,
         ticket: &Arc<Ticket>,
     ) {
         let n = events.len() as u64;
         let frame = Frame::Push(events);
-        let encoded = inner.config.codec.encode_frame(&frame);
+        let encoded = inner.codec().encode_frame(&frame);
         let Frame::Push(mut events) = frame else {
             return;
         };
         let bytes = match encoded {
-            Ok(b) if b.len() > inner.config.limits.max_send_frame_bytes && events.len() > 1 => {
+            Ok(b) if b.len() > inner.limits().max_send_frame_bytes && events.len() > 1 => {
                 let second = events.split_off(events.len() / 2);
                 self.deliver_events(inner, conns, events, ticket);
                 self.deliver_events(inner, conns, second, ticket);
@@ -415,8 +439,8 @@ impl Batcher {
             Ok(b) => bytes::Bytes::from(b),
             Err(e) => {
                 let total = n * conns.len() as u64;
-                Counters::add(&inner.counters.push_deliveries, total);
-                inner.counters.dropped(Cause::Encode, total);
+                Counters::add(&inner.counters().push_deliveries, total);
+                inner.counters().dropped(Cause::Encode, total);
                 tracing::error!(error = %e, events = n, "chsk: could not encode a push batch");
                 return;
             }

@@ -9,9 +9,9 @@ use tokio::time::{sleep_until, Instant};
 
 use super::{
     conn::Conn,
-    handle::Inner,
     mailbox::{Outgoing, Ticket},
     metrics::Counters,
+    shared::Inner,
 };
 use crate::{
     codec::Codec,

@@ -23,7 +23,9 @@ use tokio::sync::mpsc;
 
 use super::{
     mount::{HttpResponse, WsMessage},
-    HandshakeRequest, Rejection, Server,
+    request::HandshakeRequest,
+    security::Rejection,
+    shared::Server,
 };
 use crate::{
     codec::Codec,

@@ -12,10 +12,10 @@ use tokio::time::{sleep_until, Instant};
 
 use super::{
     conn::{Conn, ConnInfo},
-    handle::{Accepted, Inner, Server},
-    handler::BoxFuture,
+    handle::Accepted,
     mailbox::Inbox,
     metrics::{Cause, Counters},
+    shared::{BoxFuture, Inner, Server},
     socket::{
         close, Stop, Writer, WsMessage, CLOSE_WRITE_TIMEOUT, FLUSH_EVERY, GOING_AWAY, NORMAL,
         POLICY, TOO_BIG,
@@ -74,9 +74,9 @@ enum End {
 impl Server {
     /// Runs an accepted WebSocket until it closes: handshake, frames, pushes, keep-alive.
     ///
-    /// Every write has a deadline ([`Timings::write_timeout`](super::Timings::write_timeout));
+    /// Every write has a deadline ([`Timings::write_timeout`](super::options::Timings::write_timeout));
     /// a peer that stops reading is closed and freed within it. Every push handed to this
-    /// connection is counted as written or dropped (see [`Metrics`](super::Metrics)).
+    /// connection is counted as written or dropped (see [`Metrics`](super::metrics::Metrics)).
     pub fn serve_ws<T, E>(
         &self,
         accepted: Accepted,

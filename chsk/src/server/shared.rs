@@ -1,0 +1,213 @@
+//! The server's shared state: its configuration, what its connections share ([`Inner`]), the
+//! [`Server`] handle that holds it, and the two seams it holds: the erased dispatch table and
+//! the push/presence adapter. Everything else in the server builds on this file; it names
+//! none of them.
+
+use std::{
+    any::TypeId,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Weak},
+};
+
+use super::{
+    conn::{ConnIds, ConnInfo},
+    metrics::Counters,
+    options::{Limits, Timings},
+    presence::{ConnectedUids, Presence},
+    push::{Batcher, Flush, PushError, Target},
+    registry::Registry,
+    request::HandshakeRequest,
+    security::{Security, UserIdFn},
+};
+use crate::{
+    codec::{Codec, Payload},
+    error::CodecError,
+    protocol::{EventFrame, ReplyError},
+};
+
+/// A boxed, sendable future (the return type of `Handler::call`).
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Computes handshake data: request, user id, codec.
+pub(crate) type HandshakeDataFn = Box<
+    dyn Fn(&HandshakeRequest, Option<&str>, Codec) -> Result<Option<Payload>, CodecError>
+        + Send
+        + Sync,
+>;
+
+/// What the builder decided: fixed for the server's life.
+pub(crate) struct Config {
+    pub(crate) codec: Codec,
+    pub(crate) timings: Timings,
+    pub(crate) limits: Limits,
+    pub(crate) security: Security,
+    pub(crate) user_id: Option<UserIdFn>,
+    pub(crate) handshake_data: Option<HandshakeDataFn>,
+    pub(crate) dispatch: Box<dyn Dispatch>,
+    pub(crate) adapter: Box<dyn Adapter>,
+    pub(crate) keep_headers: Vec<http::HeaderName>,
+}
+
+/// The server's shared state: its configuration and what its connections share.
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) registry: Registry,
+    pub(crate) presence: Presence,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) conn_ids: ConnIds,
+    pub(crate) ws_batcher: Batcher,
+    pub(crate) ajax_batcher: Batcher,
+}
+
+/// The server: a cheap-to-clone handle (an `Arc` inside), not generic over the event type.
+///
+/// Build it with [`Server::builder`], mount it with `chsk_axum::routes(server)`, and push with
+/// [`send_to_user`](Self::send_to_user) and friends. Pushes and presence need a tokio runtime.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("events", &self.inner.config.dispatch.event_name())
+            .field("codec", &self.inner.config.codec)
+            .field("timings", &self.inner.config.timings)
+            .field("limits", &self.inner.config.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a handler call produced: the encoded output, or the error reply for the client (kind
+/// [`Handler`](ReplyErrorKind::Handler) when it panicked, [`Server`](ReplyErrorKind::Server)
+/// when its output could not be encoded).
+pub(crate) type HandlerResult = Result<Payload, ReplyError>;
+
+/// Why an event could not be handed to a handler: an error reply of kind
+/// [`UnknownEvent`](ReplyErrorKind::UnknownEvent) or [`BadPayload`](ReplyErrorKind::BadPayload).
+#[derive(Debug)]
+pub(crate) struct BadEvent(pub(crate) ReplyError);
+
+/// The erased dispatch table.
+pub(crate) trait Dispatch: Send + Sync + 'static {
+    /// The event enum's `TypeId`, so typed local calls can check it.
+    fn event_type(&self) -> TypeId;
+    /// The event enum's name.
+    fn event_name(&self) -> &'static str;
+    /// Decodes the event and starts its handler; the future never panics (a panicking handler
+    /// becomes `Err`).
+    fn dispatch(
+        &self,
+        server: &Server,
+        info: Arc<ConnInfo>,
+        event: &EventFrame,
+    ) -> Result<BoxFuture<HandlerResult>, BadEvent>;
+}
+
+/// Routes pushes and answers presence queries. Every method has the single-process default;
+/// implementors override only what differs.
+///
+/// ```
+/// use chsk::server::adapter::{Adapter, EventFrame, LocalNode};
+/// use chsk::server::{Flush, PushError, Target};
+///
+/// /// Logs every push, then delivers it locally.
+/// #[derive(Debug)]
+/// struct Logging;
+///
+/// impl Adapter for Logging {
+///     fn push(&self, node: LocalNode<'_>, target: Target, event: EventFrame, flush: Flush)
+///         -> Result<usize, PushError>
+///     {
+///         println!("push {} to {target:?}", event.id);
+///         node.deliver(target, event, flush)
+///     }
+/// }
+/// ```
+pub trait Adapter: Send + Sync + fmt::Debug + 'static {
+    /// Delivers an encoded event to `target`'s clients; returns how many connections it will
+    /// reach, `0` when none (not an error). An `Err` is reported to the app as a bug (see
+    /// [`PushError`]). The default delivers to this process's connections only.
+    fn push(
+        &self,
+        node: LocalNode<'_>,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        node.deliver(target, event, flush)
+    }
+
+    /// The connected users. The default answers for this process only.
+    fn connected_uids(&self, node: LocalNode<'_>) -> ConnectedUids {
+        node.connected_uids()
+    }
+
+    /// Called once when the server is built, with a handle that delivers to this process's
+    /// connections (a cluster adapter keeps it for pushes that arrive from other processes).
+    fn attach(&self, node: NodeHandle) {
+        let _ = node;
+    }
+}
+
+/// An owned, weak handle to this process's connections (see [`Adapter::attach`]); it does not
+/// keep the server alive.
+#[derive(Clone)]
+pub struct NodeHandle {
+    pub(crate) inner: Weak<Inner>,
+}
+
+impl fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeHandle").finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    /// Delivers to this process's connections, like [`LocalNode::deliver`]; fails with
+    /// [`PushError::ServerDropped`] once the server is dropped.
+    pub fn deliver(
+        &self,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        match self.inner.upgrade() {
+            Some(inner) => inner.deliver_local(target, event, flush),
+            None => Err(PushError::ServerDropped),
+        }
+    }
+}
+
+/// This process's connections, as an [`Adapter`] sees them.
+#[derive(Clone, Copy)]
+pub struct LocalNode<'a> {
+    pub(crate) inner: &'a Arc<Inner>,
+}
+
+impl fmt::Debug for LocalNode<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalNode").finish_non_exhaustive()
+    }
+}
+
+impl LocalNode<'_> {
+    /// Batches `event` for this process's connections matched by `target`; returns how many
+    /// connections it will reach (`0`, counted in `pushes_undeliverable`, when none).
+    pub fn deliver(
+        &self,
+        target: Target,
+        event: EventFrame,
+        flush: Flush,
+    ) -> Result<usize, PushError> {
+        self.inner.deliver_local(target, event, flush)
+    }
+
+    /// This process's connected users.
+    pub fn connected_uids(&self) -> ConnectedUids {
+        self.inner.presence.snapshot()
+    }
+}
