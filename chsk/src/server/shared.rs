@@ -1,7 +1,8 @@
 //! The server's shared state: its configuration, what its connections share ([`Inner`]), the
 //! [`Server`] handle that holds it, and the two seams it holds: the erased dispatch table and
-//! the push/presence adapter. Everything else in the server builds on this file; it names
-//! none of them.
+//! the push/presence adapter. It builds on the lower parts (options, connections, queues,
+//! the registry, the batchers); the parts that use the state (the handle, dispatch, the
+//! adapter, the lifecycle, the transports) build on it, and it names none of them.
 
 use std::{
     any::TypeId,
