@@ -88,10 +88,7 @@ async fn send_reaches_the_handler(t: Transport) {
 async fn send_with_reply_is_typed(t: Transport) {
     let (_server, _state, running) = start().await;
     let client = open(&running.url(), opts(mode(t), "alice")).await;
-    let reply: String = client
-        .send_with_reply(c_event::Echo { text: "hi".into() }, WAIT)
-        .await
-        .expect("a reply");
+    let reply: String = ask_echo(&client, "hi").await.expect("a reply");
     assert_eq!(reply, "hi from alice");
     let ms: u64 = client
         .send_with_reply(c_event::Slow { ms: 1 }, WAIT)
@@ -109,14 +106,7 @@ async fn reply_timeout_then_late_reply_ignored(t: Transport) {
     assert_eq!(r, Err(CbError::Timeout));
     // The late reply arrives meanwhile and is ignored; the connection is still fine.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let reply = client
-        .send_with_reply(
-            c_event::Echo {
-                text: "after".into(),
-            },
-            WAIT,
-        )
-        .await;
+    let reply = ask_echo(&client, "after").await;
     assert_eq!(reply.as_deref(), Ok("after from alice"));
     assert!(client.state().open);
 }
@@ -238,9 +228,7 @@ async fn send_while_closed_fails_with_closed(t: Transport) {
     };
     let client = TestClient::connect(&format!("http://{addr}/chsk"), options);
     assert_eq!(client.send(CEvent::Note("x".into())), Err(CbError::Closed));
-    let r = client
-        .send_with_reply(c_event::Echo { text: "x".into() }, WAIT)
-        .await;
+    let r = ask_echo(&client, "x").await;
     assert_eq!(r, Err(CbError::Closed));
 
     // And after a requested disconnect.
@@ -272,16 +260,7 @@ async fn send_buffer_flushes_after_connecting(t: Transport) {
         .send(CEvent::Note("buffered".into()))
         .expect("buffered");
     let asking = client.clone();
-    let reply = tokio::spawn(async move {
-        asking
-            .send_with_reply(
-                c_event::Echo {
-                    text: "early".into(),
-                },
-                WAIT,
-            )
-            .await
-    });
+    let reply = tokio::spawn(async move { ask_echo(&asking, "early").await });
     // An attempt failed while the server was down.
     eventually(|| {
         client.metrics().connect_attempts >= 1 && client.state().last_close_reason().is_some()
@@ -310,14 +289,7 @@ async fn json_codec_and_typed_handshake_data(t: Transport) {
     let data = client.state().handshake_data::<(String, u32)>();
     assert_eq!(data, Some(Ok(("ALICE".to_string(), 42))));
     let mut pushes = client.pushes();
-    let reply = client
-        .send_with_reply(
-            c_event::Echo {
-                text: "json".into(),
-            },
-            WAIT,
-        )
-        .await;
+    let reply = ask_echo(&client, "json").await;
     assert_eq!(reply.as_deref(), Ok("json from alice"));
     server.send_to_user("alice", CPush::Seq(5)).expect("pushed");
     assert_eq!(next_pushes(&mut pushes, 1).await, [CPush::Seq(5)]);

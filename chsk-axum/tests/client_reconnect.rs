@@ -81,14 +81,7 @@ async fn server_restart_clients_reconnect_with_capped_backoff() {
         );
         assert!(!st.first_open, "not the client's first open");
         assert_eq!(st.reconnect_attempt, 0, "backoff reset by the handshake");
-        let reply = client
-            .send_with_reply(
-                c_event::Echo {
-                    text: "back".into(),
-                },
-                WAIT,
-            )
-            .await;
+        let reply = ask_echo(client, "back").await;
         assert_eq!(reply.as_deref(), Ok("back from alice"));
     }
     assert_eq!(ws.state().transport, Some(Transport::Ws));
@@ -165,14 +158,7 @@ async fn auto_falls_back_to_ajax_when_the_upgrade_is_refused() {
     );
     let detail = st.last_close.and_then(|c| c.detail).unwrap_or_default();
     assert!(detail.contains("400"), "{detail}");
-    let reply = client
-        .send_with_reply(
-            c_event::Echo {
-                text: "poll".into(),
-            },
-            WAIT,
-        )
-        .await;
+    let reply = ask_echo(&client, "poll").await;
     assert_eq!(reply.as_deref(), Ok("poll from bob"));
 
     // A requested reconnect tries the WebSocket again, then falls back again.
@@ -251,16 +237,7 @@ async fn send_buffer_flushes_after_a_reconnect() {
             .send(CEvent::Note("while down".into()))
             .expect("buffered");
         let asking = client.clone();
-        let reply = tokio::spawn(async move {
-            asking
-                .send_with_reply(
-                    c_event::Echo {
-                        text: "queued".into(),
-                    },
-                    WAIT,
-                )
-                .await
-        });
+        let reply = tokio::spawn(async move { ask_echo(&asking, "queued").await });
         let (_server2, state2, _running2) = start_on(addr).await;
         assert_eq!(
             reply.await.expect("joined").as_deref(),

@@ -129,9 +129,7 @@ async fn a_stale_csrf_token_is_replaced_by_the_provider_and_the_client_opens() {
         if mode != TransportMode::Ajax {
             assert_eq!(st.transport, Some(Transport::Ws), "{mode:?}");
         }
-        let reply = client
-            .send_with_reply(c_event::Echo { text: "hi".into() }, WAIT)
-            .await;
+        let reply = ask_echo(&client, "hi").await;
         assert_eq!(reply.as_deref(), Ok("hi from alice"));
         // Asked before every attempt: first with nothing to report, then with the 403.
         let calls = calls.lock().unwrap().clone();
@@ -174,14 +172,7 @@ async fn after_a_restart_with_a_new_token_the_provider_recovers_both_transports(
     let _running2 = serve_app(app2, addr).await;
     for client in &clients {
         wait_state(client, |s| s.open && s.reconnect_attempt == 0).await;
-        let reply = client
-            .send_with_reply(
-                c_event::Echo {
-                    text: "back".into(),
-                },
-                WAIT,
-            )
-            .await;
+        let reply = ask_echo(client, "back").await;
         assert_eq!(reply.as_deref(), Ok("back from alice"));
     }
 }
@@ -303,9 +294,7 @@ async fn frames_over_max_frame_bytes_close_with_a_typed_reason() {
         assert!(*size > 1000, "{mode:?}: {size}");
         // It reconnects; small frames still pass.
         client.wait_open(WAIT).await.expect("reopens");
-        let reply = client
-            .send_with_reply(c_event::Echo { text: "s".into() }, WAIT)
-            .await;
+        let reply = ask_echo(&client, "s").await;
         assert_eq!(reply.as_deref(), Ok("s from alice"));
     }
 }
@@ -317,14 +306,7 @@ async fn send_right_after_connect_works_by_default() {
         let client = TestClient::connect(&running.url(), opts(mode, "alice"));
         // Not open yet: buffered.
         client.send(CEvent::Note("early".into())).expect("buffered");
-        let reply = client
-            .send_with_reply(
-                c_event::Echo {
-                    text: "early".into(),
-                },
-                WAIT,
-            )
-            .await;
+        let reply = ask_echo(&client, "early").await;
         assert_eq!(reply.as_deref(), Ok("early from alice"), "{mode:?}");
         eventually(|| state.notes() == 1).await;
     }

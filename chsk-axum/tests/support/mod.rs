@@ -203,6 +203,13 @@ pub async fn open(url: &str, options: ClientOptions) -> TestClient {
 }
 
 /// Waits (up to 10 s) until `cond` holds.
+/// Sends `Echo { text }` and waits (up to `WAIT`) for its reply: `"<text> from <uid>"`.
+pub async fn ask_echo(client: &TestClient, text: &str) -> Result<String, chsk::CbError> {
+    client
+        .send_with_reply(c_event::Echo { text: text.into() }, WAIT)
+        .await
+}
+
 pub async fn eventually(mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !cond() {
