@@ -135,6 +135,18 @@ struct Batch {
     gen: u64,
 }
 
+impl Batch {
+    /// A batch of one event, of encoded cost `cost`.
+    fn first(target: Target, event: EventFrame, cost: usize, gen: u64) -> Self {
+        Self {
+            target,
+            events: vec![event],
+            bytes: cost + PUSH_FRAME_OVERHEAD,
+            gen,
+        }
+    }
+}
+
 /// An upper estimate of what an event adds to an encoded `Push` frame, in either codec:
 /// postcard adds two varint lengths (at most 10 bytes), JSON `{"id":"","payload":},` (22
 /// bytes) plus escapes in the id (ids are `ns/kebab-case` text, and a frame that is larger
@@ -308,25 +320,14 @@ impl Batcher {
         st.next_gen += 1;
         if flush_now && !open {
             // Nothing gathered for this target: deliver at once, without opening a batch.
-            let batch = Batch {
-                target,
-                events: vec![event],
-                bytes: cost + PUSH_FRAME_OVERHEAD,
-                gen,
-            };
-            self.deliver(inner, &mut st, batch);
+            self.deliver(inner, &mut st, Batch::first(target, event, cost, gen));
             return;
         }
         if let Some(batch) = st.get_mut(&target) {
             batch.events.push(event);
             batch.bytes += cost;
         } else {
-            st.insert(Batch {
-                target: target.clone(),
-                events: vec![event],
-                bytes: cost + PUSH_FRAME_OVERHEAD,
-                gen,
-            });
+            st.insert(Batch::first(target.clone(), event, cost, gen));
             // Sent when the previous frame is written, or when the window closes.
             let written = st.flights.get_mut(&target).and_then(|f| f.written.take());
             if let Some(rt) = runtime {
