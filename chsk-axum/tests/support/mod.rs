@@ -4,6 +4,7 @@
 //! short timings, and raw WebSocket / HTTP clients that speak frames.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+pub mod proxy;
 pub mod raw;
 
 use std::{
