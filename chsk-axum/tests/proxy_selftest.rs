@@ -24,8 +24,8 @@ struct Echo {
 
 impl Echo {
     async fn start(tag: u8) -> Echo {
-        let listener = TcpListener::bind(any_port()).await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind(any_port()).await.expect("echo binds");
+        let addr = listener.local_addr().expect("bound address");
         let received = Arc::new(watch::Sender::new(0));
         let ended = Arc::new(watch::Sender::new(0));
         let (rx_received, rx_ended) = (received.subscribe(), ended.subscribe());
@@ -60,7 +60,7 @@ impl Echo {
 
 /// Connects through `proxy` and reads the greeting: the tag of the upstream reached.
 async fn connect(proxy: &Proxy) -> (TcpStream, u8) {
-    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    let mut s = TcpStream::connect(proxy.addr()).await.expect("connects");
     let mut tag = [0u8; 1];
     within(s.read_exact(&mut tag)).await.expect("a greeting");
     (s, tag[0])
@@ -71,9 +71,9 @@ async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
 }
 
 async fn round_trip(s: &mut TcpStream, text: &[u8]) {
-    s.write_all(text).await.unwrap();
+    s.write_all(text).await.expect("sent");
     let mut back = vec![0u8; text.len()];
-    within(s.read_exact(&mut back)).await.unwrap();
+    within(s.read_exact(&mut back)).await.expect("echoed");
     assert_eq!(back, text);
 }
 
@@ -131,7 +131,7 @@ async fn cut_all_ends_both_sides_and_counts() {
 
 #[tokio::test]
 async fn stall_holds_bytes_and_unstall_releases_them_in_order() {
-    let echo = Echo::start(b'A').await;
+    let mut echo = Echo::start(b'A').await;
     let proxy = Proxy::start(echo.addr);
     let (mut s, _) = connect(&proxy).await;
     round_trip(&mut s, b"before").await;
@@ -139,12 +139,19 @@ async fn stall_holds_bytes_and_unstall_releases_them_in_order() {
 
     proxy.stall(true);
     s.write_all(b"held").await.unwrap();
-    // A connection made while stalled is accepted, but its greeting is held too.
+    // A connection made while stalled is accepted, but its greeting is held too, and so is
+    // its half-close.
     let mut late = TcpStream::connect(proxy.addr()).await.unwrap();
     proxy.wait_live(|n| n == 2).await;
+    late.shutdown().await.unwrap();
     assert_quiet(&mut s).await;
     assert_quiet(&mut late).await;
     assert_eq!(echo.received(), received, "nothing reached the upstream");
+    assert_eq!(
+        *echo.ended.borrow(),
+        0,
+        "no end-of-stream reached the upstream"
+    );
 
     // More than the proxy's buffer while stalled: it must come out whole and in order.
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
@@ -163,6 +170,8 @@ async fn stall_holds_bytes_and_unstall_releases_them_in_order() {
     let mut tag = [0u8; 1];
     within(late.read_exact(&mut tag)).await.unwrap();
     assert_eq!(tag, [b'A']);
+    within(echo.ended.wait_for(|&e| e == 1)).await.unwrap();
+    assert_ends(&mut late).await;
 }
 
 #[tokio::test]

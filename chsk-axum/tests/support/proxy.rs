@@ -2,13 +2,13 @@
 //! faults: cut every live connection, stall them, refuse new ones, or send new ones to
 //! another upstream (a server restarted on a new port).
 //!
-//! - Cut: both sockets of a connection are shut down at once (`shutdown(Both)`, so each peer
-//!   reads end-of-stream immediately and its writes fail) and then closed with `SO_LINGER` 0
-//!   (a reset). Nothing is forwarded after [`Proxy::cut_all`] returns.
+//! - Cut: both sockets of a connection are shut down at once (`shutdown(Both)`: each peer reads
+//!   end-of-stream immediately), then closed with `SO_LINGER` 0 (a reset: its writes fail).
+//!   Nothing is forwarded after [`Proxy::cut_all`] returns.
 //! - Stall: each direction stops forwarding. It holds at most the one buffer (16 KiB) it had
 //!   already read, and reads no more, so the rest waits in the kernel's buffers and the sender
-//!   eventually sees backpressure, as over a dead link. On unstall everything flows on, in
-//!   order, nothing lost.
+//!   eventually sees backpressure, as over a dead link. A half-close is held as well. On
+//!   unstall everything flows on, in order, nothing lost.
 //! - Refuse: new connections are accepted and closed at once with a reset (a server that is
 //!   down). A connection whose upstream cannot be reached is closed the same way.
 
@@ -276,6 +276,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut stall: watch:
             }
         }
     }
-    // Passes a half-close on (the other direction may go on).
+    // Passes a half-close on (the other direction may go on); held while stalled, too.
+    let _ = stall.wait_for(|on| !on).await;
     let _ = to.shutdown().await;
 }
