@@ -97,10 +97,13 @@ async fn server_restart_clients_reconnect_with_capped_backoff() {
 async fn silent(ws: WebSocketUpgrade) -> Response {
     ws.on_upgrade(|mut socket| async move {
         let hs = Frame::Handshake(Handshake {
+            version: chsk::protocol::VERSION,
             uid: Some("alice".into()),
             client_id: "x".into(),
             data: None,
             first: true,
+            recovered: false,
+            positions: vec![],
         });
         let bytes = Codec::Postcard.encode_frame(&hs).expect("encodes");
         if socket.send(Message::Binary(bytes.into())).await.is_err() {

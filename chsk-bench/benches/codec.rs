@@ -3,7 +3,10 @@
 
 use std::hint::black_box;
 
-use chsk::{protocol::Frame, Codec};
+use chsk::{
+    protocol::{Frame, PushRun},
+    Codec,
+};
 use chsk_bench::wire::{event_frame, sample_msg, wire_sizes, Msg};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -43,14 +46,21 @@ fn codec(c: &mut Criterion) {
             })
         });
         let batch = codec
-            .encode_frame(&Frame::Push(vec![event_frame("chat/new", &msg, codec); 10]))
+            .encode_frame(&Frame::Push(vec![PushRun::volatile(vec![
+                event_frame(
+                    "chat/new", &msg, codec
+                );
+                10
+            ])]))
             .expect("encodes");
         c.bench_function(&format!("{name}/encode push batch of 10"), |b| {
             b.iter(|| {
                 let events = (0..10)
                     .map(|_| event_frame("chat/new", black_box(&msg), codec))
                     .collect();
-                codec.encode_frame(&Frame::Push(events)).expect("encodes")
+                codec
+                    .encode_frame(&Frame::Push(vec![PushRun::volatile(events)]))
+                    .expect("encodes")
             })
         });
         c.bench_function(&format!("{name}/decode push batch of 10"), |b| {

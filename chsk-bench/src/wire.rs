@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use chsk::{
-    protocol::{EventFrame, Frame},
+    protocol::{EventFrame, Frame, PushRun},
     Codec, Payload,
 };
 use serde::{Deserialize, Serialize};
@@ -264,7 +264,11 @@ pub fn wire_sizes() -> Vec<WireRow> {
         socketio: sio,
     });
 
-    let (p, j) = both(&|c| Frame::Push(vec![event_frame("chat/new", &msg, c)]));
+    let (p, j) = both(&|c| {
+        Frame::Push(vec![PushRun::volatile(vec![event_frame(
+            "chat/new", &msg, c,
+        )])])
+    });
     let sio = format!("42[\"chat/new\",{json}]").len();
     rows.push(WireRow {
         what: "push S→C, 1 event",
@@ -273,7 +277,14 @@ pub fn wire_sizes() -> Vec<WireRow> {
         socketio: sio,
     });
 
-    let (p, j) = both(&|c| Frame::Push(vec![event_frame("chat/new", &msg, c); 10]));
+    let (p, j) = both(&|c| {
+        Frame::Push(vec![PushRun::volatile(vec![
+            event_frame(
+                "chat/new", &msg, c
+            );
+            10
+        ])])
+    });
     rows.push(WireRow {
         what: "push S→C, 10 events (chsk: 1 batch; sio: 10 messages)",
         chsk_postcard: p,

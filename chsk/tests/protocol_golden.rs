@@ -11,13 +11,14 @@ const POSTCARD: &[(&str, &[u8])] = &[
     (
         "handshake",
         &[
-            0x00, 0x01, 0x05, b'a', b'l', b'i', b'c', b'e', 0x02, b'c', b'1', 0x01, 0x05, 0x04,
-            b'd', b'a', b'r', b'k', 0x01,
+            0x00, 0x02, 0x01, 0x05, b'a', b'l', b'i', b'c', b'e', 0x02, b'c', b'1', 0x01, 0x05,
+            0x04, b'd', b'a', b'r', b'k', 0x00, 0x01, 0x03, 0x00, 0xac, 0x02, 0x02, 0x01, 0x05,
+            0x00, 0x02, 0x06, 0x01,
         ],
     ),
     (
         "handshake-anonymous",
-        &[0x00, 0x00, 0x02, b'c', b'1', 0x00, 0x00],
+        &[0x00, 0x02, 0x00, 0x02, b'c', b'1', 0x00, 0x01, 0x00, 0x00],
     ),
     (
         "event",
@@ -41,8 +42,17 @@ const POSTCARD: &[(&str, &[u8])] = &[
     (
         "push",
         &[
-            0x04, 0x02, 0x08, b'c', b'h', b'a', b't', b'/', b'n', b'e', b'w', 0x01, 0x01, 0x08,
-            b'c', b'h', b'a', b't', b'/', b'n', b'e', b'w', 0x01, 0x02,
+            0x04, 0x01, 0x01, 0x01, 0x05, 0x01, 0x02, 0x08, b'c', b'h', b'a', b't', b'/', b'n',
+            b'e', b'w', 0x01, 0x01, 0x08, b'c', b'h', b'a', b't', b'/', b'n', b'e', b'w', 0x01,
+            0x02,
+        ],
+    ),
+    (
+        "push-runs",
+        &[
+            0x04, 0x02, 0x01, 0x00, 0xac, 0x02, 0x03, 0x01, 0x08, b'c', b'h', b'a', b't', b'/',
+            b'n', b'e', b'w', 0x01, 0x03, 0x00, 0x01, 0x0b, b'c', b'h', b'a', b't', b'/', b't',
+            b'y', b'p', b'i', b'n', b'g', 0x03, 0x02, b'b', b'o',
         ],
     ),
     ("ping", &[0x05]),
@@ -55,11 +65,11 @@ const POSTCARD: &[(&str, &[u8])] = &[
 const JSON: &[(&str, &str)] = &[
     (
         "handshake",
-        r#"{"handshake":{"uid":"alice","client_id":"c1","data":"dark","first":true}}"#,
+        r#"{"handshake":{"version":2,"uid":"alice","client_id":"c1","data":"dark","first":false,"recovered":true,"positions":[{"stream":"all","epoch":300,"seq":2},{"stream":"user","epoch":5,"seq":0},{"stream":"client","epoch":6,"seq":1}]}}"#,
     ),
     (
         "handshake-anonymous",
-        r#"{"handshake":{"uid":null,"client_id":"c1","data":null,"first":false}}"#,
+        r#"{"handshake":{"version":2,"uid":null,"client_id":"c1","data":null,"first":true,"recovered":false,"positions":[]}}"#,
     ),
     ("event", r#"{"event":{"id":"chat/post","payload":"hi"}}"#),
     (
@@ -76,7 +86,11 @@ const JSON: &[(&str, &str)] = &[
     ),
     (
         "push",
-        r#"{"push":[{"id":"chat/new","payload":1},{"id":"chat/new","payload":2}]}"#,
+        r#"{"push":[{"at":{"stream":"user","epoch":5,"seq":1},"events":[{"id":"chat/new","payload":1},{"id":"chat/new","payload":2}]}]}"#,
+    ),
+    (
+        "push-runs",
+        r#"{"push":[{"at":{"stream":"all","epoch":300,"seq":3},"events":[{"id":"chat/new","payload":3}]},{"at":null,"events":[{"id":"chat/typing","payload":"bo"}]}]}"#,
     ),
     ("ping", r#""ping""#),
     ("pong", r#""pong""#),
@@ -298,4 +312,33 @@ fn huge_length_prefix_does_not_allocate_or_panic() {
     // An event frame claiming a 2^35-byte id.
     let bytes = [0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, b'x'];
     assert!(Codec::Postcard.decode_frame(&bytes).is_err());
+}
+
+/// The streams of a position: JSON name, postcard code and `since` letter (PROTOCOL.md
+/// section 6).
+#[test]
+fn stream_kinds_have_the_documented_codes() {
+    use chsk::protocol::StreamKind;
+    for (kind, name, code, letter) in [
+        (StreamKind::All, "all", 0u8, 'a'),
+        (StreamKind::User, "user", 1, 'u'),
+        (StreamKind::Client, "client", 2, 'c'),
+    ] {
+        let json = Codec::Json.encode(&kind).unwrap();
+        assert_eq!(std::str::from_utf8(&json).unwrap(), format!("\"{name}\""));
+        assert_eq!(Codec::Postcard.encode(&kind).unwrap(), [code], "{name}");
+        assert_eq!(kind.letter(), letter);
+    }
+}
+
+/// The `since` parameter of the golden handshake's positions.
+#[test]
+fn since_parameter_has_the_documented_text() {
+    use chsk::protocol::{format_since, parse_since, Frame};
+    let Some((_, Frame::Handshake(h))) = samples(Codec::Postcard).into_iter().next() else {
+        panic!("the first sample is the handshake");
+    };
+    assert_eq!(format_since(&h.positions), "a.300.2,u.5.0,c.6.1");
+    assert_eq!(parse_since("a.300.2,u.5.0,c.6.1").unwrap(), h.positions);
+    assert_eq!(chsk::protocol::VERSION, 2);
 }

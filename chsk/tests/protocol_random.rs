@@ -43,12 +43,12 @@ fn frames(codec: Codec) -> Vec<Frame> {
             }
         });
     }
-    frames.push(Frame::Push(
+    frames.push(Frame::Push(vec![chsk::protocol::PushRun::volatile(
         chat_events()
             .iter()
             .map(|e| e.to_frame(codec).unwrap())
             .collect(),
-    ));
+    )]));
     frames.push(Frame::Reply {
         reply_id: 9,
         result: Ok(p(codec, sample_tree())),
@@ -124,7 +124,7 @@ fn check_frame_bytes(codec: Codec, bytes: &[u8]) -> (usize, usize) {
     frame_round_trip(codec, &frame);
     let events: Vec<&EventFrame> = match &frame {
         Frame::Event(ev) | Frame::Request { event: ev, .. } => vec![ev],
-        Frame::Push(evs) => evs.iter().collect(),
+        Frame::Push(_) => frame.pushed_events().collect(),
         Frame::Handshake(Handshake { data: Some(d), .. }) => {
             value_round_trip::<Option<String>>(codec, d);
             vec![]

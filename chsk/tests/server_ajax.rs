@@ -156,7 +156,7 @@ async fn newer_poll_ends_the_older_one() {
         .push(Target::Client("ajax1".into()), TestPush::Seq(5), Flush::Now)
         .unwrap();
     match second.await.unwrap() {
-        Frame::Push(evs) => assert_eq!(pushes(&evs), [TestPush::Seq(5)]),
+        Frame::Push(runs) => assert_eq!(pushes(&support::events(runs)), [TestPush::Seq(5)]),
         other => panic!("expected the push, got {other:?}"),
     }
 }

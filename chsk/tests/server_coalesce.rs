@@ -60,8 +60,8 @@ async fn open(client: Result<MemClient, chsk::server::Rejection>) -> MemClient {
 
 fn seqs(frame: Frame) -> Vec<u32> {
     match frame {
-        Frame::Push(events) => events
-            .iter()
+        Frame::Push(_) => frame
+            .pushed_events()
             .map(|e| match CoPush::from_frame(e, Codec::Postcard).unwrap() {
                 CoPush::Seq(n) => n,
             })

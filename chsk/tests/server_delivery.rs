@@ -37,7 +37,7 @@ async fn read(ws: &mut MemClient, pause: Duration, n: usize) -> Vec<u32> {
             _ => break,
         };
         match Codec::Postcard.decode_frame(&bytes).unwrap() {
-            Frame::Push(events) => seqs.extend(support::seqs(&events)),
+            Frame::Push(runs) => seqs.extend(support::seqs(&support::events(runs))),
             Frame::Close { .. } | Frame::Ping => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -129,7 +129,7 @@ async fn ajax_bursts_are_accounted_exactly() {
         let mut seqs = Vec::new();
         while seqs.len() < N as usize {
             match fast.poll().await {
-                Frame::Push(events) => seqs.extend(support::seqs(&events)),
+                Frame::Push(runs) => seqs.extend(support::seqs(&support::events(runs))),
                 Frame::PollTimeout => {}
                 other => panic!("unexpected {other:?}"),
             }

@@ -194,8 +194,8 @@ async fn burst_to_reader(flush: Flush) {
                 break;
             };
             largest = largest.max(bytes.len());
-            if let Frame::Push(events) = Codec::Postcard.decode_frame(&bytes).unwrap() {
-                seqs.extend(support::seqs(&events));
+            if let Frame::Push(runs) = Codec::Postcard.decode_frame(&bytes).unwrap() {
+                seqs.extend(support::seqs(&support::events(runs)));
             }
         }
         (seqs, largest)

@@ -10,7 +10,10 @@
 
 use std::{fs, path::Path};
 
-use chsk::{protocol::Frame, Codec, Event};
+use chsk::{
+    protocol::{Frame, PushRun},
+    Codec, Event,
+};
 use chsk_fuzz::{FuzzEvent, FuzzPush, Kind, Message, Node, TreeEvent};
 
 #[path = "../../chsk/tests/support/golden.rs"]
@@ -73,7 +76,7 @@ fn typed(codec: Codec) -> Vec<(&'static str, Frame)> {
             },
         ),
         ("typed-kinds", Frame::Event(kinds)),
-        ("typed-push", Frame::Push(pushes)),
+        ("typed-push", Frame::Push(vec![PushRun::volatile(pushes)])),
         (
             "typed-reply",
             Frame::Reply {

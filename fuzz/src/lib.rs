@@ -192,8 +192,8 @@ pub fn client_bound(codec: Codec, data: &[u8]) {
             let err = chsk::CbError::from(e.clone());
             assert_eq!(err.message(), Some(e.message.as_str()));
         }
-        Frame::Push(events) => {
-            for ev in events {
+        Frame::Push(runs) => {
+            for ev in runs.iter().flat_map(|r| &r.events) {
                 push(codec, ev);
             }
         }

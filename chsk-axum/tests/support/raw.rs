@@ -175,8 +175,8 @@ impl Ws {
     /// The events of the next push.
     pub async fn push(&mut self) -> Vec<CPush> {
         match self.frame().await {
-            Frame::Push(evs) => evs
-                .iter()
+            frame @ Frame::Push(_) => frame
+                .pushed_events()
                 .map(|e| CPush::from_frame(e, Codec::Postcard).unwrap())
                 .collect(),
             other => panic!("expected a push, got {other:?}"),

@@ -2,6 +2,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::position::Position;
 use crate::{
     codec::{Codec, Payload},
     error::{CbError, CodecError},
@@ -22,6 +23,8 @@ pub struct EventFrame {
 /// Sent by the server when a connection opens (every WebSocket open, every Ajax handshake poll).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handshake {
+    /// The protocol version the server speaks ([`VERSION`](super::VERSION)).
+    pub version: u32,
     /// The user id the server assigned, `None` for an anonymous client.
     pub uid: Option<String>,
     /// The client id (one per client instance: a browser tab).
@@ -30,6 +33,38 @@ pub struct Handshake {
     pub data: Option<Payload>,
     /// `true` on the first handshake the server has seen for this client id.
     pub first: bool,
+    /// `true` when every push the client missed since the positions it presented follows
+    /// (in order, before any live push); `false` when the server replayed nothing (no position
+    /// presented, or the history no longer has them: the app must reload its state).
+    pub recovered: bool,
+    /// For each stream the connection reads, the position that the pushes that follow continue
+    /// from: the client's own when recovered, the stream's current one otherwise. Empty when
+    /// the server keeps no history.
+    pub positions: Vec<Position>,
+}
+
+/// Events of a `Push` frame that follow each other in one stream (`at` is the first one's
+/// position), or volatile events (`at: None`), which are not kept for recovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRun {
+    /// The stream and position of the first event; `None` for volatile events.
+    pub at: Option<Position>,
+    /// The events, in order.
+    pub events: Vec<EventFrame>,
+}
+
+impl PushRun {
+    /// A run of volatile events: no position, not recovered after a reconnect.
+    ///
+    /// ```
+    /// use chsk::protocol::{EventFrame, Frame, PushRun};
+    /// let event = EventFrame { id: "chat/typing".into(), payload: chsk::Payload(vec![]) };
+    /// let frame = Frame::Push(vec![PushRun::volatile(vec![event])]);
+    /// assert_eq!(frame.pushed_events().count(), 1);
+    /// ```
+    pub fn volatile(events: Vec<EventFrame>) -> Self {
+        Self { at: None, events }
+    }
 }
 
 /// Every message of the protocol, in both directions.
@@ -60,8 +95,9 @@ pub enum Frame {
         #[serde(with = "reply_result")]
         result: Result<Payload, ReplyError>,
     },
-    /// S→C: one or more pushed events, in order.
-    Push(Vec<EventFrame>),
+    /// S→C: pushed events, in order: runs of consecutive events of one stream each (with the
+    /// first one's position), or of volatile events.
+    Push(Vec<PushRun>),
     /// Either way: a keep-alive ping; the peer answers [`Frame::Pong`].
     Ping,
     /// Either way: the answer to a [`Frame::Ping`].
@@ -78,6 +114,23 @@ pub enum Frame {
         /// The reason (e.g. `slow consumer`, `too many connections`).
         reason: String,
     },
+}
+
+impl Frame {
+    /// The events of a `Push` frame, in order, whatever their runs (none for another frame).
+    ///
+    /// ```
+    /// use chsk::protocol::{Frame, PushRun};
+    /// assert_eq!(Frame::Push(vec![PushRun::volatile(vec![])]).pushed_events().count(), 0);
+    /// assert_eq!(Frame::Ping.pushed_events().count(), 0);
+    /// ```
+    pub fn pushed_events(&self) -> impl Iterator<Item = &EventFrame> {
+        let runs: &[PushRun] = match self {
+            Frame::Push(runs) => runs,
+            _ => &[],
+        };
+        runs.iter().flat_map(|r| r.events.iter())
+    }
 }
 
 // Frames are encoded by the codec; the methods live here so that the codec knows nothing of

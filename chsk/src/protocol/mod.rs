@@ -3,5 +3,9 @@
 mod frame;
 #[cfg(any(feature = "server", feature = "client"))]
 pub(crate) mod keepalive;
+mod position;
+#[cfg(feature = "server")]
+pub(crate) mod raw;
 
-pub use frame::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind, ReplyId};
+pub use frame::{EventFrame, Frame, Handshake, PushRun, ReplyError, ReplyErrorKind, ReplyId};
+pub use position::{format_since, parse_since, Position, SinceError, StreamKind, VERSION};

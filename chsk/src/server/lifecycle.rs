@@ -127,6 +127,9 @@ impl Inner {
             Counters::inc(&self.counters.rejected_requests);
         })?;
         Ok(Frame::Handshake(Handshake {
+            version: crate::protocol::VERSION,
+            recovered: false,
+            positions: Vec::new(),
             uid: conn.info.uid.clone(),
             client_id: conn.info.client_id.clone(),
             data,

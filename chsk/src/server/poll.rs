@@ -17,7 +17,7 @@ use super::{
     ws::kind,
 };
 use crate::{
-    protocol::{EventFrame, Frame, ReplyError, ReplyErrorKind},
+    protocol::{EventFrame, Frame, PushRun, ReplyError, ReplyErrorKind},
     transport::Transport,
 };
 
@@ -133,7 +133,7 @@ impl Server {
                         .iter()
                         .flat_map(|i| i.events.iter().flat_map(|e| e.iter().cloned()))
                         .collect();
-                    self.frame_response(StatusCode::OK, &Frame::Push(events))
+                    self.frame_response(StatusCode::OK, &Frame::Push(vec![PushRun::volatile(events)]))
                 }
                 None => self.frame_response(StatusCode::OK, &Frame::PollTimeout),
             },

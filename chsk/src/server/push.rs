@@ -29,7 +29,7 @@ use super::{
 use crate::{
     codec::Codec,
     error::CodecError,
-    protocol::{EventFrame, Frame},
+    protocol::{EventFrame, Frame, PushRun},
     transport::Transport,
 };
 
@@ -425,11 +425,12 @@ impl Batcher {
         ticket: &Arc<Ticket>,
     ) {
         let n = events.len() as u64;
-        let frame = Frame::Push(events);
+        let frame = Frame::Push(vec![PushRun::volatile(events)]);
         let encoded = inner.codec().encode_frame(&frame);
-        let Frame::Push(mut events) = frame else {
+        let Frame::Push(mut runs) = frame else {
             return;
         };
+        let mut events = runs.pop().map(|r| r.events).unwrap_or_default();
         let bytes = match encoded {
             Ok(b) if b.len() > inner.limits().max_send_frame_bytes && events.len() > 1 => {
                 let second = events.split_off(events.len() / 2);

@@ -3,7 +3,9 @@
 //! corpus (`fuzz/examples/seed_corpus.rs`).
 
 use chsk::{
-    protocol::{EventFrame, Frame, Handshake, ReplyError, ReplyErrorKind},
+    protocol::{
+        EventFrame, Frame, Handshake, Position, PushRun, ReplyError, ReplyErrorKind, StreamKind,
+    },
     Codec, Payload,
 };
 use serde::Serialize;
@@ -23,19 +25,41 @@ pub(crate) fn samples(codec: Codec) -> Vec<(&'static str, Frame)> {
         (
             "handshake",
             Frame::Handshake(Handshake {
+                version: 2,
                 uid: Some("alice".into()),
                 client_id: "c1".into(),
                 data: Some(p(codec, "dark")),
-                first: true,
+                first: false,
+                recovered: true,
+                positions: vec![
+                    Position {
+                        stream: StreamKind::All,
+                        epoch: 300,
+                        seq: 2,
+                    },
+                    Position {
+                        stream: StreamKind::User,
+                        epoch: 5,
+                        seq: 0,
+                    },
+                    Position {
+                        stream: StreamKind::Client,
+                        epoch: 6,
+                        seq: 1,
+                    },
+                ],
             }),
         ),
         (
             "handshake-anonymous",
             Frame::Handshake(Handshake {
+                version: 2,
                 uid: None,
                 client_id: "c1".into(),
                 data: None,
-                first: false,
+                first: true,
+                recovered: false,
+                positions: vec![],
             }),
         ),
         ("event", Frame::Event(ev("chat/post", p(codec, "hi")))),
@@ -65,9 +89,27 @@ pub(crate) fn samples(codec: Codec) -> Vec<(&'static str, Frame)> {
         ),
         (
             "push",
+            Frame::Push(vec![PushRun {
+                at: Some(Position {
+                    stream: StreamKind::User,
+                    epoch: 5,
+                    seq: 1,
+                }),
+                events: vec![ev("chat/new", p(codec, 1u8)), ev("chat/new", p(codec, 2u8))],
+            }]),
+        ),
+        (
+            "push-runs",
             Frame::Push(vec![
-                ev("chat/new", p(codec, 1u8)),
-                ev("chat/new", p(codec, 2u8)),
+                PushRun {
+                    at: Some(Position {
+                        stream: StreamKind::All,
+                        epoch: 300,
+                        seq: 3,
+                    }),
+                    events: vec![ev("chat/new", p(codec, 3u8))],
+                },
+                PushRun::volatile(vec![ev("chat/typing", p(codec, "bo"))]),
             ]),
         ),
         ("ping", Frame::Ping),

@@ -211,6 +211,11 @@ pub fn blob(seq: u32) -> TestPush {
 }
 
 /// Decodes the events of a push batch.
+/// The events of a `Push` frame's runs, in order.
+pub fn events(runs: Vec<chsk::protocol::PushRun>) -> Vec<EventFrame> {
+    runs.into_iter().flat_map(|r| r.events).collect()
+}
+
 pub fn pushes(frames: &[EventFrame]) -> Vec<TestPush> {
     frames
         .iter()
@@ -319,7 +324,8 @@ impl WsExt for MemClient {
         let mut count = 0;
         while count < n {
             match self.next().await {
-                Frame::Push(evs) => {
+                Frame::Push(runs) => {
+                    let evs = events(runs);
                     count += evs.len();
                     batches.push(pushes(&evs));
                 }
@@ -337,7 +343,8 @@ pub async fn ajax_pushes(ajax: &MemAjax, n: usize) -> Vec<Vec<TestPush>> {
     let mut count = 0;
     while count < n {
         match ajax.poll().await {
-            Frame::Push(evs) => {
+            Frame::Push(runs) => {
+                let evs = events(runs);
                 count += evs.len();
                 batches.push(pushes(&evs));
             }

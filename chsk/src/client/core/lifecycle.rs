@@ -126,7 +126,9 @@ impl ClientCore {
                     tracing::debug!(reply_id, "chsk client: late or unknown reply ignored");
                 }
             }
-            Frame::Push(events) => self.out.push_back(Output::Push(events)),
+            Frame::Push(runs) => self.out.push_back(Output::Push(
+                runs.into_iter().flat_map(|r| r.events).collect(),
+            )),
             Frame::Ping => {
                 if let Some(a) = &self.attempt {
                     let id = a.id;

@@ -87,10 +87,13 @@ fn enc(frame: &Frame) -> Vec<u8> {
 
 fn handshake(uid: &str, first: bool) -> Vec<u8> {
     enc(&Frame::Handshake(Handshake {
+        version: crate::protocol::VERSION,
         uid: Some(uid.into()),
         client_id: "c1".into(),
         data: Some(Payload(Codec::Postcard.encode(&7u32).expect("encodes"))),
         first,
+        recovered: false,
+        positions: vec![],
     }))
 }
 

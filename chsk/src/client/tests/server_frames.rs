@@ -1,6 +1,7 @@
 //! What the server sends besides replies: pushes, errors, closes, and frames over the limit.
 
 use super::*;
+use crate::protocol::PushRun;
 
 #[test]
 fn server_close_frame_is_the_close_reason() {
@@ -21,9 +22,17 @@ fn server_close_frame_is_the_close_reason() {
 fn pushes_are_delivered_in_order() {
     let (mut c, conn) = open_ws();
     let batch = vec![ev("a/1"), ev("a/2")];
-    c.on_message(conn, ms(5), &enc(&Frame::Push(batch.clone())));
+    c.on_message(
+        conn,
+        ms(5),
+        &enc(&Frame::Push(vec![PushRun::volatile(batch.clone())])),
+    );
     c.on_message(conn, ms(6), &[0xff, 0xff, 0xff]); // garbage: logged, ignored
-    c.on_message(conn, ms(7), &enc(&Frame::Push(vec![ev("a/3")])));
+    c.on_message(
+        conn,
+        ms(7),
+        &enc(&Frame::Push(vec![PushRun::volatile(vec![ev("a/3")])])),
+    );
     let pushes: Vec<_> = drain(&mut c)
         .into_iter()
         .filter_map(|o| match o {
@@ -61,10 +70,10 @@ fn frames_over_the_limit_close_with_a_typed_reason() {
     let (mut c, conn) = started(o);
     c.on_message(conn, ms(0), &handshake("u", true));
     drain(&mut c);
-    let big = enc(&Frame::Push(vec![EventFrame {
+    let big = enc(&Frame::Push(vec![PushRun::volatile(vec![EventFrame {
         id: "a/big".into(),
         payload: Payload(vec![7; 100]),
-    }]));
+    }])]));
     c.on_message(conn, ms(1), &big);
     let outs = drain(&mut c);
     assert!(outs
