@@ -16,6 +16,8 @@ use futures::{
     StreamExt,
 };
 
+#[cfg(doc)]
+use super::streams::RecvError;
 use super::{
     core::ClientCore,
     credentials::{CredentialsProvider, NoProvider},
@@ -30,6 +32,7 @@ use crate::{
     codec::Codec,
     error::CbError,
     event::{Event, Request},
+    protocol::Position,
 };
 
 type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
@@ -163,6 +166,11 @@ impl<E: Event, P: Event> Client<E, P> {
     /// the next handshake, in order. Fails with [`CbError::Closed`] when the buffer is full or
     /// disabled, or when the client is stopped ([`ClientState::stopped`]); with
     /// [`CbError::Encode`] when the event cannot be encoded.
+    ///
+    /// **At most once**: an event is handed to one connection, once, and never sent again.
+    /// When that connection dies, the event may or may not have reached the server (its
+    /// handler may or may not have run); it is not resent after the reconnect. See
+    /// ["Sends: at most once"](super#sends-at-most-once).
     pub fn send(&self, event: impl Into<E>) -> Result<(), CbError> {
         let frame = event
             .into()
@@ -182,6 +190,14 @@ impl<E: Event, P: Event> Client<E, P> {
     /// [`CbError::Server`]); [`CbError::Encode`] / [`CbError::Decode`] when the request cannot
     /// be encoded or the reply does not decode. A reply after the timeout is ignored. Before
     /// the first handshake the request waits in the send buffer, like [`send`](Self::send).
+    ///
+    /// **At most once**: the server's handler runs at most once per call. The request is
+    /// handed to one connection, once, and never sent again: when that connection dies before
+    /// the reply, the call fails with [`CbError::Closed`] and the handler **may or may not
+    /// have run** (the request may have reached the server, or the reply may have been lost on
+    /// the way back). Retrying is the app's decision: make the operation idempotent (e.g. an
+    /// id of the app's in the request) before retrying a call that changes something. See
+    /// ["Sends: at most once"](super#sends-at-most-once).
     pub async fn send_with_reply<R>(
         &self,
         request: R,
@@ -211,22 +227,45 @@ impl<E: Event, P: Event> Client<E, P> {
         }
     }
 
-    /// The pushes from the server, typed.
+    /// The pushes from the server, typed, each at most once and in order.
     ///
     /// The first call gets the pushes since the client was created: until that call they are
     /// kept for it, up to [`ClientOptions::push_buffer`] events (default 1024); later ones are
     /// dropped and counted in [`ClientMetrics::pushes_dropped`], so call it early. Each later
-    /// call gets a new stream of the pushes from then on. A push that does not decode as `P`
-    /// is logged and yielded as an `Err`; the stream goes on.
+    /// call gets a new stream of the pushes from then on.
+    ///
+    /// Besides pushes, the stream yields a [`RecvError`] and goes on:
+    ///
+    /// - [`RecvError::NotRecovered`]: the client reconnected and the server could not replay
+    ///   the pushes missed meanwhile. What the app built from pushes is stale: reload it. It
+    ///   comes after the pushes of before the cut and before those that follow. After a
+    ///   reconnect that recovered, the missed pushes simply come, in order, once.
+    /// - [`RecvError::Decode`]: a push did not decode as `P` (also logged).
     ///
     /// A stream is unbounded (the server bounds what it sends per connection): drop it to stop
     /// collecting.
+    ///
+    /// ```no_run
+    /// # async fn f<E: chsk::Event, P: chsk::Event + std::fmt::Debug>(
+    /// #     client: chsk::client::Client<E, P>,
+    /// # ) {
+    /// use chsk::client::RecvError;
+    /// let mut pushes = client.pushes();
+    /// while let Some(item) = pushes.recv().await {
+    ///     match item {
+    ///         Ok(push) => println!("push: {push:?}"),
+    ///         Err(RecvError::NotRecovered) => println!("pushes were lost: reload the state"),
+    ///         Err(e) => eprintln!("{e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub fn pushes(&self) -> Pushes<P> {
         let (tx, rx) = mpsc::unbounded();
         let mut g = lock(&self.inner.shared);
         if let Some(first) = g.first_pushes.take() {
-            for batch in first.batches {
-                let _ = tx.unbounded_send(batch);
+            for item in first.items {
+                let _ = tx.unbounded_send(item);
             }
         }
         g.push_subs.push(tx);
@@ -243,6 +282,15 @@ impl<E, P> Client<E, P> {
     /// A snapshot of the state.
     pub fn state(&self) -> ClientState {
         lock(&self.inner.shared).core.state().clone()
+    }
+
+    /// Where the client is in each stream it reads: the position of the last push delivered
+    /// (or the one the last handshake said the pushes continue from). The next reconnect
+    /// presents them to the server, which replays what follows them
+    /// ([`Recovery`](super::Recovery)). Empty before the first positioned push, or when the
+    /// server keeps no history.
+    pub fn positions(&self) -> Vec<Position> {
+        lock(&self.inner.shared).core.positions()
     }
 
     /// The client's clock (the time base of [`ClientState::next_reconnect`] and
@@ -271,7 +319,8 @@ impl<E, P> Client<E, P> {
     }
 
     /// The client's counters: connection attempts, pushes dropped before the first
-    /// [`pushes`](Self::pushes) call, buffered sends dropped, server errors.
+    /// [`pushes`](Self::pushes) call, buffered sends dropped, server errors, and recovery
+    /// (duplicate pushes dropped, gaps, recovered and not recovered handshakes).
     ///
     /// ```no_run
     /// # fn f<E, P>(client: chsk::client::Client<E, P>) {

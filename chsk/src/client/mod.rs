@@ -35,9 +35,49 @@
 //! [`CbError`](crate::error::CbError) by cause: `Closed`, `Timeout`, the server's error, …), read typed
 //! [`pushes`](Client::pushes), watch the [`state`](Client::state) ([`ClientState`]: open, the
 //! [`Transport`](crate::transport::Transport) in use, the user id, the [`LastClose`] and its
-//! [`CloseReason`], the next reconnect) and its [`state_changes`](Client::state_changes), read
+//! [`CloseReason`], the [`Recovery`] of the last handshake, the next reconnect) and its
+//! [`state_changes`](Client::state_changes), read
 //! [`server_errors`](Client::server_errors) and [`metrics`](Client::metrics), and
 //! [`disconnect`](Client::disconnect) or [`reconnect`](Client::reconnect).
+//!
+//! # Recovery: each push once, in order, or "reload"
+//!
+//! Every push the server keeps for recovery comes with its position in a stream (the pushes
+//! to everyone, to the user, to this client: `protocol::StreamKind`). The client keeps, per
+//! stream, the position of the last push delivered ([`Client::positions`]) and presents them
+//! when it reconnects (`since`, on the WebSocket upgrade, the Ajax handshake and every Ajax
+//! poll). The server then replays every push missed since then, in order, before the live
+//! ones, or, when it no longer has them (a restart, or they left its bounded history), none:
+//!
+//! - recovered ([`Recovery::Recovered`] in [`ClientState::recovery`]): the missed pushes just
+//!   come on [`Client::pushes`], as if there had been no cut;
+//! - not recovered ([`Recovery::NotRecovered`]): the pushes stream yields
+//!   [`RecvError::NotRecovered`], after the pushes of before the cut and before those that
+//!   follow: the app reloads its state. A first connection is neither
+//!   ([`Recovery::Fresh`]): there was nothing to recover.
+//!
+//! A push received twice (a retried poll, a replay overlapping live pushes) is dropped
+//! ([`ClientMetrics::duplicates_dropped`]). A push that starts past the next one expected in
+//! its stream means pushes are missing: the client closes the connection
+//! ([`CloseReason::PushGap`]) and reconnects, and the recovery fills the gap or says it
+//! cannot. Volatile pushes (not kept by the server) carry no position and come as they are.
+//!
+//! # Sends: at most once
+//!
+//! A call to [`send`](Client::send) or [`send_with_reply`](Client::send_with_reply) reaches
+//! the server's handler **at most once**. The client hands each call to exactly one
+//! connection, once:
+//!
+//! - while open, a call is handed to the current connection at once;
+//! - while not open, it waits in the send buffer, which holds only calls never handed to any
+//!   connection; the next handshake hands them over, in order, and empties the buffer;
+//! - when a connection dies, nothing is taken back into the buffer and nothing is sent again
+//!   on the next connection. A request sent on it fails with `CbError::Closed`: its handler
+//!   **may or may not have run** (the request may have arrived, the reply may have been lost).
+//!   An event sent on it may or may not have arrived.
+//!
+//! So a handler never runs twice for one call; whether to retry a failed call is the app's
+//! decision (make the operation idempotent first if it changes something).
 //!
 //! # Refusals, retries and credentials
 //!
@@ -129,6 +169,6 @@ pub use options::{
     DEFAULT_SEND_BUFFER, DEFAULT_WS_READ_BUFFER,
 };
 pub use state::{
-    ClientMetrics, ClientState, CloseReason, LastClose, Refusal, ServerError, StateChange,
+    ClientMetrics, ClientState, CloseReason, LastClose, Recovery, Refusal, ServerError, StateChange,
 };
-pub use streams::{Pushes, ServerErrors, StateChanges};
+pub use streams::{Pushes, RecvError, ServerErrors, StateChanges};

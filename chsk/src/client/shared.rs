@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Mutex, MutexGuard, PoisonError},
 };
 
 use futures::channel::{mpsc::UnboundedSender, oneshot};
@@ -11,18 +11,15 @@ use futures::channel::{mpsc::UnboundedSender, oneshot};
 use super::{
     core::{ClientCore, Output},
     state::{ServerError, StateChange},
+    streams::Delivery,
 };
-use crate::{
-    codec::Payload,
-    error::CbError,
-    protocol::{EventFrame, ReplyId},
-};
+use crate::{codec::Payload, error::CbError, protocol::ReplyId};
 
 /// What the handles and the driver share.
 pub(crate) struct Shared {
     pub(crate) core: ClientCore,
     pub(crate) replies: HashMap<ReplyId, oneshot::Sender<Result<Payload, CbError>>>,
-    pub(crate) push_subs: Vec<UnboundedSender<Arc<[EventFrame]>>>,
+    pub(crate) push_subs: Vec<UnboundedSender<Delivery>>,
     /// The pushes kept for the first `pushes()` call, until it is made (bounded).
     pub(crate) first_pushes: Option<FirstPushes>,
     pub(crate) pushes_dropped: u64,
@@ -32,22 +29,32 @@ pub(crate) struct Shared {
 
 /// The bounded buffer of pushes waiting for the first `pushes()` call.
 pub(crate) struct FirstPushes {
-    pub(crate) batches: Vec<Arc<[EventFrame]>>,
+    pub(crate) items: Vec<Delivery>,
     pub(crate) events: usize,
     pub(crate) capacity: usize,
 }
 
 impl FirstPushes {
-    /// Keeps what fits of `batch`; returns how many events were dropped.
-    fn keep(&mut self, batch: &Arc<[EventFrame]>) -> usize {
+    /// Keeps what fits of `item`; returns how many events were dropped. A `NotRecovered` is
+    /// always kept (once in a row: two in a row say no more than one).
+    fn keep(&mut self, item: &Delivery) -> usize {
+        let batch = match item {
+            Delivery::NotRecovered => {
+                if !matches!(self.items.last(), Some(Delivery::NotRecovered)) {
+                    self.items.push(Delivery::NotRecovered);
+                }
+                return 0;
+            }
+            Delivery::Batch(batch) => batch,
+        };
         let room = self.capacity.saturating_sub(self.events);
         if batch.len() <= room {
-            self.batches.push(batch.clone());
+            self.items.push(item.clone());
             self.events += batch.len();
             return 0;
         }
         if room > 0 {
-            self.batches.push(batch[..room].into());
+            self.items.push(Delivery::Batch(batch[..room].into()));
             self.events += room;
         }
         batch.len() - room
@@ -68,7 +75,7 @@ impl Shared {
             replies: HashMap::new(),
             push_subs: Vec::new(),
             first_pushes: Some(FirstPushes {
-                batches: Vec::new(),
+                items: Vec::new(),
                 events: 0,
                 capacity: push_capacity,
             }),
@@ -89,7 +96,8 @@ impl Shared {
                     }
                 }
                 Output::Push(events) if events.is_empty() => {}
-                Output::Push(events) => self.push(events.into()),
+                Output::Push(events) => self.push(Delivery::Batch(events.into())),
+                Output::NotRecovered => self.push(Delivery::NotRecovered),
                 Output::State(change) => {
                     self.state_subs
                         .retain(|tx| tx.unbounded_send((*change).clone()).is_ok());
@@ -104,11 +112,11 @@ impl Shared {
         io
     }
 
-    /// Delivers a batch of pushes to every stream, and keeps it for the first `pushes()` call
-    /// (as far as it fits).
-    fn push(&mut self, batch: Arc<[EventFrame]>) {
+    /// Delivers a batch of pushes (or the `NotRecovered` signal) to every stream, and keeps it
+    /// for the first `pushes()` call (as far as it fits).
+    fn push(&mut self, item: Delivery) {
         if let Some(first) = &mut self.first_pushes {
-            let dropped = first.keep(&batch);
+            let dropped = first.keep(&item);
             if dropped > 0 {
                 if self.pushes_dropped == 0 {
                     tracing::warn!(
@@ -121,6 +129,6 @@ impl Shared {
             }
         }
         self.push_subs
-            .retain(|tx| tx.unbounded_send(batch.clone()).is_ok());
+            .retain(|tx| tx.unbounded_send(item.clone()).is_ok());
     }
 }

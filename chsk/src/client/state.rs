@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     codec::{Codec, Payload},
     error::CodecError,
+    protocol::Position,
     transport::Transport,
 };
 
@@ -52,6 +53,40 @@ pub enum CloseReason {
         /// The limit.
         max: usize,
     },
+    /// A run of positioned pushes started past the next one expected in its stream (or in
+    /// another epoch, not from its start): pushes are missing in between. The client delivers
+    /// nothing of that run and reconnects (at once, the backoff permitting), presenting its
+    /// positions: the server replays what is missing, or answers that it cannot
+    /// ([`Recovery::NotRecovered`]). Counted in [`ClientMetrics::push_gaps`].
+    PushGap {
+        /// Where the client was in the stream: the last push delivered.
+        known: Position,
+        /// The position of the run's first event.
+        got: Position,
+    },
+}
+
+/// What the last handshake said about the pushes missed while disconnected
+/// ([`ClientState::recovery`]).
+///
+/// The client keeps, for each stream it reads, the position of the last push delivered to the
+/// app, and presents them when it reconnects. The server then replays every push missed since
+/// then, in order, or none at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Recovery {
+    /// No handshake yet, or the last one had nothing to recover: the client presented no
+    /// position (its first connection, or the server keeps no history).
+    #[default]
+    Fresh,
+    /// Recovered: every push missed since the positions presented was replayed, in order,
+    /// before the live ones; the app's state is whole.
+    Recovered,
+    /// Not recovered: the server no longer has the pushes missed since the positions presented
+    /// (it restarted, or they left its history), so it replayed none. The app must reload its
+    /// state; the pushes stream said so in order, with
+    /// [`RecvError::NotRecovered`](super::RecvError::NotRecovered) before the pushes that
+    /// follow. Counted in [`ClientMetrics::not_recovered`].
+    NotRecovered,
 }
 
 /// An HTTP refusal of a connection attempt: its status and body.
@@ -153,6 +188,16 @@ pub struct ClientMetrics {
     pub server_errors: u64,
     /// The last one.
     pub last_server_error: Option<ServerError>,
+    /// Positioned pushes received again (at or before the stream's position) and dropped: the
+    /// app gets each push once.
+    pub duplicates_dropped: u64,
+    /// Gaps in a push stream, each closing the connection ([`CloseReason::PushGap`]).
+    pub push_gaps: u64,
+    /// Handshakes that recovered ([`Recovery::Recovered`]).
+    pub recoveries: u64,
+    /// Handshakes that did not recover pushes the client had positions for
+    /// ([`Recovery::NotRecovered`]): each one told the app to reload its state.
+    pub not_recovered: u64,
 }
 
 /// The last close: its reason and when it happened (client time, see [`ClientState`]).
@@ -189,6 +234,9 @@ pub struct ClientState {
     pub first_handshake: bool,
     /// The raw handshake data of the last handshake; see [`handshake_data`](Self::handshake_data).
     pub handshake_data_raw: Option<Payload>,
+    /// Whether the last handshake recovered the pushes missed while disconnected: see
+    /// [`Recovery`].
+    pub recovery: Recovery,
     /// The codec of the connection (decodes `handshake_data_raw`).
     pub codec: Codec,
     /// Why the last connection closed, if one did.
@@ -216,6 +264,7 @@ impl ClientState {
             client_id,
             first_handshake: false,
             handshake_data_raw: None,
+            recovery: Recovery::Fresh,
             codec,
             last_close: None,
             next_reconnect: None,

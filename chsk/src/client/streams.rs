@@ -14,12 +14,80 @@ use futures::{channel::mpsc::UnboundedReceiver, Stream, StreamExt};
 use super::state::{ServerError, StateChange};
 use crate::{codec::Codec, error::DecodeError, event::Event, protocol::EventFrame};
 
+/// What the pushes stream yields besides a push: why an item is not one.
+///
+/// As with a lagging `tokio::sync::broadcast` receiver, an error does not end the stream: the
+/// pushes go on after it.
+///
+/// ```
+/// use chsk::client::RecvError;
+///
+/// /// The app's view of a chat room, fed by the pushes stream.
+/// #[derive(Default)]
+/// struct Room {
+///     messages: Vec<String>,
+///     reloads: u32,
+/// }
+///
+/// impl Room {
+///     fn apply(&mut self, item: Result<String, RecvError>) {
+///         match item {
+///             Ok(message) => self.messages.push(message),
+///             // Pushes were missed and the server cannot replay them: what the app built
+///             // from pushes is stale. Fetch the state again (e.g. with `send_with_reply`);
+///             // the pushes after this item come after the reload's state.
+///             Err(RecvError::NotRecovered) => {
+///                 self.messages.clear();
+///                 self.reloads += 1;
+///             }
+///             Err(e) => eprintln!("skipped: {e}"),
+///         }
+///     }
+/// }
+///
+/// let mut room = Room::default();
+/// for item in [
+///     Ok("hello".to_string()),
+///     Err(RecvError::NotRecovered), // a reconnect that could not recover
+///     Ok("welcome back".to_string()),
+/// ] {
+///     room.apply(item);
+/// }
+/// assert_eq!(room.messages, ["welcome back"]);
+/// assert_eq!(room.reloads, 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// A push did not decode as the client's push type (it is logged and skipped).
+    #[error("a push did not decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// The client reconnected, and the server could not replay the pushes missed since the
+    /// last one delivered (it restarted, or they left its history): the app must reload its
+    /// state. Comes after every push of before the cut and before every push that follows.
+    /// Also in [`ClientState::recovery`](super::ClientState::recovery) and counted in
+    /// [`ClientMetrics::not_recovered`](super::ClientMetrics::not_recovered). Never on a first
+    /// connection: a client that has received no positioned push has nothing to recover.
+    #[error("not recovered: pushes were missed while disconnected; reload the app's state")]
+    NotRecovered,
+}
+
+/// What the driver hands the pushes streams, in order.
+#[derive(Debug, Clone)]
+pub(crate) enum Delivery {
+    /// A batch of pushes (one `Push` frame, duplicates removed; never empty).
+    Batch(Arc<[EventFrame]>),
+    /// [`RecvError::NotRecovered`].
+    NotRecovered,
+}
+
 /// The typed stream of pushes; see [`Client::pushes`](super::Client::pushes).
 ///
-/// Yields one event at a time, in the server's order; [`recv_batch`](Self::recv_batch) yields
-/// whole batches, as the server batched them.
+/// Yields one event at a time, in the server's order, each push kept for recovery exactly once;
+/// [`recv_batch`](Self::recv_batch) yields whole batches, as the server batched them. Between
+/// them, a [`RecvError::NotRecovered`] says that pushes were lost while disconnected.
 pub struct Pushes<P> {
-    rx: UnboundedReceiver<Arc<[EventFrame]>>,
+    rx: UnboundedReceiver<Delivery>,
     batch: Option<(Arc<[EventFrame]>, usize)>,
     codec: Codec,
     _p: PhantomData<fn() -> P>,
@@ -31,14 +99,16 @@ impl<P> fmt::Debug for Pushes<P> {
     }
 }
 
-fn decode<P: Event>(frame: &EventFrame, codec: Codec) -> Result<P, DecodeError> {
-    P::from_frame(frame, codec).inspect_err(|e| {
-        tracing::warn!(error = %e, "chsk client: a push did not decode");
-    })
+fn decode<P: Event>(frame: &EventFrame, codec: Codec) -> Result<P, RecvError> {
+    P::from_frame(frame, codec)
+        .inspect_err(|e| {
+            tracing::warn!(error = %e, "chsk client: a push did not decode");
+        })
+        .map_err(RecvError::Decode)
 }
 
 impl<P> Pushes<P> {
-    pub(crate) fn new(rx: UnboundedReceiver<Arc<[EventFrame]>>, codec: Codec) -> Self {
+    pub(crate) fn new(rx: UnboundedReceiver<Delivery>, codec: Codec) -> Self {
         Self {
             rx,
             batch: None,
@@ -49,17 +119,22 @@ impl<P> Pushes<P> {
 }
 
 impl<P: Event> Pushes<P> {
-    /// The next push; `None` when the client is gone.
-    pub async fn recv(&mut self) -> Option<Result<P, DecodeError>> {
+    /// The next push, or [`RecvError`] (the stream goes on after it); `None` when the client
+    /// is gone.
+    pub async fn recv(&mut self) -> Option<Result<P, RecvError>> {
         self.next().await
     }
 
     /// The rest of the current batch, or the next whole batch (one `Push` frame of the server,
-    /// never empty); `None` when the client is gone.
-    pub async fn recv_batch(&mut self) -> Option<Vec<Result<P, DecodeError>>> {
+    /// never empty); `None` when the client is gone. [`RecvError::NotRecovered`] comes as a
+    /// batch of its own.
+    pub async fn recv_batch(&mut self) -> Option<Vec<Result<P, RecvError>>> {
         let (batch, start) = match self.batch.take() {
             Some((batch, i)) if i < batch.len() => (batch, i),
-            _ => (self.rx.next().await?, 0),
+            _ => match self.rx.next().await? {
+                Delivery::Batch(batch) => (batch, 0),
+                Delivery::NotRecovered => return Some(vec![Err(RecvError::NotRecovered)]),
+            },
         };
         Some(
             batch[start..]
@@ -71,7 +146,7 @@ impl<P: Event> Pushes<P> {
 }
 
 impl<P: Event> Stream for Pushes<P> {
-    type Item = Result<P, DecodeError>;
+    type Item = Result<P, RecvError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
@@ -84,7 +159,10 @@ impl<P: Event> Stream for Pushes<P> {
                 self.batch = None;
             }
             match self.rx.poll_next_unpin(cx) {
-                Poll::Ready(Some(batch)) => self.batch = Some((batch, 0)),
+                Poll::Ready(Some(Delivery::Batch(batch))) => self.batch = Some((batch, 0)),
+                Poll::Ready(Some(Delivery::NotRecovered)) => {
+                    return Poll::Ready(Some(Err(RecvError::NotRecovered)))
+                }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }

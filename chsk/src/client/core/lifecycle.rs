@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Attempt, AttemptId, Buffered, ClientCore, Output, Phase};
+use super::{url::Endpoint, Attempt, AttemptId, Buffered, ClientCore, Output, Phase};
 use crate::{
     client::{
         credentials::CredentialsRequest,
@@ -12,7 +12,7 @@ use crate::{
     error::CbError,
     protocol::{
         keepalive::{Due, Keepalive},
-        Frame, Handshake,
+        Frame, Handshake, VERSION,
     },
     transport::Transport,
 };
@@ -107,7 +107,11 @@ impl ClientCore {
 
     /// Asks the driver to connect (the credentials are known).
     pub(super) fn emit_connect(&mut self, attempt: AttemptId, transport: Transport) {
-        let url = self.url(transport, transport == Transport::Ajax);
+        let endpoint = match transport {
+            Transport::Ws => Endpoint::Ws,
+            _ => Endpoint::Handshake,
+        };
+        let url = self.url(endpoint);
         self.out.push_back(Output::Connect {
             attempt,
             transport,
@@ -126,9 +130,7 @@ impl ClientCore {
                     tracing::debug!(reply_id, "chsk client: late or unknown reply ignored");
                 }
             }
-            Frame::Push(runs) => self.out.push_back(Output::Push(
-                runs.into_iter().flat_map(|r| r.events).collect(),
-            )),
+            Frame::Push(runs) => self.on_push(now, runs),
             Frame::Ping => {
                 if let Some(a) = &self.attempt {
                     let id = a.id;
@@ -147,7 +149,11 @@ impl ClientCore {
         }
     }
 
-    /// The handshake: the client is open; the send buffer goes out, in order.
+    /// The handshake: the client is open (the app is told first when the pushes it missed are
+    /// lost); the positions become the handshake's; the send buffer goes out, in order.
+    ///
+    /// A handshake may also answer an Ajax poll of an open connection (the server lost the
+    /// client's state): it is handled the same way.
     fn on_handshake(&mut self, h: Handshake) {
         let Some(a) = &mut self.attempt else {
             return;
@@ -160,6 +166,14 @@ impl ClientCore {
                 "chsk client: the handshake names another client id"
             );
         }
+        if h.version != VERSION {
+            tracing::warn!(
+                ours = VERSION,
+                theirs = h.version,
+                "chsk client: the server speaks another protocol version"
+            );
+        }
+        let recovery = self.on_recovery(&h);
         self.auto.on_open(transport);
         self.backoff.reset();
         self.last_refusal = None;
@@ -173,6 +187,7 @@ impl ClientCore {
         st.uid = h.uid;
         st.first_handshake = h.first;
         st.handshake_data_raw = h.data;
+        st.recovery = recovery;
         st.next_reconnect = None;
         st.reconnect_attempt = 0;
         self.flush_buffer(id);

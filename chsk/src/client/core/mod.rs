@@ -5,11 +5,13 @@
 //! - `runtime_inputs`: what the driver reports (socket opened, message, poll answer, …);
 //! - `app_calls`: what the app asks (send, request, disconnect, reconnect);
 //! - `lifecycle`: timers, connecting, the handshake, failures and what comes next;
+//! - `recovery`: stream positions, positioned pushes (duplicates, gaps) and recovery;
 //! - `url`: the endpoint URLs of each attempt.
 
 mod app_calls;
 mod lifecycle;
 mod output;
+mod recovery;
 mod runtime_inputs;
 mod url;
 
@@ -68,7 +70,8 @@ enum Buffered {
 /// origin); collect [`Output`]s with [`poll_output`](Self::poll_output); call
 /// [`tick`](Self::tick) at [`next_deadline`](Self::next_deadline). It owns reconnects and
 /// backoff, `Auto` fallback, the handshake, keep-alive pings, pending replies and their
-/// timeouts, the send buffer and the [`ClientState`]. Drivers (native tokio, browser) only move
+/// timeouts, the send buffer, the stream positions and recovery, and the [`ClientState`].
+/// Drivers (native tokio, browser) only move
 /// bytes and sleep. The driver shipped with chsk (started by
 /// [`Client::with_io`](super::Client::with_io)) is the reference use.
 ///
@@ -85,6 +88,7 @@ enum Buffered {
 /// }
 /// let (attempt, url) = connect.expect("the first attempt");
 /// assert!(url.starts_with("ws://127.0.0.1:3000/chsk?client-id="));
+/// assert!(url.contains("&v=2&"), "every request names the protocol version");
 /// // The runtime opens the WebSocket, then reports it:
 /// core.on_open(attempt, Duration::from_millis(5));
 /// ```
@@ -98,7 +102,9 @@ pub struct ClientCore {
     backoff: Backoff,
     auto: AutoFallback,
     pending: Pending,
+    /// Calls made while not open, never handed to a connection yet (see `app_calls`).
     buffer: VecDeque<Buffered>,
+    positions: recovery::Positions,
     attempt: Option<Attempt>,
     next_attempt: u64,
     reconnect_at: Option<Duration>,
@@ -132,6 +138,7 @@ impl ClientCore {
             auto: AutoFallback::default(),
             pending: Pending::default(),
             buffer: VecDeque::new(),
+            positions: recovery::Positions::default(),
             attempt: None,
             next_attempt: 0,
             reconnect_at: None,

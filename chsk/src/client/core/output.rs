@@ -66,7 +66,8 @@ pub enum Output {
         url: String,
     },
     /// Ajax: issue the next long-poll `GET url` and report it with
-    /// [`on_poll`](ClientCore::on_poll).
+    /// [`on_poll`](ClientCore::on_poll). The URL carries the positions of the pushes received
+    /// so far (`since`): build no poll URL of your own.
     Poll {
         /// The attempt whose connection polls.
         attempt: AttemptId,
@@ -90,8 +91,13 @@ pub enum Output {
         /// The attempt.
         attempt: AttemptId,
     },
-    /// Deliver a batch of pushed events to the application, in order.
+    /// Deliver a batch of pushed events to the application, in order (never empty).
     Push(Vec<EventFrame>),
+    /// Tell the application, in order with the pushes, that the pushes it missed while
+    /// disconnected are lost: it must reload its state (see
+    /// [`Recovery::NotRecovered`](crate::client::Recovery::NotRecovered)). The pushes that
+    /// follow continue from the server's current state.
+    NotRecovered,
     /// Complete a request, exactly once.
     Reply {
         /// The request.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{lifecycle::lost, AttemptId, ClientCore, Output, Phase, PollError};
+use super::{lifecycle::lost, url::Endpoint, AttemptId, ClientCore, Output, Phase, PollError};
 use crate::{
     client::{
         credentials::Credentials,
@@ -76,7 +76,7 @@ impl ClientCore {
                     if let Some(a) = self.attempt_mut(attempt) {
                         a.phase = Phase::Probing(e);
                     }
-                    let url = self.url(Transport::Ajax, true);
+                    let url = self.url(Endpoint::Handshake);
                     self.out.push_back(Output::Probe { attempt, url });
                 }
             }
@@ -172,7 +172,7 @@ impl ClientCore {
             Err(PollError::Refused(refusal)) => self.refused(now, refusal, false),
         }
         if self.attempt.as_ref().is_some_and(|a| a.id == attempt) {
-            let url = self.ajax_url();
+            let url = self.url(Endpoint::Poll);
             self.out.push_back(Output::Poll { attempt, url });
         }
         self.commit();

@@ -3,7 +3,7 @@
 use super::*;
 
 #[test]
-fn urls_carry_the_client_id_codec_token_and_params() {
+fn urls_carry_the_client_id_version_codec_token_and_params() {
     let mut o = opts(TransportMode::Ws);
     o.csrf_token = Some("t k".into());
     o.params = vec![("room".into(), "a&b".into())];
@@ -13,11 +13,11 @@ fn urls_carry_the_client_id_codec_token_and_params() {
     assert_eq!(transport, Transport::Ws);
     assert_eq!(
         url,
-        "wss://h/chsk?client-id=c1&codec=postcard&csrf-token=t%20k&room=a%26b"
+        "wss://h/chsk?client-id=c1&v=2&codec=postcard&csrf-token=t%20k&room=a%26b"
     );
     assert_eq!(
         c.ajax_url(),
-        "https://h/chsk?client-id=c1&codec=postcard&csrf-token=t%20k&room=a%26b"
+        "https://h/chsk?client-id=c1&v=2&codec=postcard&csrf-token=t%20k&room=a%26b"
     );
 }
 

@@ -4,6 +4,7 @@
 mod ajax;
 mod connect;
 mod reconnect;
+mod recovery;
 mod refusals;
 mod sending;
 mod server_frames;

@@ -145,3 +145,50 @@ fn close_fails_pending_requests_with_closed() {
     c.tick(ms(2000));
     assert!(replies(&drain(&mut c)).is_empty(), "no later timeout");
 }
+
+/// At most once: a call handed to a connection that dies is never sent again, on either
+/// transport; only calls never handed to a connection (buffered while not open) go out after
+/// the reconnect, once.
+#[test]
+fn a_frame_sent_on_a_connection_that_dies_is_not_sent_again() {
+    for mode in [TransportMode::Ws, TransportMode::Ajax] {
+        let (mut c, conn) = start(mode);
+        let buffered = c.send(ev("a/early")).map(|()| Frame::Event(ev("a/early")));
+        // A frame from the server: a WebSocket message, or the answer to the pending `GET`.
+        let receive = |c: &mut ClientCore, attempt, now, bytes: &[u8]| match mode {
+            TransportMode::Ws => c.on_message(attempt, now, bytes),
+            _ => c.on_poll(attempt, now, Ok(bytes)),
+        };
+        receive(&mut c, conn, ms(1), &handshake("u", true));
+        let outs = drain(&mut c);
+        assert_eq!(sent(&outs), vec![buffered.expect("buffered")], "{mode:?}");
+        c.send(ev("a/event")).expect("open");
+        let rid = c.request(ms(1), ev("a/request"), ms(10_000)).expect("open");
+        let on_the_wire = sent(&drain(&mut c));
+        assert_eq!(on_the_wire.len(), 2, "{mode:?}");
+        // The connection dies before any answer.
+        match mode {
+            TransportMode::Ws => c.on_closed(conn, ms(2), TransportClosed::Error("reset".into())),
+            _ => c.on_poll(conn, ms(2), Err(PollError::Failed("reset".into()))),
+        }
+        let outs = drain(&mut c);
+        assert_eq!(
+            replies(&outs),
+            vec![(rid, Err(CbError::Closed))],
+            "{mode:?}"
+        );
+        let (next, _, _) = connected(&outs);
+        // A call while reconnecting waits in the buffer.
+        c.send(ev("a/later")).expect("buffered");
+        receive(&mut c, next, ms(3), &handshake("u", false));
+        let resent = sent(&drain(&mut c));
+        assert_eq!(resent, vec![Frame::Event(ev("a/later"))], "{mode:?}");
+        // A late reply to the first request changes nothing.
+        let late = enc(&Frame::Reply {
+            reply_id: rid,
+            result: Ok(Payload(vec![])),
+        });
+        receive(&mut c, next, ms(4), &late);
+        assert!(replies(&drain(&mut c)).is_empty(), "{mode:?}");
+    }
+}
