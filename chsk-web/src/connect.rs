@@ -9,7 +9,10 @@
 use std::{future::Future, time::Duration};
 
 use chsk::{
-    client::{Client, ClientOptions, ClientState, CredentialsProvider, ServerError, StateChange},
+    client::{
+        Client, ClientOptions, ClientState, CredentialsProvider, RecvError, ServerError,
+        StateChange,
+    },
     CbError, Event,
 };
 use futures::{
@@ -131,8 +134,31 @@ pub trait ClientExt: sealed::Sealed {
 
     /// Calls `f` with every push, in order, from now on (see
     /// [`Client::pushes`](Client::pushes): the first call also gets the pushes kept since the
-    /// client was created). A push that does not decode is logged and skipped.
+    /// client was created). A push that does not decode is logged and skipped, and so is
+    /// the signal that pushes were lost while disconnected: an app that builds state from
+    /// pushes uses [`on_push_result`](Self::on_push_result) instead.
     fn on_push(&self, f: impl FnMut(Self::Push) + 'static);
+
+    /// Calls `f` with every item of the pushes stream, in order, from now on: each push, or a
+    /// [`RecvError`]. [`RecvError::NotRecovered`] says that the client reconnected and the
+    /// pushes missed meanwhile are lost: reload the app's state. It comes after the pushes of
+    /// before the cut and before those that follow.
+    ///
+    /// ```no_run
+    /// # #[chsk::events(ns = "chat")] #[derive(Debug, Clone)] pub enum ChatEvent { Post(String) }
+    /// # #[chsk::events(ns = "chat")] #[derive(Debug, Clone)] pub enum ChatPush { New(String) }
+    /// # fn reload() {}
+    /// # fn main() {
+    /// use chsk_web::{ClientExt, RecvError};
+    /// let client = chsk_web::connect::<ChatEvent, ChatPush>("/chsk", Default::default());
+    /// client.on_push_result(|item| match item {
+    ///     Ok(push) => web_sys::console::log_1(&format!("{push:?}").into()),
+    ///     Err(RecvError::NotRecovered) => reload(),
+    ///     Err(e) => web_sys::console::warn_1(&e.to_string().into()),
+    /// });
+    /// # }
+    /// ```
+    fn on_push_result(&self, f: impl FnMut(Result<Self::Push, RecvError>) + 'static);
 
     /// Calls `f` with every state change from now on (Sente's `:chsk/state` event); see
     /// [`Client::state_changes`](Client::state_changes).
@@ -159,6 +185,10 @@ impl<E: Event, P: Event> ClientExt for Client<E, P> {
                 f(push);
             }
         });
+    }
+
+    fn on_push_result(&self, f: impl FnMut(Result<P, RecvError>) + 'static) {
+        each(self.pushes(), f);
     }
 
     fn on_state_change(&self, f: impl FnMut(StateChange) + 'static) {

@@ -20,7 +20,7 @@ pub use web_io::WebIo;
 #[doc(no_inline)]
 pub use chsk::client::{
     Client, ClientMetrics, ClientOptions, ClientState, CloseReason, Credentials,
-    CredentialsRequest, Refusal, ServerError, StateChange, TransportMode,
+    CredentialsRequest, Recovery, RecvError, Refusal, ServerError, StateChange, TransportMode,
 };
 #[doc(no_inline)]
 pub use chsk::{cb_success, CbError, Transport};
