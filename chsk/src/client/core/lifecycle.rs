@@ -175,7 +175,9 @@ impl ClientCore {
         }
         let recovery = self.on_recovery(&h);
         self.auto.on_open(transport);
-        self.backoff.reset();
+        if self.gap_streak == 0 {
+            self.backoff.reset();
+        }
         self.last_refusal = None;
         let st = self.st();
         if !st.open {

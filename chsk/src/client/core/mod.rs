@@ -105,6 +105,9 @@ pub struct ClientCore {
     /// Calls made while not open, never handed to a connection yet (see `app_calls`).
     buffer: VecDeque<Buffered>,
     positions: recovery::Positions,
+    /// Gaps since a positioned push was last delivered: while there are, a handshake does not
+    /// reset the backoff (a server that keeps sending gaps is not reconnected to in a loop).
+    gap_streak: u32,
     attempt: Option<Attempt>,
     next_attempt: u64,
     reconnect_at: Option<Duration>,
@@ -139,6 +142,7 @@ impl ClientCore {
             pending: Pending::default(),
             buffer: VecDeque::new(),
             positions: recovery::Positions::default(),
+            gap_streak: 0,
             attempt: None,
             next_attempt: 0,
             reconnect_at: None,

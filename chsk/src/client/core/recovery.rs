@@ -106,6 +106,8 @@ impl ClientCore {
     /// each (duplicates dropped and counted). A run that starts after a hole ends the
     /// connection ([`CloseReason::PushGap`]) without delivering it or anything after it; the
     /// reconnect presents the positions, so the server replays the hole or says it cannot.
+    /// The first reconnect after a gap is immediate; until a positioned push is delivered
+    /// again, handshakes do not reset the backoff, so gap after gap backs off.
     pub(super) fn on_push(&mut self, now: Duration, runs: Vec<PushRun>) {
         let mut events: Vec<EventFrame> = Vec::new();
         for run in runs {
@@ -117,11 +119,17 @@ impl ClientCore {
             match self.positions.judge(at, len) {
                 Verdict::Deliver { skip } => {
                     self.metrics.duplicates_dropped += skip as u64;
+                    if skip < len && self.gap_streak > 0 {
+                        // The stream goes on again: the gaps were recovered.
+                        self.gap_streak = 0;
+                        self.backoff.reset();
+                    }
                     events.extend(run.events.into_iter().skip(skip));
                 }
                 Verdict::Gap { known } => {
                     self.deliver(events);
                     self.metrics.push_gaps += 1;
+                    self.gap_streak += 1;
                     let detail = format!(
                         "a push run starts at {at} while the client is at {known}: \
                          reconnecting to recover the missing pushes"

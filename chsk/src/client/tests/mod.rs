@@ -3,6 +3,7 @@
 
 mod ajax;
 mod connect;
+mod pushes_stream;
 mod reconnect;
 mod recovery;
 mod refusals;

@@ -2,25 +2,17 @@
 //! delivered once and in order (duplicates dropped, a gap reconnects, epochs), the handshake's
 //! verdict, and the app seeing "not recovered" in order with its pushes.
 
-use futures::{channel::mpsc, FutureExt, StreamExt};
-
 use super::*;
 use crate::{
-    client::{
-        shared::Shared,
-        streams::{Delivery, Pushes},
-        Recovery, RecvError,
-    },
-    error::DecodeError,
-    event::Event,
+    client::Recovery,
     protocol::{Position, PushRun, StreamKind},
 };
 
-const A: StreamKind = StreamKind::All;
+pub(super) const A: StreamKind = StreamKind::All;
 const U: StreamKind = StreamKind::User;
 const C: StreamKind = StreamKind::Client;
 
-fn pos(stream: StreamKind, epoch: u64, seq: u64) -> Position {
+pub(super) fn pos(stream: StreamKind, epoch: u64, seq: u64) -> Position {
     Position { stream, epoch, seq }
 }
 
@@ -33,7 +25,7 @@ fn named(stream: StreamKind, seq: u64) -> EventFrame {
 }
 
 /// A run of `n` events of `stream` in `epoch`, from `seq`.
-fn run(stream: StreamKind, epoch: u64, seq: u64, n: u64) -> PushRun {
+pub(super) fn run(stream: StreamKind, epoch: u64, seq: u64, n: u64) -> PushRun {
     PushRun {
         at: Some(pos(stream, epoch, seq)),
         events: (seq..seq + n).map(|s| named(stream, s)).collect(),
@@ -44,11 +36,11 @@ fn volatile(id: &'static str) -> PushRun {
     PushRun::volatile(vec![ev(id)])
 }
 
-fn push(runs: Vec<PushRun>) -> Vec<u8> {
+pub(super) fn push(runs: Vec<PushRun>) -> Vec<u8> {
     enc(&Frame::Push(runs))
 }
 
-fn hs(recovered: bool, positions: Vec<Position>) -> Vec<u8> {
+pub(super) fn hs(recovered: bool, positions: Vec<Position>) -> Vec<u8> {
     enc(&Frame::Handshake(Handshake {
         version: crate::protocol::VERSION,
         uid: Some("alice".into()),
@@ -83,7 +75,7 @@ fn polls(outs: &[Output]) -> Vec<String> {
 }
 
 /// A WebSocket client open with `positions` (a first connection: nothing presented).
-fn ws_at(positions: Vec<Position>) -> (ClientCore, AttemptId) {
+pub(super) fn ws_at(positions: Vec<Position>) -> (ClientCore, AttemptId) {
     let (mut c, conn) = start(TransportMode::Ws);
     c.on_open(conn, ms(0));
     c.on_message(conn, ms(0), &hs(false, positions));
@@ -306,89 +298,31 @@ fn the_handshake_positions_replace_the_clients() {
     assert_eq!(c.state().recovery, Recovery::Fresh);
 }
 
-/// A push type for the stream tests: any id of `IDS`, by its index.
-#[derive(Debug, PartialEq)]
-struct Id(&'static str);
-
-impl Event for Id {
-    const NAME: &'static str = "Id";
-    const IDS: &'static [&'static str] = &["a/1", "a/2", "a/5", "a/6"];
-
-    fn id(&self) -> &'static str {
-        self.0
-    }
-
-    fn index(&self) -> usize {
-        Self::index_of(self.0).unwrap_or(0)
-    }
-
-    fn encode_payload(&self, _: Codec) -> Result<Payload, crate::error::CodecError> {
-        Ok(Payload(vec![]))
-    }
-
-    fn decode(id: &str, _: &Payload, _: Codec) -> Result<Self, DecodeError> {
-        match Self::index_of(id) {
-            Some(i) => Ok(Id(Self::IDS[i])),
-            None => Err(DecodeError::UnknownId {
-                id: id.into(),
-                ty: Self::NAME,
-            }),
-        }
-    }
-}
-
-/// What a `Pushes` stream has ready now.
-fn ready(pushes: &mut Pushes<Id>) -> Vec<Result<Id, RecvError>> {
-    std::iter::from_fn(|| pushes.next().now_or_never().flatten()).collect()
-}
-
 #[test]
-fn the_app_sees_not_recovered_in_order_even_before_its_first_pushes_call() {
-    let (c, conn) = ws_at(vec![pos(A, 5, 0)]);
-    // No `pushes()` call yet: the shared state keeps what comes for the first one.
-    let mut shared = Shared::new(c, 2);
-    let mut feed = |bytes: &[u8], now| {
-        shared.core.on_message(conn, now, bytes);
-        shared.drain();
-    };
-    feed(&push(vec![run(A, 5, 1, 2)]), ms(1));
-    shared.core.on_closed(conn, ms(2), TransportClosed::Clean);
-    let io = shared.drain();
-    let (next, _, _) = connected(&io);
-    let mut feed = |bytes: &[u8], now| {
-        shared.core.on_message(next, now, bytes);
-        shared.drain();
-    };
-    // Not recovered, twice in a row (the first pushes are full: only the signal is kept,
-    // once), then pushes that no longer fit.
-    feed(&hs(false, vec![pos(A, 8, 4)]), ms(3));
-    feed(&hs(false, vec![pos(A, 8, 4)]), ms(3));
-    feed(&push(vec![run(A, 8, 5, 2)]), ms(4));
-    assert_eq!(shared.pushes_dropped, 2);
-    // The first `pushes()` call (as `Client::pushes` does it).
-    let (tx, rx) = mpsc::unbounded::<Delivery>();
-    for item in shared.first_pushes.take().expect("kept").items {
-        tx.unbounded_send(item).expect("open");
+fn gap_after_gap_backs_off_until_the_stream_goes_on() {
+    let (mut c, mut conn) = ws_at(vec![pos(A, 5, 3)]);
+    let mut now = ms(0);
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        // A server that always skips a push (the handshake recovers, then a gap).
+        c.on_message(conn, now, &push(vec![run(A, 5, 5, 1)]));
+        let mut outs = drain(&mut c);
+        let at = c.state().next_reconnect.unwrap_or(now);
+        delays.push((at - now).as_millis());
+        if !connects(&outs) {
+            c.tick(at);
+            outs = drain(&mut c);
+        }
+        (conn, _, _) = connected(&outs);
+        now = at;
+        c.on_message(conn, now, &hs(true, vec![pos(A, 5, 3)]));
     }
-    shared.push_subs.push(tx);
-    let mut pushes = Pushes::<Id>::new(rx, Codec::Postcard);
-    assert_eq!(
-        ready(&mut pushes),
-        vec![Ok(Id("a/1")), Ok(Id("a/2")), Err(RecvError::NotRecovered)]
-    );
-    // Live: the signal, then the pushes after it; one that does not decode goes on.
-    shared
-        .core
-        .on_message(next, ms(5), &hs(false, vec![pos(A, 9, 0)]));
-    shared
-        .core
-        .on_message(next, ms(5), &push(vec![run(A, 9, 1, 3)]));
-    shared.drain();
-    let got = ready(&mut pushes);
-    assert_eq!(
-        got[..3],
-        [Err(RecvError::NotRecovered), Ok(Id("a/1")), Ok(Id("a/2"))]
-    );
-    assert!(matches!(got[3], Err(RecvError::Decode(_))), "{got:?}");
-    assert_eq!(got.len(), 4);
+    assert_eq!(delays, [0, 100, 200, 400]);
+    assert_eq!(c.metrics().push_gaps, 4);
+    // The stream goes on: the next gap reconnects at once again.
+    c.on_message(conn, now, &push(vec![run(A, 5, 4, 1)]));
+    assert_eq!(told(&drain(&mut c)), ["a/4"]);
+    c.on_message(conn, now, &push(vec![run(A, 5, 6, 1)]));
+    connected(&drain(&mut c));
+    assert_eq!(c.state().next_reconnect, None, "at once");
 }
