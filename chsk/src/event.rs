@@ -70,10 +70,12 @@ pub trait Event: Sized + Send + 'static {
     ///     CursorMoved(u32),
     /// }
     ///
-    /// assert!(!DocPush::Edited { text: "hi".into() }.is_volatile());
-    /// assert!(DocPush::Typing { user: "ann".into() }.is_volatile());
-    /// assert!(DocPush::CursorMoved(7).is_volatile());
-    /// assert_eq!(DocPush::VOLATILE, [false, true, true]);
+    /// fn main() {
+    ///     assert!(!DocPush::Edited { text: "hi".into() }.is_volatile());
+    ///     assert!(DocPush::Typing { user: "ann".into() }.is_volatile());
+    ///     assert!(DocPush::CursorMoved(7).is_volatile());
+    ///     assert_eq!(DocPush::VOLATILE, [false, true, true]);
+    /// }
     /// ```
     fn is_volatile(&self) -> bool {
         Self::VOLATILE.get(self.index()).copied().unwrap_or(false)
@@ -136,8 +138,12 @@ pub trait Variant: Into<Self::Event> + Sized + Send + 'static {
     ///     Progress(u8),
     /// }
     ///
+    /// // A const: usable where a compile-time answer is needed.
     /// const _: () = assert!(<job_push::Progress as Variant>::VOLATILE);
-    /// assert!(!<job_push::Done as Variant>::VOLATILE);
+    ///
+    /// fn main() {
+    ///     assert!(!<job_push::Done as Variant>::VOLATILE);
+    /// }
     /// ```
     const VOLATILE: bool = {
         let table = <Self::Event as Event>::VOLATILE;

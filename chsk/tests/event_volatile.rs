@@ -7,9 +7,13 @@ use chsk::{Codec, CodecError, DecodeError, Event, Payload, Variant};
 #[chsk::events(ns = "doc")]
 #[derive(Debug, Clone, PartialEq)]
 enum DocPush {
-    Edited { text: String },
+    Edited {
+        text: String,
+    },
     #[event(volatile)]
-    Typing { user: String },
+    Typing {
+        user: String,
+    },
     #[event(id = "doc/cursor", volatile)]
     CursorMoved(u32, u32),
     #[event(volatile, id = "doc/tick")]
