@@ -166,6 +166,7 @@ impl Server {
         event: impl Event,
         options: impl Into<PushOptions>,
     ) -> Result<usize, PushError> {
+        #[allow(unused_mut)] // XXX-VOLATILE
         let mut options = options.into();
         // XXX-VOLATILE options.volatile |= event.is_volatile();
         let frame = event.to_frame(self.inner.config.codec)?;
