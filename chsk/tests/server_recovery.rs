@@ -302,3 +302,28 @@ async fn ajax_recovers_on_its_handshake_and_resends_a_lost_answer() {
         ]
     );
 }
+
+#[chsk::events(ns = "rv")]
+#[derive(Debug, Clone, PartialEq)]
+pub enum RvPush {
+    Kept(u32),
+    #[event(volatile)]
+    Typing(u32),
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_volatile_variant_is_never_kept() {
+    let server = builder().build();
+    let (mut c, _) = support::open_hs(&server, "client-id=c1&uid=alice").await;
+    server.push(alice(), RvPush::Typing(1), Flush::Now).unwrap();
+    server.push(alice(), RvPush::Kept(2), Flush::Now).unwrap();
+    let mut runs = Vec::new();
+    while runs.len() < 2 {
+        if let Frame::Push(r) = c.next().await {
+            runs.extend(r);
+        }
+    }
+    let ats: Vec<Option<u64>> = runs.iter().map(|r| r.at.map(|p| p.seq)).collect();
+    assert_eq!(ats, [None, Some(1)]);
+    assert_eq!(server.metrics().history_events, 1);
+}
