@@ -228,7 +228,7 @@ fn reply_of(frame: Frame, reply_id: u32) -> Result<Payload, ReplyError> {
 }
 
 fn post_request(query: &str) -> HandshakeRequest {
-    let (parts, ()) = http::Request::post(format!("/chsk?{query}"))
+    let (parts, ()) = http::Request::post(format!("/chsk?v=2&{query}"))
         .body(())
         .unwrap()
         .into_parts();

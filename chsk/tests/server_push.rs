@@ -16,7 +16,7 @@ use chsk::{
     protocol::{EventFrame, Frame},
     server::{
         adapter::{Adapter, LocalNode, NodeHandle},
-        Flush, Limits, PushError, Target, Timings,
+        Flush, Limits, PushError, PushOptions, Target, Timings,
     },
     Codec, Event,
 };
@@ -247,10 +247,10 @@ impl Adapter for Shared {
         node: LocalNode<'_>,
         target: Target,
         event: EventFrame,
-        flush: Flush,
+        options: PushOptions,
     ) -> Result<usize, PushError> {
         self.0.pushes.fetch_add(1, Ordering::SeqCst);
-        node.deliver(target, event, flush)
+        node.deliver(target, event, options)
     }
 
     fn attach(&self, node: NodeHandle) {

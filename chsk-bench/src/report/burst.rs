@@ -26,7 +26,6 @@ pub fn markdown(machine: &str, results: &[BurstResult], failures: &[String]) -> 
             ("pushes_dropped_write_timeout", "write timeout"),
             ("pushes_dropped_ping_timeout", "ping timeout"),
             ("pushes_dropped_replaced", "replaced"),
-            ("pushes_dropped_encode", "encode"),
         ];
         let why: Vec<String> = reasons
             .iter()

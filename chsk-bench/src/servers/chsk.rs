@@ -216,7 +216,6 @@ async fn chsk_metrics(State(server): State<chsk::Server>) -> Response {
         pushes_dropped_replaced,
         pushes_dropped_ping_timeout,
         pushes_dropped_write_timeout,
-        pushes_dropped_encode,
         frames_dropped,
         slow_consumer_closes,
         write_timeouts,

@@ -27,6 +27,19 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 impl crate::codec::Codec {
+    /// What a `Push` frame costs around its runs, and a run around its events, from above:
+    /// postcard's variant and run count (6 bytes), a run's tag, stream, epoch, sequence number
+    /// and event count (32 bytes); JSON's `{"push":[]}` (11 bytes) and
+    /// `{"at":{"stream":"client","epoch":…,"seq":…},"events":[]},` (96 bytes with the
+    /// largest numbers).
+    pub(crate) fn push_overheads(self) -> (usize, usize) {
+        match self {
+            Self::Postcard => (6, 32),
+            #[cfg(feature = "json")]
+            Self::Json => (11, 96),
+        }
+    }
+
     /// The bytes of `Frame::Push` holding `runs`, written around events the codec encoded
     /// before (each as [`Codec::encode`](crate::Codec::encode) of an [`EventFrame`]): the same
     /// bytes as encoding the frame whole, without decoding or copying any event twice.
@@ -115,6 +128,54 @@ impl fmt::Write for Utf8<'_> {
     }
 }
 
+/// Encodes runs of events as `Push` frames of at most `max` bytes each (a run is split
+/// between frames where needed, each part with its own position); with each frame, its runs.
+/// An event larger than `max` alone still makes a frame of its own.
+pub(crate) fn frames<'a>(
+    codec: crate::codec::Codec,
+    runs: &[(Option<Position>, &'a [Bytes])],
+    max: usize,
+) -> Vec<(Bytes, Vec<RawRun<'a>>)> {
+    let (frame_overhead, run_overhead) = codec.push_overheads();
+    let mut out = Vec::new();
+    let mut parts: Vec<RawRun<'a>> = Vec::new();
+    let mut size = frame_overhead;
+    for &(at, run) in runs {
+        let mut start = 0;
+        while start < run.len() {
+            if !parts.is_empty() && size + run_overhead + run[start].len() + 1 > max {
+                let done = std::mem::take(&mut parts);
+                out.push((Bytes::from(codec.encode_push_raw(&done)), done));
+                size = frame_overhead;
+            }
+            size += run_overhead;
+            let mut end = start;
+            while end < run.len() && (end == start || size + run[end].len() < max) {
+                size += run[end].len() + 1;
+                end += 1;
+            }
+            let at = at.map(|p| Position {
+                seq: p.seq + start as u64,
+                ..p
+            });
+            parts.push(RawRun {
+                at,
+                events: &run[start..end],
+            });
+            start = end;
+        }
+    }
+    if !parts.is_empty() {
+        out.push((Bytes::from(codec.encode_push_raw(&parts)), parts));
+    }
+    out
+}
+
+/// The number of events of some runs.
+pub(crate) fn count(runs: &[RawRun<'_>]) -> u64 {
+    runs.iter().map(|r| r.events.len() as u64).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +242,65 @@ mod tests {
                 codec.encode_frame(&Frame::Push(vec![])).expect("encodes")
             );
         }
+    }
+
+    fn at(stream: StreamKind, epoch: u64, seq: u64) -> Position {
+        Position { stream, epoch, seq }
+    }
+
+    fn ev(codec: Codec, i: u32, pad: usize) -> Bytes {
+        let event = EventFrame {
+            id: "t/e".into(),
+            payload: codec
+                .encode_payload(&(i, "x".repeat(pad)))
+                .expect("encodes"),
+        };
+        Bytes::from(codec.encode(&event).expect("encodes"))
+    }
+
+    #[test]
+    fn frames_stay_under_the_bound_and_keep_every_position() {
+        let codec = Codec::Postcard;
+        let a: Vec<Bytes> = (0..50).map(|i| ev(codec, i, 40)).collect();
+        let b: Vec<Bytes> = (50..60).map(|i| ev(codec, i, 10)).collect();
+        let pa = at(StreamKind::All, 7, 11);
+        let pb = at(StreamKind::User, 9, 1);
+        let out = frames(codec, &[(Some(pa), &a), (Some(pb), &b)], 600);
+        assert!(out.len() > 3, "{}", out.len());
+        let mut seen: Vec<(StreamKind, u64, u32)> = Vec::new();
+        for (bytes, parts) in &out {
+            let n = count(parts);
+            assert!(bytes.len() <= 600, "{}", bytes.len());
+            let Frame::Push(runs) = codec.decode_frame(bytes).expect("decodes") else {
+                panic!("a push")
+            };
+            assert_eq!(
+                n as usize,
+                runs.iter().map(|r| r.events.len()).sum::<usize>()
+            );
+            for run in runs {
+                let p = run.at.expect("positioned");
+                for (k, e) in run.events.iter().enumerate() {
+                    let (i, _): (u32, String) = codec.decode_payload(&e.payload).expect("decodes");
+                    seen.push((p.stream, p.seq + k as u64, i));
+                }
+            }
+        }
+        let want: Vec<(StreamKind, u64, u32)> = (0..50)
+            .map(|i| (StreamKind::All, 11 + i as u64, i))
+            .chain((50..60).map(|i| (StreamKind::User, 1 + (i - 50) as u64, i)))
+            .collect();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn a_single_event_larger_than_the_bound_still_goes_alone() {
+        let codec = Codec::Postcard;
+        let big = vec![ev(codec, 1, 500), ev(codec, 2, 1)];
+        let out = frames(codec, &[(None, &big)], 100);
+        assert_eq!(
+            out.iter().map(|(_, p)| count(p)).collect::<Vec<_>>(),
+            [1, 1]
+        );
     }
 }

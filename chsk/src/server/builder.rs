@@ -8,6 +8,7 @@ use super::{
     adapter::LocalAdapter,
     dispatch::{ErasedHandler, Table, Wrap},
     handler::{Handler, IntoHandler},
+    history::HistoryOptions,
     options::{AllowedOrigins, Limits, Timings},
     request::HandshakeRequest,
     security::{Csrf, Rejection, RequestFn, Security, UserIdFn},
@@ -38,6 +39,7 @@ pub struct ServerBuilder<E, S> {
     handshake_data: Option<HandshakeDataFn>,
     adapter: Box<dyn Adapter>,
     keep_headers: Vec<http::HeaderName>,
+    history: Option<HistoryOptions>,
     _event: PhantomData<fn() -> E>,
 }
 
@@ -79,6 +81,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
             handshake_data: None,
             adapter: Box::new(LocalAdapter),
             keep_headers: Vec::new(),
+            history: Some(HistoryOptions::default()),
             _event: PhantomData,
         }
     }
@@ -192,6 +195,42 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
         self
     }
 
+    /// How much push history the server keeps for clients that reconnect (default
+    /// [`HistoryOptions::default`]: per stream, the last 1,000 events, 1 MiB, 2 minutes).
+    ///
+    /// Every push that is not volatile is appended once to the history of its stream (the
+    /// broadcast stream, a user's, a client's) and carries its position; a client that
+    /// reconnects within the bounds gets every push it missed, in order, before any live one
+    /// (`recovered: true` in its handshake), or nothing and `recovered: false` when the
+    /// history no longer has all of them. The history lives in this process's memory: a
+    /// restart loses it, and clients are then told they were not recovered.
+    ///
+    /// ```
+    /// # #[chsk::events(ns = "x")] #[derive(Debug, Clone)] enum Ev { A }
+    /// # #[chsk::handler(Ev::A)] async fn a(_cx: chsk::Ctx<()>) {}
+    /// # fn main() {
+    /// use std::time::Duration;
+    /// use chsk::server::HistoryOptions;
+    /// let server = chsk::Server::builder(())
+    ///     .handler(a)
+    ///     .history(HistoryOptions::default().max_age(Duration::from_secs(300)).max_count(5_000))
+    ///     .skip_csrf_check()
+    ///     .build();
+    /// # let _ = server;
+    /// # }
+    /// ```
+    pub fn history(mut self, options: HistoryOptions) -> Self {
+        self.history = Some(options);
+        self
+    }
+
+    /// Keeps no push history: pushes carry no position, and every reconnect is
+    /// `recovered: false` (a client that presented positions is told to reload its state).
+    pub fn without_history(mut self) -> Self {
+        self.history = None;
+        self
+    }
+
     /// Headers of the opening request that a connection keeps for its lifetime, for handlers
     /// to read with [`Ctx::request`](super::handler::Ctx::request) (default: none; at most
     /// [`Limits::max_kept_request_bytes`] of URI and headers). The hooks (`user_id`,
@@ -277,6 +316,7 @@ impl<E: Event, S: Send + Sync + 'static> ServerBuilder<E, S> {
             dispatch: Box::new(dispatch),
             adapter: self.adapter,
             keep_headers: self.keep_headers,
+            history: self.history,
         })
     }
 }

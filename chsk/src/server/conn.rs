@@ -13,12 +13,12 @@ use tokio::time::Instant;
 use tokio::sync::{futures::Notified, watch, Notify};
 
 use super::{
-    mailbox::{Inbox, Mailbox, Outgoing, QueueError},
+    mailbox::{Inbox, Mailbox, Outgoing, OwnedRun, QueueError},
     metrics::{Cause, Counters},
     options::{Limits, RateLimit},
     request::HandshakeRequest,
 };
-use crate::transport::Transport;
+use crate::{protocol::Position, transport::Transport};
 
 /// A connection's id, unique within one server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,6 +52,48 @@ pub(crate) struct AjaxState {
     pub(crate) last_poll_end: Mutex<Instant>,
     /// Whether a reaper task is pending for this client (at most one is).
     pub(crate) reaper: AtomicBool,
+    /// The positioned runs of the last answer with pushes, until a poll's cursor shows they
+    /// arrived (a lost answer is sent again).
+    unacked: Mutex<Vec<OwnedRun>>,
+}
+
+impl AjaxState {
+    /// Records the runs of an answer just sent (volatile ones are never sent again).
+    pub(crate) fn sent(&self, mut runs: Vec<OwnedRun>) {
+        runs.retain(|r| r.at.is_some() && !r.events.is_empty());
+        *self.unacked.lock().unwrap_or_else(|e| e.into_inner()) = runs;
+    }
+
+    /// What of the last answer a poll with `cursor` did not receive: the events after the
+    /// cursor's position on each stream it names (a stream it does not name counts as
+    /// received: that client keeps no position there).
+    pub(crate) fn unacked(&self, cursor: &[Position]) -> Vec<OwnedRun> {
+        let mut unacked = self.unacked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lost = Vec::new();
+        for run in unacked.drain(..) {
+            let Some(at) = run.at else { continue };
+            let Some(p) = cursor.iter().find(|p| p.stream == at.stream) else {
+                continue;
+            };
+            if p.epoch != at.epoch {
+                continue;
+            }
+            let received = p
+                .seq
+                .saturating_sub(at.seq - 1)
+                .min(run.events.len() as u64) as usize;
+            if received < run.events.len() {
+                lost.push(OwnedRun {
+                    at: Some(Position {
+                        seq: at.seq + received as u64,
+                        ..at
+                    }),
+                    events: run.events[received..].to_vec(),
+                });
+            }
+        }
+        lost
+    }
 }
 
 /// A live connection in the registry.
@@ -102,6 +144,7 @@ impl Conn {
                 active_polls: AtomicUsize::new(0),
                 last_poll_end: Mutex::new(Instant::now()),
                 reaper: AtomicBool::new(false),
+                unacked: Mutex::new(Vec::new()),
             };
             (Some(Box::new(state)), None)
         } else {
@@ -153,6 +196,19 @@ impl Conn {
                 false
             }
         }
+    }
+
+    /// Queues a replay before everything queued (counted as deliveries); `false` when the
+    /// connection is gone (the replay is counted as dropped).
+    pub(crate) fn enqueue_front(&self, items: Vec<Outgoing>) -> bool {
+        let counters = &*self.counters;
+        let pushes: u64 = items.iter().map(|i| i.pushes).sum();
+        Counters::add(&counters.push_deliveries, pushes);
+        if self.mailbox.push_front(items).is_ok() {
+            return true;
+        }
+        counters.dropped(self.cause().unwrap_or(Cause::Closed), pushes);
+        false
     }
 
     /// Asks the transport to close this connection with `reason` (and WebSocket close `code`);

@@ -9,7 +9,8 @@ use super::{
     metrics::{Counters, Metrics},
     options::{Limits, Timings},
     presence::{ConnectedUids, Presence, PresenceEvent},
-    push::{Batcher, Flush, PushError, Target},
+    push::{Batcher, Flush, PushError, PushOptions, Target},
+    recovery::Recovery,
     registry::Registry,
     request::HandshakeRequest,
     security::Rejection,
@@ -29,6 +30,8 @@ pub struct Accepted {
     pub(crate) request: Arc<HandshakeRequest>,
     pub(crate) client_id: String,
     pub(crate) uid: Option<String>,
+    /// The stream positions the client presented.
+    pub(crate) since: Vec<crate::protocol::Position>,
 }
 
 impl Accepted {
@@ -47,6 +50,7 @@ impl Server {
     pub(crate) fn from_config(config: Config) -> Self {
         let ws_batcher = Batcher::new(Transport::Ws, config.timings.send_buf_ws);
         let ajax_batcher = Batcher::new(Transport::Ajax, config.timings.send_buf_ajax);
+        let recovery = config.history.map(Recovery::new);
         let server = Server {
             inner: Arc::new(Inner {
                 config,
@@ -56,6 +60,8 @@ impl Server {
                 conn_ids: ConnIds::default(),
                 ws_batcher,
                 ajax_batcher,
+                recovery,
+                maintenance: Default::default(),
             }),
         };
         server.inner.config.adapter.attach(NodeHandle {
@@ -92,6 +98,7 @@ impl Server {
             return Err(Rejection::too_many_conns());
         }
         Ok(Accepted {
+            since: request.since(),
             request: Arc::new(self.inner.detach(request)),
             client_id,
             uid,
@@ -139,8 +146,13 @@ impl Server {
         self.push(Target::All, event, Flush::Batched)
     }
 
-    /// Pushes `event` to `target`, batched or flushed at once; returns how many connections it
-    /// will reach (`0` when none matches: not an error).
+    /// Pushes `event` to `target`, batched or flushed at once (a [`Flush`], or
+    /// [`PushOptions`] for a volatile push); returns how many connections it will reach (`0`
+    /// when none matches: not an error).
+    ///
+    /// Unless it is volatile, the push is first appended to the history of its stream (see
+    /// [`ServerBuilder::history`](super::ServerBuilder::history)) and carries its stream
+    /// position, so a client that reconnects gets it even when no connection was open.
     ///
     /// # Errors
     ///
@@ -152,10 +164,12 @@ impl Server {
         &self,
         target: Target,
         event: impl Event,
-        flush: Flush,
+        options: impl Into<PushOptions>,
     ) -> Result<usize, PushError> {
+        let mut options = options.into();
+        options.volatile |= event.is_volatile();
         let frame = event.to_frame(self.inner.config.codec)?;
-        let size = super::push::frame_cost(&frame);
+        let size = super::push::estimate(self.inner.config.codec, &frame);
         let max = self.inner.config.limits.max_send_frame_bytes;
         if size > max {
             Counters::inc(&self.inner.counters.pushes_too_large);
@@ -169,7 +183,7 @@ impl Server {
         self.inner
             .config
             .adapter
-            .push(LocalNode { inner: &self.inner }, target, frame, flush)
+            .push(LocalNode { inner: &self.inner }, target, frame, options)
     }
 
     /// Sends every batched push now.
@@ -199,7 +213,14 @@ impl Server {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> Metrics {
-        self.inner.counters.snapshot()
+        let mut m = self.inner.counters.snapshot();
+        if let Some(recovery) = &self.inner.recovery {
+            let stats = recovery.stats();
+            m.history_streams = stats.streams as u64;
+            m.history_events = stats.events as u64;
+            m.history_bytes = stats.bytes as u64;
+        }
+        m
     }
 
     /// Closes every connection with `Close { reason }` (WebSocket code 1001).

@@ -3,11 +3,15 @@
 
 use std::{sync::Arc, time::Duration};
 
+use bytes::Bytes;
+
 use super::{
     conn::Conn,
+    mailbox::{Outgoing, OwnedRun},
     metrics::{Cause, Counters},
     options::Limits,
-    push::{Batcher, Flush, Node, PushError, Target},
+    push::{Batcher, Node, PushError, PushOptions, Queued, Target},
+    recovery::{Outcome, Recovery},
     registry::TooMany,
     request::HandshakeRequest,
     security::Rejection,
@@ -15,7 +19,7 @@ use super::{
 };
 use crate::{
     codec::Codec,
-    protocol::{EventFrame, Frame, Handshake},
+    protocol::{raw, EventFrame, Frame, Handshake, Position, VERSION},
     transport::Transport,
 };
 
@@ -78,39 +82,63 @@ impl Inner {
         Ok((client_id.to_owned(), uid))
     }
 
-    /// Local delivery: counts recipients now, batches per transport; `Ok(0)` (counted in
-    /// `pushes_undeliverable`) when none is connected.
+    /// Local delivery: encodes the event once, appends it to its stream's history (unless
+    /// volatile), counts recipients and hands it to the batcher of each transport, in that
+    /// order under the stream's ordering stripe; `Ok(0)` (counted in `pushes_undeliverable`)
+    /// when none is connected (a kept push is in the history all the same, for its readers
+    /// that reconnect).
     pub(crate) fn deliver_local(
         self: &Arc<Self>,
         target: Target,
         event: EventFrame,
-        flush: Flush,
+        options: PushOptions,
     ) -> Result<usize, PushError> {
+        let data = Bytes::from(self.config.codec.encode(&event)?);
+        let mut order = None;
+        let mut at = None;
+        if let Some(recovery) = self.recovery.as_ref().filter(|_| !options.volatile) {
+            let (kind, key) = Recovery::stream_of(&target);
+            order = Some(recovery.order(&key));
+            match recovery.append(kind, &key, &data) {
+                Ok(position) => at = Some(position),
+                Err(e) => {
+                    Counters::inc(&self.counters.pushes_history_failed);
+                    tracing::error!(error = %e, event = %event.id, "chsk: push history failed; push refused");
+                    return Err(PushError::History(e.to_string()));
+                }
+            }
+        }
         let (ws, ajax) = self.registry.count(&target);
         if ws + ajax == 0 {
             Counters::inc(&self.counters.pushes_undeliverable);
             tracing::debug!(?target, event = %event.id, "chsk: push has no recipient");
             return Ok(0);
         }
+        let queued = Queued { data, at };
+        let flush = options.flush;
         match (ws > 0, ajax > 0) {
             (true, true) => {
                 self.ws_batcher
-                    .push(self, target.clone(), event.clone(), flush);
-                self.ajax_batcher.push(self, target, event, flush);
+                    .push(self, target.clone(), queued.clone(), flush);
+                self.ajax_batcher.push(self, target, queued, flush);
             }
-            (true, false) => self.ws_batcher.push(self, target, event, flush),
-            _ => self.ajax_batcher.push(self, target, event, flush),
+            (true, false) => self.ws_batcher.push(self, target, queued, flush),
+            _ => self.ajax_batcher.push(self, target, queued, flush),
         }
+        drop(order);
         Ok(ws + ajax)
     }
 
-    /// Opens a connection: runs the app's handshake-data hook, registers the connection and
-    /// returns its `Handshake` frame (`first` only when the client asked for a handshake, which
-    /// a WebSocket always does). The one open sequence of both transports.
-    pub(crate) fn open(
+    /// Opens a connection: runs the app's handshake-data hook, registers the connection, reads
+    /// its streams after the positions it presented (`since`) and queues what it missed before
+    /// anything else (all of it, or nothing: see the module `recovery`); returns its
+    /// `Handshake` frame (`first` only when the client asked for a handshake, which a
+    /// WebSocket always does). The one open sequence of both transports.
+    pub(crate) async fn open(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
         asked: bool,
+        since: &[Position],
     ) -> Result<Frame, Rejection> {
         // The app's hook runs before the connection is registered.
         let data = self.config.handshake_data.as_ref().and_then(|f| {
@@ -126,15 +154,105 @@ impl Inner {
         let first = self.register(conn).inspect_err(|_| {
             Counters::inc(&self.counters.rejected_requests);
         })?;
+        self.upkeep();
+        // Registered first: a push made from now on is queued for this connection (behind the
+        // replay), and one made before is in the history that is read next.
+        let (recovered, positions) = match &self.recovery {
+            None => (false, Vec::new()),
+            Some(recovery) => match recovery.recover(&conn.info, since).await {
+                Ok(outcome) => {
+                    self.replay(conn, &outcome);
+                    (outcome.recovered, outcome.positions)
+                }
+                Err(e) => {
+                    Counters::inc(&self.counters.rejected_requests);
+                    tracing::error!(error = %e, "chsk: push history unavailable; handshake refused");
+                    self.drop_conn(conn);
+                    return Err(Rejection::new(
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        "history unavailable",
+                    ));
+                }
+            },
+        };
         Ok(Frame::Handshake(Handshake {
-            version: crate::protocol::VERSION,
-            recovered: false,
-            positions: Vec::new(),
+            version: VERSION,
             uid: conn.info.uid.clone(),
             client_id: conn.info.client_id.clone(),
             data,
             first: first && asked,
+            recovered,
+            positions,
         }))
+    }
+
+    /// Starts the history's upkeep (once, when a runtime is there): every quarter of
+    /// `stream_ttl`, the streams of every open connection are marked as used (a quiet stream
+    /// with readers is kept) and expired events and forgotten streams are dropped. The task
+    /// ends with the server.
+    fn upkeep(self: &Arc<Self>) {
+        let Some(recovery) = &self.recovery else {
+            return;
+        };
+        let Some(options) = recovery.options() else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self
+            .maintenance
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let every = (options.stream_ttl / 4).max(Duration::from_millis(10));
+        let weak = Arc::downgrade(self);
+        rt.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Some(recovery) = &inner.recovery {
+                    for conn in inner.registry.all() {
+                        recovery.touch(&conn.info);
+                    }
+                    recovery.sweep();
+                }
+            }
+        });
+    }
+
+    /// Queues a recovery's replay before the live pushes, and counts the outcome.
+    fn replay(&self, conn: &Conn, outcome: &Outcome) {
+        if outcome.presented {
+            if outcome.recovered {
+                Counters::inc(&self.counters.recoveries);
+            } else {
+                Counters::inc(&self.counters.recoveries_failed);
+                tracing::debug!(conn = %conn.id(), "chsk: positions not recovered");
+            }
+        }
+        if outcome.replay.is_empty() {
+            return;
+        }
+        let runs: Vec<(Option<Position>, &[Bytes])> = outcome
+            .replay
+            .iter()
+            .map(|(at, events)| (Some(*at), events.as_slice()))
+            .collect();
+        let ajax = conn.transport() == Transport::Ajax;
+        let max = self.config.limits.max_send_frame_bytes;
+        let items = raw::frames(self.config.codec, &runs, max)
+            .into_iter()
+            .map(|(bytes, parts)| Outgoing {
+                bytes,
+                pushes: raw::count(&parts),
+                runs: ajax.then(|| parts.iter().map(OwnedRun::from).collect()),
+                ticket: None,
+            })
+            .collect();
+        Counters::add(&self.counters.pushes_replayed, outcome.replayed() as u64);
+        conn.enqueue_front(items);
     }
 
     /// Registers a new connection, closing the one it replaces; updates presence.

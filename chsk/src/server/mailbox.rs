@@ -15,19 +15,37 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::metrics::{Cause, Counters};
-use crate::protocol::EventFrame;
+use crate::protocol::Position;
 
-/// One queued item: an encoded frame; push batches meant for Ajax also keep their events, so
-/// a poll that finds several batches answers them as one `Push`.
+/// One queued item: an encoded frame; push frames meant for Ajax also keep their runs (the
+/// encoded events and their positions), so a poll that finds several answers them as one
+/// `Push`, and can send them again when the client's cursor shows the answer was lost.
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub(crate) bytes: Bytes,
-    pub(crate) events: Option<Arc<[EventFrame]>>,
+    pub(crate) runs: Option<Arc<[OwnedRun]>>,
     /// How many pushed events the frame carries (for the accounting).
     pub(crate) pushes: u64,
     /// Shared by every queued copy of one push batch; released once every copy is written
     /// (or dropped). See [`Ticket`].
     pub(crate) ticket: Option<Arc<Ticket>>,
+}
+
+/// A run of a `Push` frame, kept by an Ajax item: the first event's position (`None`:
+/// volatile) and the encoded events.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedRun {
+    pub(crate) at: Option<Position>,
+    pub(crate) events: Vec<Bytes>,
+}
+
+impl From<&crate::protocol::raw::RawRun<'_>> for OwnedRun {
+    fn from(run: &crate::protocol::raw::RawRun<'_>) -> Self {
+        Self {
+            at: run.at,
+            events: run.events.to_vec(),
+        }
+    }
 }
 
 /// The mark of a push frame still being written: every queued copy of one batch holds it (a
@@ -164,6 +182,29 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Puts `items` before everything queued, in their order, whatever the bounds (a replay
+    /// after a reconnect: bounded by the history, and due before the live pushes queued while
+    /// it was read).
+    pub(crate) fn push_front(&self, items: Vec<Outgoing>) -> Result<(), QueueError> {
+        let waker = {
+            let mut q = self.shared.lock();
+            if q.closed {
+                return Err(QueueError::Closed);
+            }
+            for item in items.into_iter().rev() {
+                let n = item.bytes.len();
+                q.bytes += n;
+                Counters::add(&self.shared.counters.queued_bytes, n as u64);
+                q.items.push_front(item);
+            }
+            q.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
     /// Records why the connection closes; what is still queued when the inbox goes away is
     /// counted under this cause. The first cause wins.
     pub(crate) fn set_cause(&self, cause: Cause) {
@@ -270,7 +311,7 @@ mod tests {
     fn item(len: usize, pushes: u64) -> Outgoing {
         Outgoing {
             bytes: Bytes::from(vec![0; len]),
-            events: None,
+            runs: None,
             pushes,
             ticket: None,
         }

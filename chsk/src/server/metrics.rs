@@ -16,7 +16,7 @@ macro_rules! counters {
         }
 
         /// A snapshot of the server's counters (monotonic since the server was built, except
-        /// the four gauges at the end).
+        /// the gauges at the end).
         ///
         /// ```no_run
         /// # fn f(server: chsk::server::Server) {
@@ -64,8 +64,6 @@ counters! {
     pushes_dropped_ping_timeout,
     /// Push deliveries dropped because a write to the socket timed out (`write_timeout`).
     pushes_dropped_write_timeout,
-    /// Push deliveries dropped because the batch could not be encoded.
-    pushes_dropped_encode,
     /// Frames that could not be queued for a connection (its queue was full or it was closing).
     frames_dropped,
     /// Connections closed because their send queue was full.
@@ -90,6 +88,18 @@ counters! {
     in_flight_refused,
     /// Ajax handshakes refused (`503`) because `max_ajax_clients` states existed.
     ajax_clients_refused,
+    /// Pushes refused because the push history failed to keep them (`PushError::History`).
+    pushes_history_failed,
+    /// Handshakes whose presented positions were all recovered (`recovered: true`).
+    recoveries,
+    /// Handshakes whose presented positions could not all be recovered (`recovered: false`:
+    /// the history no longer had them, other epoch, or a stream without a position).
+    recoveries_failed,
+    /// Events replayed to recovering connections (each is also a push delivery).
+    pushes_replayed,
+    /// Ajax push deliveries sent again because the client's next poll showed that the answer
+    /// carrying them was lost.
+    pushes_resent,
     /// Replies that could not be sent as they were (encode failure, or larger than
     /// `max_send_frame_bytes`) and were replaced by an error reply.
     replies_failed,
@@ -102,6 +112,12 @@ counters! {
     ajax_clients,
     /// Gauge: bytes kept of opening requests for live connections now.
     kept_request_bytes,
+    /// Gauge: streams the push history knows now.
+    history_streams,
+    /// Gauge: events the push history retains now.
+    history_events,
+    /// Gauge: bytes the push history retains now (encoded events plus bookkeeping).
+    history_bytes,
 }
 
 impl Metrics {
@@ -118,7 +134,6 @@ impl Metrics {
             + self.pushes_dropped_replaced
             + self.pushes_dropped_ping_timeout
             + self.pushes_dropped_write_timeout
-            + self.pushes_dropped_encode
     }
 }
 
@@ -146,7 +161,6 @@ impl Counters {
             Cause::Replaced => &self.pushes_dropped_replaced,
             Cause::PingTimeout => &self.pushes_dropped_ping_timeout,
             Cause::WriteTimeout => &self.pushes_dropped_write_timeout,
-            Cause::Encode => &self.pushes_dropped_encode,
             Cause::Closed => &self.pushes_dropped_closed,
         };
         Counters::add(counter, n);
@@ -164,8 +178,6 @@ pub(crate) enum Cause {
     PingTimeout,
     /// A write to it did not complete in time.
     WriteTimeout,
-    /// A batch could not be encoded.
-    Encode,
     /// Any other close: by the peer, by the app, a bad frame, a rate limit, an expired state.
     Closed,
 }

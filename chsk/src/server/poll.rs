@@ -10,6 +10,7 @@ use http::StatusCode;
 
 use super::{
     conn::{Conn, ConnInfo},
+    mailbox::{Outgoing, OwnedRun},
     metrics::Counters,
     request::HandshakeRequest,
     security::{HttpResponse, Rejection},
@@ -17,7 +18,7 @@ use super::{
     ws::kind,
 };
 use crate::{
-    protocol::{EventFrame, Frame, PushRun, ReplyError, ReplyErrorKind},
+    protocol::{raw::RawRun, Frame, Position, ReplyError, ReplyErrorKind},
     transport::Transport,
 };
 
@@ -35,19 +36,25 @@ impl Server {
             .registry
             .get(&client_id)
             .filter(|c| c.transport() == Transport::Ajax && c.info.uid == uid && !c.is_closing());
+        let since = request.since();
         match existing {
-            Some(conn) if !handshake => self.poll(&conn).await,
-            _ => self.ajax_handshake(request, client_id, uid, handshake),
+            Some(conn) if !handshake => self.poll(&conn, &since).await,
+            _ => {
+                self.ajax_handshake(request, client_id, uid, handshake, &since)
+                    .await
+            }
         }
     }
 
-    /// Creates (or re-creates) the client's state and answers `Handshake`.
-    fn ajax_handshake(
+    /// Creates (or re-creates) the client's state and answers `Handshake`; what the client
+    /// missed after `since` waits in its queue for the next poll.
+    async fn ajax_handshake(
         &self,
         request: HandshakeRequest,
         client_id: String,
         uid: Option<String>,
         asked: bool,
+        since: &[Position],
     ) -> HttpResponse {
         let inner = &self.inner;
         let info = ConnInfo {
@@ -58,7 +65,7 @@ impl Server {
             request: Arc::new(inner.detach(request)),
         };
         let (conn, _) = Conn::new(info, &inner.config.limits, &inner.counters);
-        match inner.open(&conn, asked) {
+        match inner.open(&conn, asked, since).await {
             Ok(handshake) => {
                 schedule_reap(inner, &conn);
                 self.frame_response(StatusCode::OK, &handshake)
@@ -68,11 +75,21 @@ impl Server {
     }
 
     /// Holds one poll: the first queued item (plus everything else queued) as one `Push`, or
-    /// `PollTimeout`.
-    async fn poll(&self, conn: &Arc<Conn>) -> HttpResponse {
+    /// `PollTimeout`. When the poll's cursor (`since`) shows that the previous answer was lost,
+    /// its positioned events are answered again first.
+    async fn poll(&self, conn: &Arc<Conn>, cursor: &[Position]) -> HttpResponse {
         let Some(ajax) = &conn.ajax else {
             return self.frame_response(StatusCode::OK, &Frame::PollTimeout);
         };
+        let lost = ajax.unacked(cursor);
+        if !lost.is_empty() {
+            let n: u64 = lost.iter().map(|r| r.events.len() as u64).sum();
+            Counters::add(&self.inner.counters.pushes_resent, n);
+            tracing::debug!(conn = %conn.id(), events = n, "chsk: Ajax answer lost; sent again");
+            let body = self.inner.config.codec.encode_push_raw(&raw_runs(&lost));
+            ajax.sent(lost);
+            return self.bytes_response(StatusCode::OK, Bytes::from(body));
+        }
         // A newer poll ends this one.
         let mut gen = ajax.poll_gen.subscribe();
         ajax.poll_gen.send_modify(|g| *g += 1);
@@ -124,16 +141,19 @@ impl Server {
         };
         tokio::select! {
             items = got => match items {
-                Some(items) if items.len() == 1 => {
-                    let bytes = items.into_iter().next().map(|i| i.bytes).unwrap_or_default();
-                    self.bytes_response(StatusCode::OK, bytes)
-                }
                 Some(items) => {
-                    let events: Vec<EventFrame> = items
+                    let runs: Vec<OwnedRun> = items
                         .iter()
-                        .flat_map(|i| i.events.iter().flat_map(|e| e.iter().cloned()))
+                        .flat_map(|i| i.runs.iter().flat_map(|r| r.iter().cloned()))
                         .collect();
-                    self.frame_response(StatusCode::OK, &Frame::Push(vec![PushRun::volatile(events)]))
+                    let body = match <[Outgoing; 1]>::try_from(items) {
+                        Ok([one]) => one.bytes,
+                        Err(_) => Bytes::from(
+                            self.inner.config.codec.encode_push_raw(&raw_runs(&runs)),
+                        ),
+                    };
+                    ajax.sent(runs);
+                    self.bytes_response(StatusCode::OK, body)
                 }
                 None => self.frame_response(StatusCode::OK, &Frame::PollTimeout),
             },
@@ -366,4 +386,14 @@ fn schedule_reap(inner: &Arc<Inner>, conn: &Arc<Conn>) {
             }
         }
     });
+}
+
+/// Borrows owned runs for encoding.
+fn raw_runs(runs: &[OwnedRun]) -> Vec<RawRun<'_>> {
+    runs.iter()
+        .map(|r| RawRun {
+            at: r.at,
+            events: &r.events,
+        })
+        .collect()
 }

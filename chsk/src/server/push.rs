@@ -20,16 +20,18 @@ use std::{
 
 use tokio::sync::oneshot;
 
+use bytes::Bytes;
+
 use super::{
     conn::Conn,
-    mailbox::{Outgoing, Ticket},
-    metrics::{Cause, Counters},
+    mailbox::{Outgoing, OwnedRun, Ticket},
+    metrics::Counters,
     options::Limits,
 };
 use crate::{
     codec::Codec,
     error::CodecError,
-    protocol::{EventFrame, Frame, PushRun},
+    protocol::{raw, Position},
     transport::Transport,
 };
 
@@ -89,6 +91,51 @@ pub enum Flush {
     Now,
 }
 
+/// How a push is sent: when it may be coalesced ([`Flush`]), and whether it is kept for
+/// clients that reconnect.
+///
+/// A `Flush` converts into it, so `server.push(target, event, Flush::Now)` reads as before.
+///
+/// ```
+/// use chsk::server::{Flush, PushOptions};
+/// let typing = PushOptions::default().volatile(true);
+/// assert_eq!(PushOptions::from(Flush::Now).flush, Flush::Now);
+/// assert!(typing.volatile && !PushOptions::default().volatile);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PushOptions {
+    /// When the push goes out (default [`Flush::Batched`]).
+    pub flush: Flush,
+    /// Not kept in the stream history: it carries no position, and a client that reconnects
+    /// does not get it back (typing indicators, cursor moves, progress ticks). Default
+    /// `false`; an event variant marked `#[event(volatile)]` is volatile whatever this says.
+    pub volatile: bool,
+}
+
+impl PushOptions {
+    /// Sets [`flush`](Self::flush).
+    pub fn flush(mut self, flush: Flush) -> Self {
+        self.flush = flush;
+        self
+    }
+
+    /// Sets [`volatile`](Self::volatile).
+    pub fn volatile(mut self, volatile: bool) -> Self {
+        self.volatile = volatile;
+        self
+    }
+}
+
+impl From<Flush> for PushOptions {
+    fn from(flush: Flush) -> Self {
+        Self {
+            flush,
+            volatile: false,
+        }
+    }
+}
+
 /// Why a push was refused: a bug in the app (or its adapter), never a normal outcome.
 ///
 /// A push that reaches nobody is not an error: it returns `Ok(0)` (and is counted in
@@ -120,48 +167,75 @@ pub enum PushError {
     /// The event could not be encoded.
     #[error(transparent)]
     Encode(#[from] CodecError),
+    /// The push history could not keep the event (a store failed): it is not sent, because a
+    /// client that reconnects later would be told it missed nothing. Counted in
+    /// `pushes_history_failed`.
+    #[error("the push history failed: {0}")]
+    History(String),
     /// The server this push went through was dropped (a `NodeHandle`
     /// kept by an adapter outlived it).
     #[error("the server was dropped")]
     ServerDropped,
 }
 
+/// One pushed event as the batchers keep it: encoded once (one element of a `Push` frame's
+/// event list, in the server's codec), with its stream position when the history keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) data: Bytes,
+    pub(crate) at: Option<Position>,
+}
+
+impl Queued {
+    /// Whether `next` continues the same run of a `Push` frame after `self`.
+    fn continued_by(&self, next: &Queued) -> bool {
+        match (self.at, next.at) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.stream == b.stream && a.epoch == b.epoch && a.seq + 1 == b.seq,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Batch {
     target: Target,
-    events: Vec<EventFrame>,
+    events: Vec<Queued>,
     /// The encoded size of `Frame::Push(events)`, estimated from above (see [`frame_cost`]).
     bytes: usize,
     gen: u64,
 }
 
 impl Batch {
-    /// A batch of one event, of encoded cost `cost`.
-    fn first(target: Target, event: EventFrame, cost: usize, gen: u64) -> Self {
+    /// A batch of one event: `bytes` is the size of its frame, from above.
+    fn first(target: Target, event: Queued, bytes: usize, gen: u64) -> Self {
         Self {
             target,
             events: vec![event],
-            bytes: cost + PUSH_FRAME_OVERHEAD,
+            bytes,
             gen,
         }
     }
 }
 
-/// An upper estimate of what an event adds to an encoded `Push` frame, in either codec:
-/// postcard adds two varint lengths (at most 10 bytes), JSON `{"id":"","payload":},` (22
-/// bytes) plus escapes in the id (ids are `ns/kebab-case` text, and a frame that is larger
-/// after all is split again before it is sent).
-pub(crate) fn event_cost(event: &EventFrame) -> usize {
-    event.id.len() + event.payload.as_bytes().len() + 24
+/// What an encoded event adds to a `Push` frame: its bytes and a separator (JSON's comma).
+pub(crate) fn event_cost(event: &Queued) -> usize {
+    event.data.len() + 1
 }
 
-/// What a `Push` frame costs around its events: postcard's variant and count (at most 6
-/// bytes), JSON's `{"push":[]}` (11 bytes).
-pub(crate) const PUSH_FRAME_OVERHEAD: usize = 16;
+/// What a `Push` frame costs around one run of events, from above (see
+/// `Codec::push_overheads`).
+pub(crate) fn push_frame_overhead(codec: Codec) -> usize {
+    let (frame, run) = codec.push_overheads();
+    frame + run
+}
 
-/// The estimated size of a `Push` frame holding one event.
-pub(crate) fn frame_cost(event: &EventFrame) -> usize {
-    event_cost(event) + PUSH_FRAME_OVERHEAD
+/// The size of a `Push` frame holding one event, from above, before it is encoded: postcard
+/// adds two varint lengths (at most 10 bytes), JSON `{"id":"","payload":},` (22 bytes) plus
+/// escapes in the id (ids are `ns/kebab-case` text, and a frame that is larger after all is
+/// split again before it is sent).
+pub(crate) fn estimate(codec: Codec, event: &crate::protocol::EventFrame) -> usize {
+    event.id.len() + event.payload.as_bytes().len() + 24 + push_frame_overhead(codec)
 }
 
 /// The open batches. Open batches never overlap (see `Batcher::push`), so the order in which
@@ -277,7 +351,7 @@ impl Batcher {
         &self,
         inner: &Arc<N>,
         target: Target,
-        event: EventFrame,
+        event: Queued,
         flush: Flush,
     ) {
         let mut st = self.lock();
@@ -320,14 +394,28 @@ impl Batcher {
         st.next_gen += 1;
         if flush_now && !open {
             // Nothing gathered for this target: deliver at once, without opening a batch.
-            self.deliver(inner, &mut st, Batch::first(target, event, cost, gen));
+            self.deliver(
+                inner,
+                &mut st,
+                Batch::first(
+                    target,
+                    event,
+                    cost + push_frame_overhead(inner.codec()),
+                    gen,
+                ),
+            );
             return;
         }
         if let Some(batch) = st.get_mut(&target) {
             batch.events.push(event);
             batch.bytes += cost;
         } else {
-            st.insert(Batch::first(target.clone(), event, cost, gen));
+            st.insert(Batch::first(
+                target.clone(),
+                event,
+                cost + push_frame_overhead(inner.codec()),
+                gen,
+            ));
             // Sent when the previous frame is written, or when the window closes.
             let written = st.flights.get_mut(&target).and_then(|f| f.written.take());
             if let Some(rt) = runtime {
@@ -415,51 +503,42 @@ impl Batcher {
         st.took_off(batch.target, &ticket, written);
     }
 
-    /// Encodes `events` as one `Push` frame (or, when it comes out larger than
-    /// `max_send_frame_bytes`, as two halves, recursively) and queues it for `conns`.
+    /// Writes `events` as `Push` frames (one, or more when they would be larger than
+    /// `max_send_frame_bytes`), each run of one stream with its position, and queues the same
+    /// bytes for every connection in `conns`.
     fn deliver_events<N: Node>(
         &self,
         inner: &Arc<N>,
         conns: &[Arc<Conn>],
-        events: Vec<EventFrame>,
+        events: Vec<Queued>,
         ticket: &Arc<Ticket>,
     ) {
-        let n = events.len() as u64;
-        let frame = Frame::Push(vec![PushRun::volatile(events)]);
-        let encoded = inner.codec().encode_frame(&frame);
-        let Frame::Push(mut runs) = frame else {
-            return;
-        };
-        let mut events = runs.pop().map(|r| r.events).unwrap_or_default();
-        let bytes = match encoded {
-            Ok(b) if b.len() > inner.limits().max_send_frame_bytes && events.len() > 1 => {
-                let second = events.split_off(events.len() / 2);
-                self.deliver_events(inner, conns, events, ticket);
-                self.deliver_events(inner, conns, second, ticket);
-                return;
+        let data: Vec<Bytes> = events.iter().map(|e| e.data.clone()).collect();
+        let mut runs: Vec<(Option<Position>, &[Bytes])> = Vec::new();
+        let mut start = 0;
+        for i in 1..=events.len() {
+            if i == events.len() || !events[i - 1].continued_by(&events[i]) {
+                runs.push((events[start].at, &data[start..i]));
+                start = i;
             }
-            Ok(b) => bytes::Bytes::from(b),
-            Err(e) => {
-                let total = n * conns.len() as u64;
-                Counters::add(&inner.counters().push_deliveries, total);
-                inner.counters().dropped(Cause::Encode, total);
-                tracing::error!(error = %e, events = n, "chsk: could not encode a push batch");
-                return;
-            }
-        };
-        let events: Option<Arc<[EventFrame]>> = match self.transport {
-            Transport::Ajax => Some(events.into()),
-            _ => None,
-        };
-        for conn in conns {
-            let item = Outgoing {
-                bytes: bytes.clone(),
-                events: events.clone(),
-                pushes: n,
-                ticket: Some(ticket.clone()),
+        }
+        let max = inner.limits().max_send_frame_bytes;
+        for (bytes, parts) in raw::frames(inner.codec(), &runs, max) {
+            let n = raw::count(&parts);
+            let runs: Option<Arc<[OwnedRun]>> = match self.transport {
+                Transport::Ajax => Some(parts.iter().map(OwnedRun::from).collect()),
+                _ => None,
             };
-            if !conn.enqueue(item) && conn.transport() == Transport::Ajax && conn.is_closing() {
-                inner.drop_conn(conn);
+            for conn in conns {
+                let item = Outgoing {
+                    bytes: bytes.clone(),
+                    runs: runs.clone(),
+                    pushes: n,
+                    ticket: Some(ticket.clone()),
+                };
+                if !conn.enqueue(item) && conn.transport() == Transport::Ajax && conn.is_closing() {
+                    inner.drop_conn(conn);
+                }
             }
         }
     }

@@ -54,6 +54,11 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Every live connection now.
+    pub(crate) fn all(&self) -> Vec<Arc<Conn>> {
+        self.lock().clients.values().cloned().collect()
+    }
+
     /// Whether the user may open one more connection (replacing `client_id`'s doesn't count).
     pub(crate) fn has_room(&self, uid: Option<&str>, client_id: &str, max: usize) -> bool {
         let Some(uid) = uid else { return true };

@@ -133,6 +133,14 @@ impl HandshakeRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The stream positions the client presented (`since`; none when absent or malformed:
+    /// the security checks refuse a malformed one first).
+    pub(crate) fn since(&self) -> Vec<crate::protocol::Position> {
+        self.query("since")
+            .and_then(|s| crate::protocol::parse_since(s).ok())
+            .unwrap_or_default()
+    }
+
     /// The `client-id` query parameter when it is valid (1–128 chars of `[A-Za-z0-9_-]`).
     pub fn client_id(&self) -> Option<&str> {
         self.query("client-id").filter(|id| valid_client_id(id))

@@ -7,7 +7,10 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::{options::AllowedOrigins, request::HandshakeRequest};
-use crate::codec::Codec;
+use crate::{
+    codec::Codec,
+    protocol::{parse_since, VERSION},
+};
 
 /// A refused request: an HTTP status and a plain-text body.
 ///
@@ -100,6 +103,10 @@ pub(crate) struct Security {
     pub(crate) warned_csrf: std::sync::atomic::AtomicBool,
 }
 
+/// [`VERSION`] as the `v` query parameter carries it.
+const VERSION_TEXT: &str = "2";
+const _: () = assert!(VERSION == 2, "VERSION_TEXT must follow VERSION");
+
 impl Security {
     /// Runs every check in protocol order; returns the valid client id.
     pub(crate) fn check<'r>(&self, req: &'r HandshakeRequest) -> Result<&'r str, Rejection> {
@@ -109,6 +116,17 @@ impl Security {
                 "missing or invalid client-id",
             ));
         };
+        if req.query("v") != Some(VERSION_TEXT) {
+            return Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                format!("unsupported protocol version: this server speaks {VERSION}"),
+            ));
+        }
+        if let Some(since) = req.query("since") {
+            if let Err(e) = parse_since(since) {
+                return Err(Rejection::new(StatusCode::BAD_REQUEST, e.to_string()));
+            }
+        }
         if let Some(codec) = req.query("codec") {
             if codec != self.codec.name() {
                 return Err(Rejection::new(

@@ -14,10 +14,12 @@ use std::{
 
 use super::{
     conn::{ConnIds, ConnInfo},
+    history::HistoryOptions,
     metrics::Counters,
     options::{Limits, Timings},
     presence::{ConnectedUids, Presence},
-    push::{Batcher, Flush, PushError, Target},
+    push::{Batcher, PushError, PushOptions, Target},
+    recovery::Recovery,
     registry::Registry,
     request::HandshakeRequest,
     security::{Security, UserIdFn},
@@ -49,6 +51,7 @@ pub(crate) struct Config {
     pub(crate) dispatch: Box<dyn Dispatch>,
     pub(crate) adapter: Box<dyn Adapter>,
     pub(crate) keep_headers: Vec<http::HeaderName>,
+    pub(crate) history: Option<HistoryOptions>,
 }
 
 /// The server's shared state: its configuration and what its connections share.
@@ -60,6 +63,10 @@ pub(crate) struct Inner {
     pub(crate) conn_ids: ConnIds,
     pub(crate) ws_batcher: Batcher,
     pub(crate) ajax_batcher: Batcher,
+    /// The push history and its ordering (`None`: recovery is off).
+    pub(crate) recovery: Option<Recovery>,
+    /// Whether the history's upkeep task runs.
+    pub(crate) maintenance: std::sync::atomic::AtomicBool,
 }
 
 /// The server: a cheap-to-clone handle (an `Arc` inside), not generic over the event type.
@@ -113,18 +120,18 @@ pub(crate) trait Dispatch: Send + Sync + 'static {
 ///
 /// ```
 /// use chsk::server::adapter::{Adapter, EventFrame, LocalNode};
-/// use chsk::server::{Flush, PushError, Target};
+/// use chsk::server::{PushError, PushOptions, Target};
 ///
 /// /// Logs every push, then delivers it locally.
 /// #[derive(Debug)]
 /// struct Logging;
 ///
 /// impl Adapter for Logging {
-///     fn push(&self, node: LocalNode<'_>, target: Target, event: EventFrame, flush: Flush)
+///     fn push(&self, node: LocalNode<'_>, target: Target, event: EventFrame, options: PushOptions)
 ///         -> Result<usize, PushError>
 ///     {
 ///         println!("push {} to {target:?}", event.id);
-///         node.deliver(target, event, flush)
+///         node.deliver(target, event, options)
 ///     }
 /// }
 /// ```
@@ -137,9 +144,9 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
         node: LocalNode<'_>,
         target: Target,
         event: EventFrame,
-        flush: Flush,
+        options: PushOptions,
     ) -> Result<usize, PushError> {
-        node.deliver(target, event, flush)
+        node.deliver(target, event, options)
     }
 
     /// The connected users. The default answers for this process only.
@@ -174,10 +181,10 @@ impl NodeHandle {
         &self,
         target: Target,
         event: EventFrame,
-        flush: Flush,
+        options: impl Into<PushOptions>,
     ) -> Result<usize, PushError> {
         match self.inner.upgrade() {
-            Some(inner) => inner.deliver_local(target, event, flush),
+            Some(inner) => inner.deliver_local(target, event, options.into()),
             None => Err(PushError::ServerDropped),
         }
     }
@@ -202,9 +209,9 @@ impl LocalNode<'_> {
         &self,
         target: Target,
         event: EventFrame,
-        flush: Flush,
+        options: impl Into<PushOptions>,
     ) -> Result<usize, PushError> {
-        self.inner.deliver_local(target, event, flush)
+        self.inner.deliver_local(target, event, options.into())
     }
 
     /// This process's connected users.

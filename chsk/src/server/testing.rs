@@ -153,9 +153,16 @@ impl MemRequest {
         } else {
             "&"
         };
+        // The protocol version, unless the test sets `v` itself (to check the refusal).
+        let given = |q: &str| q.split('&').any(|kv| kv.starts_with("v="));
+        let version = if given(&self.query) || given(extra) {
+            String::new()
+        } else {
+            format!("v={}&", crate::protocol::VERSION)
+        };
         let mut builder = http::Request::builder()
             .method(method)
-            .uri(format!("/chsk?{}{sep}{extra}", self.query));
+            .uri(format!("/chsk?{version}{}{sep}{extra}", self.query));
         if let Some(headers) = builder.headers_mut() {
             headers.extend(self.headers.clone());
         }
@@ -425,7 +432,8 @@ impl MemAjax {
 impl Server {
     /// The opening request of an in-memory connection (feature `test-util`): `query` is its
     /// query string (`client-id=…` at least, and whatever the server's hooks read, e.g.
-    /// `uid=alice`); add headers with [`MemRequest::header`].
+    /// `uid=alice`, or the stream positions `since=…`); `v=2` is added unless the query sets
+    /// `v`; add headers with [`MemRequest::header`].
     pub fn mem_request(&self, query: &str) -> MemRequest {
         MemRequest {
             server: self.clone(),

@@ -104,6 +104,7 @@ impl Server {
     {
         let inner = &self.inner;
         let codec = inner.config.codec;
+        let since = accepted.since;
         let info = ConnInfo {
             uid: accepted.uid,
             client_id: accepted.client_id,
@@ -115,7 +116,7 @@ impl Server {
         let Some(mut rx) = rx else { return };
         let mut stream = pin!(stream);
         let mut out = Writer::new(sink, codec, &conn, inner.config.timings.write_timeout);
-        let handshake = match inner.open(&conn, true) {
+        let handshake = match inner.open(&conn, true, &since).await {
             Ok(handshake) => handshake,
             Err(rejection) => {
                 close(&mut out.sink, codec, rejection.body(), POLICY).await;

@@ -5,7 +5,7 @@
 //! positions when it reconnects; [`History::since`] answers with every event after a position,
 //! in order, or says that it cannot ([`Since::NotRecovered`]) — never with part of them.
 //! `docs/recovery-design.md` describes the whole design; this module is its foundation and is
-//! not wired into the server yet.
+//! wired into the server by `server/recovery.rs`.
 //!
 //! Streams are keyed by who reads them ([`StreamKey`]: the broadcast stream, a user's stream, a
 //! client's stream), never by connection, so that another server process can find a client's
@@ -86,26 +86,63 @@ pub(crate) struct StreamPosition {
     pub(crate) seq: u64,
 }
 
-/// How much history each stream keeps. An event leaves the history when any bound is passed
-/// (oldest first); a client whose position is older than what is kept is not recovered.
+/// How much push history each stream keeps (see
+/// [`ServerBuilder::history`](crate::server::ServerBuilder::history)). An event leaves the
+/// history when any bound is passed (oldest first); a client whose position is older than what
+/// is kept is not recovered.
+///
+/// ```
+/// use std::time::Duration;
+/// use chsk::server::HistoryOptions;
+/// let o = HistoryOptions::default().max_age(Duration::from_secs(30));
+/// assert_eq!((o.max_count, o.max_bytes), (1_000, 1 << 20));
+/// assert_eq!(o.max_age, Duration::from_secs(30));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub(crate) struct HistoryOptions {
+pub struct HistoryOptions {
     /// At most this many events per stream. Default 1,000.
-    pub(crate) max_count: usize,
-    /// At most this many bytes per stream: each event counts its encoded length plus
-    /// [`ENTRY_OVERHEAD`] for its bookkeeping. Default 1 MiB.
-    pub(crate) max_bytes: usize,
+    pub max_count: usize,
+    /// At most this many bytes per stream: each event counts its encoded length plus about
+    /// 80 bytes of bookkeeping. Default 1 MiB. (Keep it below `Limits::send_queue_bytes`
+    /// divided by three, so that a connection's replay fits its send queue.)
+    pub max_bytes: usize,
     /// Events older than this are dropped. Default 2 minutes (as Socket.IO's
     /// `maxDisconnectionDuration`): a client away for less, on a stream within the other
     /// bounds, is recovered.
-    pub(crate) max_age: Duration,
+    pub max_age: Duration,
     /// A stream with no event left is forgotten this long after it was last used (appended
     /// to, or its position read); a client that presents a position on it afterwards is not
     /// recovered. Default 10 minutes. The server re-reads the positions of the streams of
     /// every open connection more often than this, so a quiet stream is kept while it has
     /// readers.
-    pub(crate) stream_ttl: Duration,
+    pub stream_ttl: Duration,
+}
+
+impl HistoryOptions {
+    /// Sets [`max_count`](Self::max_count).
+    pub fn max_count(mut self, n: usize) -> Self {
+        self.max_count = n;
+        self
+    }
+
+    /// Sets [`max_bytes`](Self::max_bytes).
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+
+    /// Sets [`max_age`](Self::max_age).
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// Sets [`stream_ttl`](Self::stream_ttl).
+    pub fn stream_ttl(mut self, ttl: Duration) -> Self {
+        self.stream_ttl = ttl;
+        self
+    }
 }
 
 impl Default for HistoryOptions {

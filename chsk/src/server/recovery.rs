@@ -1,0 +1,213 @@
+//! Recovery: the server's half of stream positions (protocol version 2).
+//!
+//! A kept push is appended to the history of its stream under the stream's ordering stripe,
+//! and handed to the batchers under the same stripe, so that sequence order is queue order on
+//! every connection. A connection that opens presents its positions (`since`); it is
+//! registered first (live pushes then wait in its queue), then its streams are read: either
+//! every one of them continues from the presented position (`recovered: true`, and the missed
+//! events are sent before anything queued), or none is replayed (`recovered: false`). See
+//! `docs/recovery-design.md`.
+
+use std::{
+    hash::{BuildHasher, RandomState},
+    sync::{Mutex, MutexGuard},
+};
+
+use bytes::Bytes;
+
+use super::{
+    conn::ConnInfo,
+    history::{
+        Backend, HistoryError, HistoryOptions, HistoryStats, Since, StreamKey, StreamPosition,
+    },
+    push::Target,
+};
+use crate::protocol::{Position, StreamKind};
+
+/// Ordering stripes: a push takes its stream's stripe for its append and its hand-off.
+const STRIPES: usize = 64;
+
+/// The history and what orders appends with deliveries.
+#[derive(Debug)]
+pub(crate) struct Recovery {
+    backend: Backend,
+    stripes: Box<[Mutex<()>]>,
+    hasher: RandomState,
+}
+
+/// What a connection's `since` came to.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// Every stream the connection reads continues from the presented position.
+    pub(crate) recovered: bool,
+    /// The client presented at least one position.
+    pub(crate) presented: bool,
+    /// Per stream read, the position the pushes that follow continue from.
+    pub(crate) positions: Vec<Position>,
+    /// The missed events, per stream: the first one's position and the encoded events.
+    pub(crate) replay: Vec<(Position, Vec<Bytes>)>,
+}
+
+impl Outcome {
+    /// How many events the replay holds.
+    pub(crate) fn replayed(&self) -> usize {
+        self.replay.iter().map(|(_, e)| e.len()).sum()
+    }
+}
+
+impl Recovery {
+    /// An in-memory history with these bounds.
+    pub(crate) fn new(options: HistoryOptions) -> Self {
+        Self {
+            backend: Backend::new(super::history::MemoryHistory::new(options)),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// The stream a push to `target` is appended to.
+    pub(crate) fn stream_of(target: &Target) -> (StreamKind, StreamKey) {
+        match target {
+            Target::All => (StreamKind::All, StreamKey::All),
+            Target::User(uid) => (StreamKind::User, StreamKey::user(uid.as_str())),
+            Target::Client(id) => (StreamKind::Client, StreamKey::client(id.as_str())),
+        }
+    }
+
+    /// The streams a connection reads: the broadcast stream, its client's, its user's.
+    pub(crate) fn streams_of(info: &ConnInfo) -> Vec<(StreamKind, StreamKey)> {
+        let mut streams = vec![
+            (StreamKind::All, StreamKey::All),
+            (
+                StreamKind::Client,
+                StreamKey::client(info.client_id.as_str()),
+            ),
+        ];
+        if let Some(uid) = &info.uid {
+            streams.insert(1, (StreamKind::User, StreamKey::user(uid.as_str())));
+        }
+        streams
+    }
+
+    /// Takes the ordering stripe of `key`: held across a push's append and its hand-off to
+    /// the batchers.
+    pub(crate) fn order(&self, key: &StreamKey) -> MutexGuard<'_, ()> {
+        let i = (self.hasher.hash_one(key) as usize) % STRIPES;
+        self.stripes[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends one encoded event; its position. The in-memory store answers at once; a store
+    /// that must be awaited is not appended to here (a cluster adapter appends, issue 12).
+    pub(crate) fn append(
+        &self,
+        kind: StreamKind,
+        key: &StreamKey,
+        event: &Bytes,
+    ) -> Result<Position, HistoryError> {
+        match &self.backend {
+            Backend::Memory(memory) => {
+                let top = memory.append_now(key, std::slice::from_ref(event));
+                Ok(Position {
+                    stream: kind,
+                    epoch: top.epoch,
+                    seq: top.seq,
+                })
+            }
+            Backend::Custom(_) => Err(HistoryError::Inconsistent(
+                "a store that must be awaited cannot take local appends".to_owned(),
+            )),
+        }
+    }
+
+    /// Reads the connection's streams after `since`: all recovered, or nothing replayed.
+    pub(crate) async fn recover(
+        &self,
+        info: &ConnInfo,
+        since: &[Position],
+    ) -> Result<Outcome, HistoryError> {
+        let mut out = Outcome {
+            recovered: !since.is_empty(),
+            presented: !since.is_empty(),
+            ..Outcome::default()
+        };
+        // Per stream: where the client is (when recovered) and where the stream is.
+        let mut tops = Vec::new();
+        for (kind, key) in Self::streams_of(info) {
+            let presented = since.iter().find(|p| p.stream == kind);
+            let answer = match presented {
+                Some(p) => {
+                    let from = StreamPosition {
+                        epoch: p.epoch,
+                        seq: p.seq,
+                    };
+                    self.backend.since(&key, from).await?
+                }
+                None => {
+                    out.recovered = false;
+                    let top = self.backend.position(&key).await?;
+                    out.positions.push(at(kind, top.epoch, top.seq));
+                    tops.push(at(kind, top.epoch, top.seq));
+                    continue;
+                }
+            };
+            match answer {
+                Since::Recovered { top, events } => {
+                    let from = top.seq - events.len() as u64;
+                    out.positions.push(at(kind, top.epoch, from));
+                    tops.push(at(kind, top.epoch, top.seq));
+                    if !events.is_empty() {
+                        out.replay.push((at(kind, top.epoch, from + 1), events));
+                    }
+                }
+                Since::NotRecovered { top, .. } => {
+                    out.recovered = false;
+                    out.positions.push(at(kind, top.epoch, top.seq));
+                    tops.push(at(kind, top.epoch, top.seq));
+                }
+            }
+        }
+        if !out.recovered {
+            // All or none: every stream continues from its top, nothing is replayed.
+            out.replay.clear();
+            out.positions = tops;
+        }
+        Ok(out)
+    }
+
+    /// Marks the streams of an open connection as used, so that a quiet stream with readers
+    /// is not forgotten (see `HistoryOptions::stream_ttl`).
+    pub(crate) fn touch(&self, info: &ConnInfo) {
+        if let Backend::Memory(memory) = &self.backend {
+            for (_, key) in Self::streams_of(info) {
+                memory.position_now(&key);
+            }
+        }
+    }
+
+    /// Drops expired events and forgotten streams.
+    pub(crate) fn sweep(&self) {
+        if let Backend::Memory(memory) = &self.backend {
+            memory.sweep();
+        }
+    }
+
+    /// What the in-memory history holds.
+    pub(crate) fn stats(&self) -> HistoryStats {
+        match &self.backend {
+            Backend::Memory(memory) => memory.stats(),
+            Backend::Custom(_) => HistoryStats::default(),
+        }
+    }
+
+    /// The bounds of the in-memory history.
+    pub(crate) fn options(&self) -> Option<HistoryOptions> {
+        match &self.backend {
+            Backend::Memory(memory) => Some(*memory.options()),
+            Backend::Custom(_) => None,
+        }
+    }
+}
+
+fn at(stream: StreamKind, epoch: u64, seq: u64) -> Position {
+    Position { stream, epoch, seq }
+}
