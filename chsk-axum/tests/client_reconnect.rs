@@ -13,7 +13,7 @@ use axum::{
     routing::get,
 };
 use chsk::{
-    client::{BackoffOptions, ClientOptions, CloseReason, TransportMode},
+    client::{BackoffOptions, ClientOptions, CloseReason, Recovery, RecvError, TransportMode},
     protocol::{Frame, Handshake},
     Codec, Transport,
 };
@@ -81,12 +81,26 @@ async fn server_restart_clients_reconnect_with_capped_backoff() {
         );
         assert!(!st.first_open, "not the client's first open");
         assert_eq!(st.reconnect_attempt, 0, "backoff reset by the handshake");
+        assert_eq!(
+            st.recovery,
+            Recovery::NotRecovered,
+            "the new server has no history of the old one's streams"
+        );
         let reply = ask_echo(client, "back").await;
         assert_eq!(reply.as_deref(), Ok("back from alice"));
     }
     assert_eq!(ws.state().transport, Some(Transport::Ws));
     assert_eq!(ajax.state().transport, Some(Transport::Ajax));
     let mut pushes = ws.pushes();
+    // The first `pushes()` gets what was kept since the client was created: the app is told
+    // that the pushes of the old server are lost, before the new server's.
+    let item = tokio::time::timeout(WAIT, pushes.recv())
+        .await
+        .expect("in time");
+    assert!(
+        matches!(item, Some(Err(RecvError::NotRecovered))),
+        "{item:?}"
+    );
     server2
         .send_to_user("alice", CPush::Seq(9))
         .expect("pushed");

@@ -128,7 +128,9 @@
 //!   in [`ClientMetrics::pushes_dropped`] ([`Client::metrics`]).
 //! - **Incoming frames** ([`ClientOptions::max_frame_bytes`], default
 //!   [`DEFAULT_MAX_FRAME_BYTES`], 16 MiB): a larger frame closes the connection with
-//!   [`CloseReason::FrameTooLarge`]; the client reconnects with backoff.
+//!   [`CloseReason::FrameTooLarge`]; the client reconnects with backoff, without its
+//!   positions (the pushes of that frame are lost: the app is told
+//!   [`RecvError::NotRecovered`]).
 //! - **WebSocket read buffer** (native client: [`ClientOptions::ws_read_buffer`], default
 //!   [`DEFAULT_WS_READ_BUFFER`], 8 KiB; tungstenite's own is 128 KiB): held while the socket
 //!   is open; a larger message grows it to its size.

@@ -46,7 +46,9 @@ pub enum CloseReason {
     /// See [`Refusal::retryable`] for what the client does next.
     Refused(Refusal),
     /// A frame from the server was larger than
-    /// [`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes).
+    /// [`ClientOptions::max_frame_bytes`](super::ClientOptions::max_frame_bytes). The pushes
+    /// it may have held are lost: the client forgets its positions (the same frame would be
+    /// replayed), so the next handshake is [`Recovery::NotRecovered`] when it had any.
     FrameTooLarge {
         /// The size of the frame (or of the message or body carrying it), in bytes.
         size: usize,

@@ -210,7 +210,9 @@ impl ClientCore {
     }
 
     /// Ends the current attempt: a frame of `size` bytes exceeds the limit `max`.
+    /// Its pushes, if any, are lost to the app (see `forget_positions`).
     pub(super) fn too_large(&mut self, now: Duration, size: usize, max: usize, tell: bool) {
+        self.forget_positions();
         let detail = format!("a frame of {size} bytes exceeds the limit of {max} bytes");
         let reason = CloseReason::FrameTooLarge { size, max };
         self.fail(now, reason, Some(detail), tell);

@@ -108,6 +108,9 @@ pub struct ClientCore {
     /// Gaps since a positioned push was last delivered: while there are, a handshake does not
     /// reset the backoff (a server that keeps sending gaps is not reconnected to in a loop).
     gap_streak: u32,
+    /// Pushes were lost to the app since the last handshake (a frame over the limit): the next
+    /// handshake does not recover.
+    lost: bool,
     attempt: Option<Attempt>,
     next_attempt: u64,
     reconnect_at: Option<Duration>,
@@ -143,6 +146,7 @@ impl ClientCore {
             buffer: VecDeque::new(),
             positions: recovery::Positions::default(),
             gap_streak: 0,
+            lost: false,
             attempt: None,
             next_attempt: 0,
             reconnect_at: None,

@@ -154,15 +154,26 @@ impl ClientCore {
         }
     }
 
+    /// A frame that could not be read (over the size limit) may have held pushes: they are
+    /// lost to the app. The positions are forgotten, so the reconnect does not get the same
+    /// pushes replayed (in a frame over the limit again, forever), and the next handshake
+    /// tells the app that it did not recover.
+    pub(super) fn forget_positions(&mut self) {
+        if !self.positions.is_empty() {
+            self.positions.replace(&[]);
+            self.lost = true;
+        }
+    }
+
     /// What a handshake says about recovery: tells the app when the pushes missed since the
     /// positions it presented are lost ([`Output::NotRecovered`], before any push that follows);
     /// then the positions become exactly the handshake's.
     pub(super) fn on_recovery(&mut self, h: &Handshake) -> Recovery {
         let presented = !self.positions.is_empty();
-        let recovery = match (h.recovered, presented) {
-            (true, _) => Recovery::Recovered,
-            (false, true) => Recovery::NotRecovered,
-            (false, false) => Recovery::Fresh,
+        let recovery = match (std::mem::take(&mut self.lost), h.recovered, presented) {
+            (true, _, _) | (false, false, true) => Recovery::NotRecovered,
+            (false, true, _) => Recovery::Recovered,
+            (false, false, false) => Recovery::Fresh,
         };
         match recovery {
             Recovery::Recovered => self.metrics.recoveries += 1,

@@ -326,3 +326,42 @@ fn gap_after_gap_backs_off_until_the_stream_goes_on() {
     connected(&drain(&mut c));
     assert_eq!(c.state().next_reconnect, None, "at once");
 }
+
+#[test]
+fn a_frame_over_the_limit_loses_its_pushes_so_the_reconnect_does_not_recover() {
+    let mut o = opts(TransportMode::Ws);
+    o.max_frame_bytes = 64;
+    let (mut c, conn) = started(o);
+    c.on_message(conn, ms(0), &hs(false, vec![pos(A, 5, 3), pos(C, 2, 0)]));
+    drain(&mut c);
+    let big = push(vec![PushRun {
+        at: Some(pos(A, 5, 4)),
+        events: vec![EventFrame {
+            id: "a/4".into(),
+            payload: Payload(vec![7; 100]),
+        }],
+    }]);
+    c.on_message(conn, ms(1), &big);
+    // Presenting `a.5.3` would get the same frame replayed, over the limit again: the
+    // reconnect presents nothing, and the app is told.
+    let (next, _, url) = connected(&drain(&mut c));
+    assert!(!url.contains("since"), "{url}");
+    c.on_message(next, ms(2), &hs(false, vec![pos(A, 5, 4), pos(C, 2, 0)]));
+    assert_eq!(told(&drain(&mut c)), ["!"]);
+    assert_eq!(c.state().recovery, Recovery::NotRecovered);
+    assert_eq!(c.positions(), vec![pos(A, 5, 4), pos(C, 2, 0)]);
+    // Without positions there was nothing to lose (the server keeps no history).
+    let (mut c, conn) = started(ClientOptions {
+        max_frame_bytes: 64,
+        ..opts(TransportMode::Ws)
+    });
+    c.on_message(conn, ms(0), &hs(false, vec![]));
+    c.on_closed(
+        conn,
+        ms(1),
+        TransportClosed::FrameTooLarge { size: 99, max: 64 },
+    );
+    let (next, _, _) = connected(&drain(&mut c));
+    c.on_message(next, ms(2), &hs(false, vec![]));
+    assert_eq!(c.state().recovery, Recovery::Fresh);
+}
