@@ -8,7 +8,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use chat_events::{chat_event, ChatEvent, ChatPush, Message};
 use chsk::client::{
-    Client, ClientOptions, CloseReason, Credentials, CredentialsRequest, TransportMode,
+    Client, ClientOptions, CloseReason, Credentials, CredentialsRequest, Recovery, RecvError,
+    TransportMode,
 };
 
 type ChatClient = Client<ChatEvent, ChatPush>;
@@ -115,15 +116,17 @@ fn connect(base: &str, token: &str, user: &str, transport: TransportMode) -> Cha
     )
 }
 
+/// The next message pushed, past other pushes and the "not recovered" of a restart.
 async fn next_message(pushes: &mut chsk::client::Pushes<ChatPush>) -> Message {
     loop {
         let push = tokio::time::timeout(WAIT, pushes.recv())
             .await
             .expect("a push in time")
-            .expect("the client is alive")
-            .expect("a push that decodes");
-        if let ChatPush::NewMessage(m) = push {
-            return m;
+            .expect("the client is alive");
+        match push {
+            Ok(ChatPush::NewMessage(m)) => return m,
+            Ok(_) | Err(RecvError::NotRecovered) => {}
+            Err(e) => panic!("a push that decodes: {e}"),
         }
     }
 }
@@ -192,6 +195,11 @@ async fn open_clients_recover_from_a_server_restart() {
                 Some(CloseReason::RequestedReconnect)
             ),
             "recovered by itself"
+        );
+        assert_eq!(
+            st.recovery,
+            Recovery::NotRecovered,
+            "a restart loses the pushes"
         );
     }
     // They talk again, both ways.
