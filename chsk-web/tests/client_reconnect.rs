@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use chsk::{
-    client::{CloseReason, TransportMode},
+    client::{CloseReason, Recovery, RecvError, TransportMode},
     Transport,
 };
 use common::*;
@@ -25,6 +25,10 @@ async fn reconnects_after_restart(mode: TransportMode) {
         .await
         .expect("opens");
     let mut changes = client.state_changes();
+    let (tx, mut items) = futures::channel::mpsc::unbounded();
+    client.on_push_result(move |item| {
+        let _ = tx.unbounded_send(item);
+    });
     restart_server(800).await;
     // The restart closed the connection, and the client came back by itself.
     let st = wait_state(&client, 15_000, |s| s.open && s.reconnect_attempt == 0)
@@ -45,6 +49,17 @@ async fn reconnects_after_restart(mode: TransportMode) {
         .await;
     assert_eq!(echo.as_deref(), Ok("back"));
     assert!(connected_uids().await.contains(&uid));
+    // The restarted server has none of the old one's pushes: the app is told, in order,
+    // before the new server's pushes.
+    assert_eq!(st.recovery, Recovery::NotRecovered);
+    client.send(test_event::PushMe("new".into())).expect("open");
+    let first = within(5000, items.next()).await.flatten();
+    assert!(
+        matches!(first, Some(Err(RecvError::NotRecovered))),
+        "{first:?}"
+    );
+    let next = within(5000, items.next()).await.flatten();
+    assert_eq!(next, Some(Ok(TestPush::Said("new".into()))));
 }
 
 #[wasm_bindgen_test]
