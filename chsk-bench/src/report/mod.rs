@@ -2,6 +2,7 @@
 //! ([`burst`]).
 
 pub mod burst;
+pub mod rec;
 pub mod svg;
 
 use std::fmt::Write as _;
@@ -12,6 +13,7 @@ use crate::{
         fanout::FanResult,
         idle::{IdlePoint, TaskSizes},
         latency::{LatResult, Via},
+        rec::RecResults,
         reqrep::{self, RrResult},
     },
     units::{ratio, thousands, us},
@@ -35,6 +37,8 @@ pub struct Results {
     pub task: Option<TaskSizes>,
     /// Ajax long-poll (chsk only).
     pub ajax: Option<AjaxResult>,
+    /// Recovery: the history's cost and the reconnect storm (chsk only).
+    pub rec: Option<RecResults>,
     /// Bytes on the wire.
     pub wire: Vec<WireRow>,
     /// Scenarios that failed, with why.
@@ -92,6 +96,9 @@ impl Results {
         self.fan_rows(&mut s);
         self.idle_rows(&mut s);
         self.ajax_rows(&mut s);
+        if let Some(r) = &self.rec {
+            rec::markdown(&mut s, r);
+        }
         self.wire_table(&mut s);
         if !self.failures.is_empty() {
             let _ = writeln!(s, "\nFailed or skipped:\n");
