@@ -86,16 +86,20 @@ impl Results {
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Machine: {}\n", self.machine);
-        let _ = writeln!(
-            s,
-            "| scenario | chsk | raw WS limit | socketioxide | chsk / raw | chsk / socketioxide |"
-        );
-        let _ = writeln!(s, "|---|---|---|---|---|---|");
-        self.rr_rows(&mut s);
-        self.lat_rows(&mut s);
-        self.fan_rows(&mut s);
-        self.idle_rows(&mut s);
-        self.ajax_rows(&mut s);
+        let mut rows = String::new();
+        self.rr_rows(&mut rows);
+        self.lat_rows(&mut rows);
+        self.fan_rows(&mut rows);
+        self.idle_rows(&mut rows);
+        self.ajax_rows(&mut rows);
+        if !rows.is_empty() {
+            let _ = writeln!(
+                s,
+                "| scenario | chsk | raw WS limit | socketioxide | chsk / raw | chsk / socketioxide |"
+            );
+            let _ = writeln!(s, "|---|---|---|---|---|---|");
+            s.push_str(&rows);
+        }
         if let Some(r) = &self.rec {
             rec::markdown(&mut s, r);
         }

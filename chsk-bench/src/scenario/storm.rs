@@ -341,7 +341,11 @@ pub async fn storm(
             None => break,
         }
     }
-    res.server_cpu_secs = proc::cpu_ticks(pid).saturating_sub(ticks) as f64 / proc::TICKS_PER_SEC;
+    let secs = |pid: u32, from: u64| {
+        proc::cpu_ticks(pid).saturating_sub(from) as f64 / proc::TICKS_PER_SEC
+    };
+    res.server_cpu_secs = secs(pid, ticks.0);
+    res.client_cpu_secs = secs(std::process::id(), ticks.1);
     res.handshakes_secs = last_shake.duration_since(t0).as_secs_f64();
     res.recovered_secs = last_done.duration_since(t0).as_secs_f64();
     let after = metrics(&mut http).await?;
