@@ -37,6 +37,9 @@ use proc_macro::TokenStream;
 ///     #[reply(Vec<String>)]
 ///     Online,
 ///     Pair(u8, String),
+///     /// Not kept for recovery: a reconnecting client does not get it back.
+///     #[event(volatile)]
+///     Typing { user: String },
 /// }
 ///
 /// use chsk::{Codec, Event, Request, Variant};
@@ -44,7 +47,12 @@ use proc_macro::TokenStream;
 /// fn main() {
 ///     // `impl chsk::Event for ChatEvent`
 ///     assert_eq!(ChatEvent::NAME, "ChatEvent");
-///     assert_eq!(ChatEvent::IDS, ["chat/post", "chat/history", "chat/who", "chat/pair"]);
+///     assert_eq!(
+///         ChatEvent::IDS,
+///         ["chat/post", "chat/history", "chat/who", "chat/pair", "chat/typing"]
+///     );
+///     assert_eq!(ChatEvent::VOLATILE, [false, false, false, false, true]);
+///     assert!(ChatEvent::Typing { user: "ann".into() }.is_volatile());
 ///     let event = ChatEvent::History { room: "lobby".into(), limit: 5 };
 ///     assert_eq!((event.id(), event.index()), ("chat/history", 1));
 ///     let payload = event.encode_payload(Codec::Json).unwrap();
@@ -56,6 +64,7 @@ use proc_macro::TokenStream;
 ///     let history = chat_event::History { room: "lobby".into(), limit: 5 };
 ///     assert_eq!(chat_event::History::ID, "chat/history"); // inherent, no trait import needed
 ///     assert_eq!(<chat_event::History as Variant>::INDEX, 1);
+///     assert!(<chat_event::Typing as Variant>::VOLATILE);
 ///     let fields: (String, u32) = history.clone().into_fields();
 ///     assert_eq!(fields, ("lobby".to_string(), 5));
 ///     let back: ChatEvent = history.clone().into(); // `From<chat_event::History> for ChatEvent`
@@ -84,6 +93,13 @@ use proc_macro::TokenStream;
 ///   return `T`. Without it, the variant is fire-and-forget and its handler returns `()`.
 /// - `#[event(id = "namespace/name")]`: a full id instead of the default one. It must have
 ///   non-empty parts separated by `/`, no whitespace, and not be in the `chsk/` namespace.
+/// - `#[event(volatile)]`: pushes of the variant are not kept for recovery. The server does
+///   not append them to its stream history, they carry no stream position (`PushRun { at:
+///   None }` on the wire), and a client that reconnects does not get them back: for typing
+///   indicators, cursor moves, progress ticks. A bare word (no value); leave it out for a
+///   push that is kept. It combines with an id in one attribute: `#[event(id = "chat/who",
+///   volatile)]` (one `#[event]` per variant). See
+///   [volatile pushes](../chsk/event/index.html#volatile-pushes).
 ///
 /// # Ids
 ///
@@ -122,7 +138,9 @@ use proc_macro::TokenStream;
 /// ```text
 /// impl ::chsk::Event for ChatEvent {
 ///     const NAME: &'static str = "ChatEvent";
-///     const IDS: &'static [&'static str] = &["chat/post", "chat/history", "chat/who", "chat/pair"];
+///     const IDS: &'static [&'static str] =
+///         &["chat/post", "chat/history", "chat/who", "chat/pair", "chat/typing"];
+///     const VOLATILE: &'static [bool] = &[false, false, false, false, true]; // `#[event(volatile)]`
 ///     fn id(&self) -> &'static str;
 ///     fn index(&self) -> usize;
 ///     fn encode_payload(&self, codec: ::chsk::Codec) -> Result<::chsk::Payload, ::chsk::CodecError>;
@@ -135,6 +153,7 @@ use proc_macro::TokenStream;
 ///     pub struct History { pub room: String, pub limit: u32 }
 ///     pub struct Online;
 ///     pub struct Pair(pub u8, pub String);
+///     pub struct Typing { pub user: String }
 ///
 ///     impl History { pub const ID: &'static str = "chat/history"; }   // for each struct
 ///
@@ -144,6 +163,7 @@ use proc_macro::TokenStream;
 ///         type Output = Vec<Message>;       // the `#[reply]` type, or `()`
 ///         const ID: &'static str = "chat/history";
 ///         const INDEX: usize = 1;
+///         // `const VOLATILE: bool` is the trait's default, read from `ChatEvent::VOLATILE`
 ///         fn into_fields(self) -> (String, u32);
 ///         fn try_from_event(event: ChatEvent) -> Result<Self, ChatEvent>;
 ///     }
@@ -195,7 +215,8 @@ use proc_macro::TokenStream;
 /// # Errors
 ///
 /// The macro rejects, all at once and each at the smallest span: a non-enum item, generic
-/// enums, a missing or invalid `ns`, unknown or duplicate arguments, malformed or duplicate
+/// enums, a missing or invalid `ns`, unknown (with the closest known name, when it looks like a
+/// typo) or duplicate arguments, a value given to `volatile`, malformed or duplicate
 /// `#[reply]`/`#[event]` attributes (or ones placed on the enum or a field), invalid ids,
 /// duplicate ids and the reserved `chsk/` namespace. On any error it still emits the enum, a
 /// placeholder `Event` impl, the module and the handlers' macro (not for a generic enum), so

@@ -11,10 +11,12 @@ pub(crate) struct Symbol(&'static str);
 
 /// `#[reply(T)]` on a variant.
 pub(crate) const REPLY: Symbol = Symbol("reply");
-/// `#[event(id = "..")]` on a variant.
+/// `#[event(id = "..", volatile)]` on a variant.
 pub(crate) const EVENT: Symbol = Symbol("event");
 /// `id = ".."` inside `#[event(..)]`.
 pub(crate) const ID: Symbol = Symbol("id");
+/// `volatile` inside `#[event(..)]`.
+pub(crate) const VOLATILE: Symbol = Symbol("volatile");
 /// `ns = ".."` in `#[chsk::events(..)]`.
 pub(crate) const NS: Symbol = Symbol("ns");
 /// `crate = ".."` in the macro arguments.

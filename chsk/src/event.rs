@@ -6,6 +6,20 @@
 //! implements [`Request`] with `Reply = T`, which is what makes `send_with_reply` typed.
 //!
 //! The namespace `chsk` is reserved for the protocol: `#[chsk::events]` rejects it.
+//!
+//! # Volatile pushes
+//!
+//! A push is normally kept for recovery: the server appends it to the history of its stream,
+//! it travels with its stream position, and a client that reconnects gets it back if it
+//! missed it. A variant declared with `#[event(volatile)]` opts out: the server does not
+//! append such a push to any stream history, it carries no stream position
+//! ([`PushRun`](crate::protocol::PushRun) `{ at: None, .. }` on the wire), and a client that
+//! reconnects does not get it back. That suits pushes that are stale by the time a client
+//! could recover them, and that are sent often enough that keeping them would only cost
+//! memory: typing indicators, cursor moves, progress ticks. [`Event::is_volatile`] tells
+//! which a value is; [`Event::VOLATILE`] and [`Variant::VOLATILE`] give the same answer per
+//! variant. Volatility only matters for server → client pushes: a client → server event is
+//! never kept either way.
 
 use crate::{
     codec::{Codec, Payload},
@@ -25,12 +39,47 @@ pub trait Event: Sized + Send + 'static {
     const NAME: &'static str;
     /// Every event id, in variant order.
     const IDS: &'static [&'static str];
+    /// Whether each variant is volatile (declared with `#[event(volatile)]`: never kept for
+    /// recovery, see [the module docs](crate::event#volatile-pushes)), in [`IDS`](Self::IDS) order.
+    ///
+    /// `#[chsk::events]` gives one entry per variant. A variant without an entry (the empty
+    /// default of a hand-written impl) is not volatile.
+    const VOLATILE: &'static [bool] = &[];
 
     /// The id of this value's variant.
     fn id(&self) -> &'static str;
 
     /// The index of this value's variant in [`IDS`](Self::IDS).
     fn index(&self) -> usize;
+
+    /// `true` when this value's variant is volatile: the server pushes it without keeping it
+    /// for recovery (no stream position; a reconnecting client does not get it back). See
+    /// [the module docs](crate::event#volatile-pushes).
+    ///
+    /// ```
+    /// use chsk::Event;
+    ///
+    /// #[chsk::events(ns = "doc")]
+    /// pub enum DocPush {
+    ///     /// Kept: a client that reconnects gets every missed edit.
+    ///     Edited { text: String },
+    ///     /// Stale within a second: not worth keeping.
+    ///     #[event(volatile)]
+    ///     Typing { user: String },
+    ///     #[event(id = "doc/cursor", volatile)]
+    ///     CursorMoved(u32),
+    /// }
+    ///
+    /// fn main() {
+    ///     assert!(!DocPush::Edited { text: "hi".into() }.is_volatile());
+    ///     assert!(DocPush::Typing { user: "ann".into() }.is_volatile());
+    ///     assert!(DocPush::CursorMoved(7).is_volatile());
+    ///     assert_eq!(DocPush::VOLATILE, [false, true, true]);
+    /// }
+    /// ```
+    fn is_volatile(&self) -> bool {
+        Self::VOLATILE.get(self.index()).copied().unwrap_or(false)
+    }
 
     /// The index of the variant with this id, if any.
     fn index_of(id: &str) -> Option<usize> {
@@ -75,6 +124,31 @@ pub trait Variant: Into<Self::Event> + Sized + Send + 'static {
     const ID: &'static str;
     /// The variant's index in [`Event::IDS`].
     const INDEX: usize;
+    /// Whether the variant is volatile (`#[event(volatile)]`: never kept for recovery, see
+    /// [the module docs](crate::event#volatile-pushes)). Read from [`Event::VOLATILE`] at
+    /// [`INDEX`](Self::INDEX), so it always agrees with [`Event::is_volatile`].
+    ///
+    /// ```
+    /// use chsk::Variant;
+    ///
+    /// #[chsk::events(ns = "job")]
+    /// pub enum JobPush {
+    ///     Done,
+    ///     #[event(volatile)]
+    ///     Progress(u8),
+    /// }
+    ///
+    /// // A const: usable where a compile-time answer is needed.
+    /// const _: () = assert!(<job_push::Progress as Variant>::VOLATILE);
+    ///
+    /// fn main() {
+    ///     assert!(!<job_push::Done as Variant>::VOLATILE);
+    /// }
+    /// ```
+    const VOLATILE: bool = {
+        let table = <Self::Event as Event>::VOLATILE;
+        Self::INDEX < table.len() && table[Self::INDEX]
+    };
 
     /// Splits the variant into its fields.
     fn into_fields(self) -> Self::Fields;

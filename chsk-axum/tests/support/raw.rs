@@ -16,11 +16,11 @@ use super::{CEvent, CPush, Running, WAIT};
 
 impl Running {
     pub fn ws_url(&self, query: &str) -> String {
-        format!("ws://{}/chsk?{query}", self.addr)
+        format!("ws://{}/chsk?{}", self.addr, versioned(query))
     }
 
     pub fn http_url(&self, query: &str) -> String {
-        format!("http://{}/chsk?{query}", self.addr)
+        format!("http://{}/chsk?{}", self.addr, versioned(query))
     }
 
     /// A WebSocket that has read its handshake.
@@ -221,4 +221,13 @@ pub async fn frame_of(resp: reqwest::Response) -> Frame {
     let body = resp.bytes().await.unwrap();
     assert_eq!(status, 200, "body: {}", String::from_utf8_lossy(&body));
     Codec::Postcard.decode_frame(&body).unwrap()
+}
+
+/// The query with the protocol version (`v=2`) unless it sets `v` itself.
+fn versioned(query: &str) -> String {
+    if query.split('&').any(|kv| kv.starts_with("v=")) {
+        query.to_owned()
+    } else {
+        format!("v={}&{query}", chsk::protocol::VERSION)
+    }
 }

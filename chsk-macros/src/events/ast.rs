@@ -39,6 +39,8 @@ pub(crate) struct EventVariant<'a> {
     pub(crate) id_span: Span,
     /// `true` when the id was given with `#[event(id = "..")]`.
     pub(crate) explicit_id: bool,
+    /// `#[event(volatile)]`: pushes of this variant are not kept for recovery.
+    pub(crate) volatile: bool,
     /// The variant's doc comments.
     pub(crate) docs: Vec<&'a Attribute>,
 }
@@ -131,6 +133,7 @@ impl<'a> EventVariant<'a> {
             id,
             id_span,
             explicit_id,
+            volatile: attrs.volatile,
             docs: docs(&original.attrs),
         }
     }

@@ -1,15 +1,17 @@
 //! Parsing of the macro arguments (`ns = "..", crate = ".."`) and of the variant attributes
-//! (`#[reply(T)]`, `#[event(id = "..")]`).
+//! (`#[reply(T)]`, `#[event(id = "..", volatile)]`).
 //!
 //! Malformed, unknown or duplicated attributes are recorded in the [`Ctxt`] and otherwise
 //! ignored, so every bad attribute is reported in one build.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::{meta::ParseNestedMeta, parse::Parser, punctuated::Punctuated, Attribute, LitStr, Meta};
 
 use crate::{
     ctxt::Ctxt,
-    symbol::{Symbol, CRATE, EVENT, ID, NS, REPLY},
+    suggest,
+    symbol::{Symbol, CRATE, EVENT, ID, NS, REPLY, VOLATILE},
 };
 
 /// A string given in an attribute, with the span of its literal.
@@ -57,7 +59,7 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Args {
                 Err(_) => cx.error_spanned_by(&lit, "`crate` must be a path, like `\"::chsk\"`"),
             }
         } else {
-            unknown_key(cx, &meta, "#[chsk::events]", "`ns` or `crate`")?;
+            unknown_key(cx, &meta, "#[chsk::events]", &[NS, CRATE])?;
         }
         Ok(())
     });
@@ -75,20 +77,24 @@ pub(crate) fn parse_args(cx: &Ctxt, args: TokenStream) -> Args {
     }
 }
 
-/// Reports an unknown argument and skips its value, so parsing can go on.
+/// Reports an unknown argument (with the closest known one, when it looks like a typo) and
+/// skips its value, so parsing can go on.
 fn unknown_key(
     cx: &Ctxt,
     meta: &ParseNestedMeta<'_>,
     attr: &str,
-    expected: &str,
+    known: &[Symbol],
 ) -> syn::Result<()> {
-    let name = quote::ToTokens::to_token_stream(&meta.path)
-        .to_string()
-        .replace(' ', "");
-    cx.error_spanned_by(
-        &meta.path,
-        format_args!("unknown `{attr}` argument `{name}`, expected {expected}"),
-    );
+    let name = meta.path.to_token_stream().to_string().replace(' ', "");
+    let names: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
+    let expected = suggest::alternatives(&names);
+    let msg = match suggest::closest(&name, names.iter().copied()) {
+        Some(close) => format!(
+            "unknown `{attr}` argument `{name}`, expected {expected}; did you mean `{close}`?"
+        ),
+        None => format!("unknown `{attr}` argument `{name}`, expected {expected}"),
+    };
+    cx.error_spanned_by(&meta.path, msg);
     if meta.input.peek(syn::Token![=]) {
         let _: syn::Expr = meta.value()?.parse()?;
     } else if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
@@ -104,6 +110,8 @@ pub(crate) struct VariantAttrs {
     pub(crate) reply: Option<syn::Type>,
     /// `#[event(id = "..")]`.
     pub(crate) id: Option<Spanned>,
+    /// `#[event(volatile)]`.
+    pub(crate) volatile: bool,
 }
 
 /// `true` for the helper attributes this macro consumes (`#[reply]`, `#[event]`).
@@ -126,11 +134,15 @@ pub(crate) fn parse_variant(cx: &Ctxt, attrs: &[Attribute]) -> VariantAttrs {
             out.reply = parse_reply(cx, attr);
         } else if attr.path() == EVENT {
             if seen_event {
-                cx.error_spanned_by(attr, "duplicate `#[event]` attribute");
+                cx.error_spanned_by(
+                    attr,
+                    "duplicate `#[event]` attribute: put every argument in one, \
+                     like `#[event(id = \"namespace/name\", volatile)]`",
+                );
                 continue;
             }
             seen_event = true;
-            out.id = parse_event(cx, attr);
+            (out.id, out.volatile) = parse_event(cx, attr);
         }
     }
     out
@@ -180,9 +192,11 @@ fn parse_reply(cx: &Ctxt, attr: &Attribute) -> Option<syn::Type> {
     }
 }
 
-const EVENT_USAGE: &str = "expected `#[event(id = \"namespace/name\")]`";
+const EVENT_USAGE: &str = "expected `#[event(id = \"namespace/name\")]`, `#[event(volatile)]` \
+                           or both: `#[event(id = \"namespace/name\", volatile)]`";
 
-fn parse_event(cx: &Ctxt, attr: &Attribute) -> Option<Spanned> {
+/// `#[event(id = "..", volatile)]`: the explicit id, if any, and whether the variant is volatile.
+fn parse_event(cx: &Ctxt, attr: &Attribute) -> (Option<Spanned>, bool) {
     let list = match &attr.meta {
         Meta::List(list) => list,
         _ => {
@@ -190,14 +204,18 @@ fn parse_event(cx: &Ctxt, attr: &Attribute) -> Option<Spanned> {
                 attr,
                 format_args!("malformed `#[event]` attribute: {EVENT_USAGE}"),
             );
-            return None;
+            return (None, false);
         }
     };
     if list.tokens.is_empty() {
-        cx.error_spanned_by(attr, format_args!("`#[event]` needs an id: {EVENT_USAGE}"));
-        return None;
+        cx.error_spanned_by(
+            attr,
+            format_args!("`#[event]` needs an argument: {EVENT_USAGE}"),
+        );
+        return (None, false);
     }
     let mut id: Option<Spanned> = None;
+    let mut volatile = false;
     let result = list.parse_nested_meta(|meta| {
         if meta.path == ID {
             let lit: LitStr = meta.value()?.parse()?;
@@ -206,15 +224,48 @@ fn parse_event(cx: &Ctxt, attr: &Attribute) -> Option<Spanned> {
             } else {
                 id = Some(Spanned::from_lit(&lit));
             }
-            Ok(())
+        } else if meta.path == VOLATILE {
+            if let Some(value) = flag_value(&meta)? {
+                let mut tokens = meta.path.to_token_stream();
+                tokens.extend(value);
+                cx.error_spanned_by(
+                    tokens,
+                    "`volatile` takes no value: write `#[event(volatile)]`, or leave it out \
+                     for an event that is kept for recovery",
+                );
+            } else if volatile {
+                cx.error_spanned_by(&meta.path, "duplicate `volatile` argument");
+            } else {
+                volatile = true;
+            }
         } else {
-            unknown_key(cx, &meta, "#[event]", "`id`")
+            unknown_key(cx, &meta, "#[event]", &[ID, VOLATILE])?;
         }
+        Ok(())
     });
     if let Err(err) = result {
         cx.syn_error(err);
     }
-    id
+    (id, volatile)
+}
+
+/// What follows a flag argument such as `volatile`, which must have none: `= value` or
+/// `(..)`. Consumed, so that parsing goes on with the next argument.
+fn flag_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Option<TokenStream>> {
+    let input = meta.input;
+    if input.is_empty() || input.peek(syn::Token![,]) {
+        return Ok(None);
+    }
+    let mut value = TokenStream::new();
+    if input.peek(syn::Token![=]) {
+        input.parse::<syn::Token![=]>()?.to_tokens(&mut value);
+        input.parse::<syn::Expr>()?.to_tokens(&mut value);
+    } else {
+        while !input.is_empty() && !input.peek(syn::Token![,]) {
+            value.extend([input.parse::<TokenTree>()?]);
+        }
+    }
+    Ok(Some(value))
 }
 
 /// The helper attributes are for variants: report them anywhere else.

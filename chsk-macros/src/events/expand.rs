@@ -44,6 +44,7 @@ impl<'a> Generator<'a> {
         let ident = self.input.ident;
         let name = unraw(ident);
         let ids = self.input.variants.iter().map(|v| &v.id);
+        let volatile = self.input.variants.iter().map(|v| v.volatile);
         let helpers = self.input.variants.iter().map(|v| self.payload_helpers(v));
         let (id_arms, index_arms, encode_arms, decode_arms) = (
             self.arms(|v| {
@@ -67,6 +68,7 @@ impl<'a> Generator<'a> {
                 impl #k::Event for #ident {
                     const NAME: &'static ::core::primitive::str = #name;
                     const IDS: &'static [&'static ::core::primitive::str] = &[#(#ids),*];
+                    const VOLATILE: &'static [::core::primitive::bool] = &[#(#volatile),*];
 
                     fn id(&self) -> &'static ::core::primitive::str {
                         #id_arms

@@ -150,7 +150,7 @@ pub(crate) fn frames<'a>(
             }
             size += run_overhead;
             let mut end = start;
-            while end < run.len() && (end == start || size + run[end].len() + 1 <= max) {
+            while end < run.len() && (end == start || size + run[end].len() < max) {
                 size += run[end].len() + 1;
                 end += 1;
             }

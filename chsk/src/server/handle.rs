@@ -167,7 +167,7 @@ impl Server {
         options: impl Into<PushOptions>,
     ) -> Result<usize, PushError> {
         let mut options = options.into();
-        // XXX-VOLATILE options.volatile |= event.is_volatile();
+        options.volatile |= event.is_volatile();
         let frame = event.to_frame(self.inner.config.codec)?;
         let size = super::push::estimate(self.inner.config.codec, &frame);
         let max = self.inner.config.limits.max_send_frame_bytes;

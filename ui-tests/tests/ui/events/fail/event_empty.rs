@@ -1,0 +1,7 @@
+#[chsk::events(ns = "chat")]
+pub enum ChatEvent {
+    #[event()]
+    Typing,
+}
+
+fn main() {}
