@@ -13,12 +13,12 @@ use crate::{
         fanout::FanResult,
         idle::{IdlePoint, TaskSizes},
         latency::{LatResult, Via},
-        rec::RecResults,
         reqrep::{self, RrResult},
     },
     units::{ratio, thousands, us},
     wire::{self, Proto, WireRow},
 };
+use rec::RecResults;
 
 /// Everything one run measured.
 #[derive(Debug, Default)]

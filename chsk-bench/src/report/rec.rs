@@ -4,9 +4,23 @@
 use std::fmt::Write as _;
 
 use crate::{
-    scenario::rec::{RecResults, SteadyResult},
+    scenario::{
+        rec::{MemResult, SteadyResult},
+        storm::StormResult,
+    },
     units::{ratio, thousands},
 };
+
+/// Everything the recovery scenario measured.
+#[derive(Debug, Clone, Default)]
+pub struct RecResults {
+    /// The steady push load, history on and off, per mode.
+    pub steady: Vec<SteadyResult>,
+    /// Memory of retained pushes, history on and off.
+    pub mem: Vec<MemResult>,
+    /// The reconnect storm.
+    pub storm: Option<StormResult>,
+}
 
 /// Writes the recovery section.
 pub fn markdown(s: &mut String, r: &RecResults) {

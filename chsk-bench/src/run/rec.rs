@@ -7,8 +7,9 @@ use tokio::runtime::Runtime;
 
 use super::{outcome, spawn, Plan};
 use crate::{
+    report::rec::RecResults,
     scenario::{
-        rec::{self as scenario, Load, MemResult, RecResults, SteadyResult},
+        rec::{self as scenario, Load, MemResult, SteadyResult},
         storm::{self, StormResult},
     },
     units::thousands,

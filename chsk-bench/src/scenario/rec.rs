@@ -22,17 +22,6 @@ use crate::{
     wire::{In, Proto},
 };
 
-/// Everything the recovery scenario measured.
-#[derive(Debug, Clone, Default)]
-pub struct RecResults {
-    /// The steady push load, history on and off, per mode.
-    pub steady: Vec<SteadyResult>,
-    /// Memory of retained pushes, history on and off.
-    pub mem: Vec<MemResult>,
-    /// The reconnect storm.
-    pub storm: Option<super::storm::StormResult>,
-}
-
 /// A steady push load measured against one server.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SteadyResult {
