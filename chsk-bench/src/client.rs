@@ -59,8 +59,8 @@ pub fn ws_path(proto: Proto, client: usize, user: &str, push: bool) -> String {
         Proto::Raw if push => "/push".into(),
         Proto::Raw => "/echo".into(),
         Proto::Sio => "/socket.io/?EIO=4&transport=websocket".into(),
-        Proto::Chsk if anonymous() => format!("/chsk?client-id=c{client}"),
-        Proto::Chsk => format!("/chsk?client-id=c{client}&uid={user}"),
+        Proto::Chsk if anonymous() => format!("/chsk?v=2&client-id=c{client}"),
+        Proto::Chsk => format!("/chsk?v=2&client-id=c{client}&uid={user}"),
     }
 }
 
@@ -84,13 +84,33 @@ pub async fn connect_on(
     proto: Proto,
     path: &str,
 ) -> Result<Ws, Error> {
+    open_on(tcp, addr, proto, path).await.map(|(ws, _)| ws)
+}
+
+/// [`connect`], also returning the message that opened the connection (chsk: the `Handshake`
+/// frame; none for the raw protocol).
+pub async fn open(
+    addr: SocketAddr,
+    proto: Proto,
+    path: &str,
+) -> Result<(Ws, Option<Message>), Error> {
+    let tcp = TcpStream::connect(addr).await.map_err(err)?;
+    open_on(tcp, addr, proto, path).await
+}
+
+async fn open_on(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    proto: Proto,
+    path: &str,
+) -> Result<(Ws, Option<Message>), Error> {
     tcp.set_nodelay(true).map_err(err)?;
     let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
     let (mut ws, _) = client_async_with_config(format!("ws://{addr}{path}"), tcp, Some(config))
         .await
         .map_err(err)?;
     if proto == Proto::Raw {
-        return Ok(ws);
+        return Ok((ws, None));
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -103,7 +123,7 @@ pub async fn connect_on(
         };
         match classify(proto, &msg) {
             In::EioOpen => ws.send(Message::Text("40".into())).await.map_err(err)?,
-            In::Open => return Ok(ws),
+            In::Open => return Ok((ws, Some(msg))),
             In::Ping => answer_ping(&mut ws, proto).await.map_err(err)?,
             _ => {}
         }

@@ -5,6 +5,7 @@
 //! cargo run --release -p chsk-bench                 # everything (a few minutes)
 //! cargo run --release -p chsk-bench -- --quick      # a short smoke run
 //! cargo run --release -p chsk-bench -- --only rr,fan --svg /tmp/plot.svg
+//! cargo run --release -p chsk-bench -- --only rec --rec-clients 2000   # recovery
 //! cargo run --release -p chsk-bench -- burst        # RSS during 100 MB push bursts (~1 min)
 //! ```
 
@@ -19,8 +20,9 @@ use chsk_bench::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: chsk-bench [--quick] [--only rr,lat,fan,idle,ajax] [--servers chsk,raw,sio] \
-         [--idle 5000,10000] [--fan CLIENTSxEVENTS] [--svg PATH] [--out PATH]\n       \
+        "usage: chsk-bench [--quick] [--only rr,lat,fan,idle,ajax,rec] [--servers chsk,raw,sio] \
+         [--idle 5000,10000] [--fan CLIENTSxEVENTS] [--rec-clients N] [--svg PATH] \
+         [--out PATH]\n       \
          chsk-bench burst [--only TEXT] [--out PATH]\n       chsk-bench serve <{}>",
         servers::KINDS.join("|")
     );
@@ -73,6 +75,10 @@ fn table(args: &[String]) -> ExitCode {
                 },
                 None => return usage(),
             },
+            "--rec-clients" => match val().map(|v| v.parse()) {
+                Some(Ok(n)) => plan.rec_clients = Some(n),
+                _ => return usage(),
+            },
             "--svg" => svg = val(),
             "--out" => out = val(),
             "--idle" => match val().map(|v| {
@@ -91,7 +97,11 @@ fn table(args: &[String]) -> ExitCode {
         }
     }
     let max_idle = plan.idle_steps.iter().copied().max().unwrap_or(0) as u64;
-    proc::ensure_nofile(max_idle + 1_000);
+    // the storm's clients, and their old and new server sockets in the child
+    let storm = plan
+        .rec_clients
+        .unwrap_or(if plan.quick { 1_000 } else { 10_000 }) as u64;
+    proc::ensure_nofile(max_idle.max(2 * storm) + 1_000);
     let (soft, _) = proc::nofile_limits();
     if soft < max_idle + 200 {
         eprintln!(

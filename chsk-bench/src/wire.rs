@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use chsk::{
-    protocol::{EventFrame, Frame, PushRun},
+    protocol::{EventFrame, Frame, Position, PushRun, StreamKind},
     Codec, Payload,
 };
 use serde::{Deserialize, Serialize};
@@ -147,6 +147,55 @@ fn varint(b: &[u8]) -> Option<(u32, usize)> {
     None
 }
 
+/// Reads a postcard varint (u64) at `*at`, moving past it.
+fn varint64(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    for i in 0..10 {
+        let byte = *b.get(*at + i)?;
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *at += i + 1;
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Walks the runs of a postcard `Push` frame (`Frame::Push(Vec<PushRun>)`) without decoding
+/// its events: `run(at, events)` for each run, its first event's position (`None`: volatile)
+/// and how many events it holds. `None` if `b` is not a well-formed `Push` frame.
+pub fn push_runs(b: &[u8], mut run: impl FnMut(Option<Position>, u32)) -> Option<()> {
+    if b.first() != Some(&4) {
+        return None;
+    }
+    let mut at = 1;
+    let runs = varint64(b, &mut at)?;
+    for _ in 0..runs {
+        let pos = match b.get(at)? {
+            0 => {
+                at += 1;
+                None
+            }
+            1 => {
+                at += 1;
+                let stream = *StreamKind::ALL.get(varint64(b, &mut at)? as usize)?;
+                let epoch = varint64(b, &mut at)?;
+                let seq = varint64(b, &mut at)?;
+                Some(Position { stream, epoch, seq })
+            }
+            _ => return None,
+        };
+        let events = u32::try_from(varint64(b, &mut at)?).ok()?;
+        // each event: the id and the payload, each a length and its bytes
+        for _ in 0..2 * events {
+            let len = usize::try_from(varint64(b, &mut at)?).ok()?;
+            at = at.checked_add(len).filter(|&end| end <= b.len())?;
+        }
+        run(pos, events);
+    }
+    (at == b.len()).then_some(())
+}
+
 /// Classifies a binary message.
 pub fn classify_bin(proto: Proto, b: &[u8]) -> In {
     match proto {
@@ -162,10 +211,13 @@ pub fn classify_bin(proto: Proto, b: &[u8]) -> In {
                 Some((id, n)) if b.get(1 + n) == Some(&0) => In::Reply(id),
                 _ => In::Other,
             },
-            Some(4) => match varint(&b[1..]) {
-                Some((count, _)) => In::Push(count),
-                None => In::Other,
-            },
+            Some(4) => {
+                let mut count = 0u32;
+                match push_runs(b, |_, n| count += n) {
+                    Some(()) => In::Push(count),
+                    None => In::Other,
+                }
+            }
             Some(5) => In::Ping,
             _ => In::Other,
         },
@@ -307,4 +359,33 @@ pub fn payload_sizes() -> (usize, usize) {
     let msg = sample_msg();
     let p: Payload = Codec::Postcard.encode_payload(&msg).unwrap_or_default();
     (p.0.len(), msg_json(&msg).len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_runs_reads_positions_and_counts_of_an_encoded_frame() {
+        let msg = sample_msg();
+        let ev = || event_frame(PUSH_ID, &msg, Codec::Postcard);
+        let at = Position {
+            stream: StreamKind::User,
+            epoch: (1 << 53) - 1,
+            seq: 300,
+        };
+        let frame = Frame::Push(vec![
+            PushRun {
+                at: Some(at),
+                events: vec![ev(), ev(), ev()],
+            },
+            PushRun::volatile(vec![ev()]),
+        ]);
+        let bytes = Codec::Postcard.encode_frame(&frame).expect("encodes");
+        let mut runs = Vec::new();
+        assert_eq!(push_runs(&bytes, |p, n| runs.push((p, n))), Some(()));
+        assert_eq!(runs, vec![(Some(at), 3), (None, 1)]);
+        assert_eq!(classify_bin(Proto::Chsk, &bytes), In::Push(4));
+        assert_eq!(push_runs(&bytes[..bytes.len() - 1], |_, _| {}), None);
+    }
 }

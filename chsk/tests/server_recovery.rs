@@ -303,10 +303,13 @@ async fn ajax_recovers_on_its_handshake_and_resends_a_lost_answer() {
     );
 }
 
+/// Pushes with a volatile variant.
 #[chsk::events(ns = "rv")]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RvPush {
+    /// Kept in the history.
     Kept(u32),
+    /// Never kept.
     #[event(volatile)]
     Typing(u32),
 }

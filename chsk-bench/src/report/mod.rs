@@ -2,6 +2,7 @@
 //! ([`burst`]).
 
 pub mod burst;
+pub mod rec;
 pub mod svg;
 
 use std::fmt::Write as _;
@@ -17,6 +18,7 @@ use crate::{
     units::{ratio, thousands, us},
     wire::{self, Proto, WireRow},
 };
+use rec::RecResults;
 
 /// Everything one run measured.
 #[derive(Debug, Default)]
@@ -35,6 +37,8 @@ pub struct Results {
     pub task: Option<TaskSizes>,
     /// Ajax long-poll (chsk only).
     pub ajax: Option<AjaxResult>,
+    /// Recovery: the history's cost and the reconnect storm (chsk only).
+    pub rec: Option<RecResults>,
     /// Bytes on the wire.
     pub wire: Vec<WireRow>,
     /// Scenarios that failed, with why.
@@ -82,16 +86,23 @@ impl Results {
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Machine: {}\n", self.machine);
-        let _ = writeln!(
-            s,
-            "| scenario | chsk | raw WS limit | socketioxide | chsk / raw | chsk / socketioxide |"
-        );
-        let _ = writeln!(s, "|---|---|---|---|---|---|");
-        self.rr_rows(&mut s);
-        self.lat_rows(&mut s);
-        self.fan_rows(&mut s);
-        self.idle_rows(&mut s);
-        self.ajax_rows(&mut s);
+        let mut rows = String::new();
+        self.rr_rows(&mut rows);
+        self.lat_rows(&mut rows);
+        self.fan_rows(&mut rows);
+        self.idle_rows(&mut rows);
+        self.ajax_rows(&mut rows);
+        if !rows.is_empty() {
+            let _ = writeln!(
+                s,
+                "| scenario | chsk | raw WS limit | socketioxide | chsk / raw | chsk / socketioxide |"
+            );
+            let _ = writeln!(s, "|---|---|---|---|---|---|");
+            s.push_str(&rows);
+        }
+        if let Some(r) = &self.rec {
+            rec::markdown(&mut s, r);
+        }
         self.wire_table(&mut s);
         if !self.failures.is_empty() {
             let _ = writeln!(s, "\nFailed or skipped:\n");

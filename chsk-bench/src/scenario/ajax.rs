@@ -40,7 +40,7 @@ pub struct AjaxResult {
 
 /// The chsk path of Ajax client `i`.
 fn path(i: usize) -> String {
-    format!("/chsk?client-id=a{i}&uid=u{i}")
+    format!("/chsk?v=2&client-id=a{i}&uid=u{i}")
 }
 
 /// Ajax long-poll: `clients` clients doing request/reply over POST (one in flight each) for

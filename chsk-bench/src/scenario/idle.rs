@@ -153,10 +153,10 @@ impl<M> Sink<M> for NullSocket<M> {
 }
 
 /// Measures [`TaskSizes`]: the futures are made (chsk's after accepting a handshake request for
-/// `?client-id=c0&uid=u0`) and dropped unpolled. The sizes are fixed at compile time.
+/// `?v=2&client-id=c0&uid=u0`) and dropped unpolled. The sizes are fixed at compile time.
 pub fn task_sizes() -> TaskSizes {
     let server = servers::chsk::chsk_server();
-    let request = axum::http::Request::get("/chsk?client-id=c0&uid=u0")
+    let request = axum::http::Request::get("/chsk?v=2&client-id=c0&uid=u0")
         .body(())
         .map(|r| chsk::server::HandshakeRequest::new(r.into_parts().0));
     let chsk = request

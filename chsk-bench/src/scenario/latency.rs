@@ -113,7 +113,7 @@ async fn ws_reader(mut ws: client::Ws, proto: Proto, tx: mpsc::UnboundedSender<I
 
 /// An Ajax client of user `u0`: a handshake, then long-polls, reporting every push answer.
 async fn ajax_reader(addr: SocketAddr, tx: mpsc::UnboundedSender<Instant>) {
-    let path = "/chsk?client-id=lat0&uid=u0";
+    let path = "/chsk?v=2&client-id=lat0&uid=u0";
     let Ok(mut c) = HttpConn::connect(addr).await else {
         return;
     };

@@ -6,4 +6,6 @@ pub mod burst;
 pub mod fanout;
 pub mod idle;
 pub mod latency;
+pub mod rec;
 pub mod reqrep;
+pub mod storm;

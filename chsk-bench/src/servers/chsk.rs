@@ -51,11 +51,21 @@ pub struct ChskTrigger {
     pub flush: String,
 }
 
-/// The chsk server: default options, except CSRF skipped, the user id taken from `?uid=`
-/// and up to 1,024 connections per user.
+/// The chsk server: default options (push history kept), except CSRF skipped, the user id
+/// taken from `?uid=` and up to 1,024 connections per user.
 pub fn chsk_server() -> chsk::Server {
-    chsk::Server::builder(())
-        .handler(echo)
+    chsk_server_with(true)
+}
+
+/// [`chsk_server`], with the push history kept or not (`without_history`).
+pub fn chsk_server_with(history: bool) -> chsk::Server {
+    let builder = chsk::Server::builder(()).handler(echo);
+    let builder = if history {
+        builder
+    } else {
+        builder.without_history()
+    };
+    builder
         .user_id(|req, _client_id| req.query("uid").map(str::to_owned))
         .skip_csrf_check()
         // the one-user fan-out has 100 clients of one user (the default cap is 64)
@@ -66,9 +76,10 @@ pub fn chsk_server() -> chsk::Server {
         .build()
 }
 
-/// The chsk routes at `/chsk` plus `/trigger`, `/burst` and `/metrics`.
-pub fn router() -> Router {
-    let server = chsk_server();
+/// The chsk routes at `/chsk` plus `/trigger`, `/burst` and `/metrics`; the push history kept
+/// or not.
+pub fn router(history: bool) -> Router {
+    let server = chsk_server_with(history);
     Router::new()
         .route("/trigger", get(chsk_trigger))
         .route("/burst", get(chsk_burst))
@@ -204,7 +215,7 @@ async fn chsk_metrics(State(server): State<chsk::Server>) -> Response {
             [$((stringify!($field), m.$field),)* $((stringify!($method), m.$method()),)*]
         };
     }
-    let fields: [(&str, u64); 19] = counters!(
+    let fields: [(&str, u64); 24] = counters!(
         ws_opened,
         ws_closed,
         pushes_undeliverable,
@@ -221,7 +232,13 @@ async fn chsk_metrics(State(server): State<chsk::Server>) -> Response {
         write_timeouts,
         ping_timeouts,
         queued_bytes,
-        in_flight_bytes;
+        in_flight_bytes,
+        recoveries,
+        recoveries_failed,
+        pushes_replayed,
+        history_streams,
+        history_events,
+        history_bytes;
         pushes_dropped()
     );
     let map: serde_json::Map<String, serde_json::Value> = fields

@@ -14,8 +14,8 @@ use std::io::{Read, Write};
 
 use serde::Deserialize;
 
-/// The server kinds `serve` accepts.
-pub const KINDS: &[&str] = &["raw", "raw-small", "sio", "chsk"];
+/// The server kinds `serve` accepts (`chsk-nohist`: chsk built `without_history()`).
+pub const KINDS: &[&str] = &["raw", "raw-small", "sio", "chsk", "chsk-nohist"];
 
 /// Query of `/trigger`.
 #[derive(Debug, Deserialize)]
@@ -37,7 +37,8 @@ pub fn serve(kind: &str) -> Result<(), String> {
         "raw" => raw::router(false),
         "raw-small" => raw::router(true),
         "sio" => sio::router(),
-        "chsk" => chsk::router(),
+        "chsk" => chsk::router(true),
+        "chsk-nohist" => chsk::router(false),
         other => return Err(format!("unknown server kind `{other}`; one of {KINDS:?}")),
     };
     // Exit when the parent goes away (stdin closes).

@@ -1,11 +1,14 @@
 //! How the server writes a `Push` frame around events it encoded once (history replays,
 //! batches to many connections): the same bytes as encoding the frame whole.
 
+#[cfg(feature = "json")]
 use std::fmt::{self, Write as _};
 
 use bytes::Bytes;
 
-use super::position::{Position, StreamKind};
+use super::position::Position;
+#[cfg(feature = "json")]
+use super::position::StreamKind;
 
 /// A run of events each already encoded as one element of a `Push` frame's event list (the
 /// codec's encoding of an [`EventFrame`]).
@@ -179,6 +182,7 @@ pub(crate) fn count(runs: &[RawRun<'_>]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::StreamKind;
     use crate::{
         codec::Codec,
         protocol::{EventFrame, Frame, PushRun},

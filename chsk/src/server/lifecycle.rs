@@ -10,8 +10,8 @@ use super::{
     mailbox::{Outgoing, OwnedRun},
     metrics::{Cause, Counters},
     options::Limits,
-    push::{Batcher, Node, PushError, PushOptions, Queued, Target},
-    recovery::{Outcome, Recovery},
+    push::{Batcher, Flush, Node, PushError, PushOptions, Queued, Target},
+    recovery::Outcome,
     registry::TooMany,
     request::HandshakeRequest,
     security::Rejection,
@@ -84,7 +84,7 @@ impl Inner {
 
     /// Local delivery: encodes the event once, appends it to its stream's history (unless
     /// volatile), counts recipients and hands it to the batcher of each transport, in that
-    /// order under the stream's ordering stripe; `Ok(0)` (counted in `pushes_undeliverable`)
+    /// order while the stream is locked; `Ok(0)` (counted in `pushes_undeliverable`)
     /// when none is connected (a kept push is in the history all the same, for its readers
     /// that reconnect).
     pub(crate) fn deliver_local(
@@ -94,28 +94,29 @@ impl Inner {
         options: PushOptions,
     ) -> Result<usize, PushError> {
         let data = Bytes::from(self.config.codec.encode(&event)?);
-        let mut order = None;
-        let mut at = None;
-        if let Some(recovery) = self.recovery.as_ref().filter(|_| !options.volatile) {
-            let (kind, key) = Recovery::stream_of(&target);
-            order = Some(recovery.order(&key));
-            match recovery.append(kind, &key, &data) {
-                Ok(position) => at = Some(position),
-                Err(e) => {
-                    Counters::inc(&self.counters.pushes_history_failed);
-                    tracing::error!(error = %e, event = %event.id, "chsk: push history failed; push refused");
-                    return Err(PushError::History(e.to_string()));
-                }
-            }
-        }
+        let flush = options.flush;
+        let Some(recovery) = self.recovery.as_ref().filter(|_| !options.volatile) else {
+            return Ok(self.hand_off(target, Queued { data, at: None }, flush));
+        };
+        let (at, locked) = recovery.append(&target, &data).map_err(|e| {
+            Counters::inc(&self.counters.pushes_history_failed);
+            tracing::error!(error = %e, event = %event.id, "chsk: push history failed; push refused");
+            PushError::History(e.to_string())
+        })?;
+        let reached = self.hand_off(target, Queued { data, at: Some(at) }, flush);
+        drop(locked);
+        Ok(reached)
+    }
+
+    /// Counts the connections `target` reaches now and hands the event to the batcher of each
+    /// transport; `0` (counted in `pushes_undeliverable`) when none.
+    fn hand_off(self: &Arc<Self>, target: Target, queued: Queued, flush: Flush) -> usize {
         let (ws, ajax) = self.registry.count(&target);
         if ws + ajax == 0 {
             Counters::inc(&self.counters.pushes_undeliverable);
-            tracing::debug!(?target, event = %event.id, "chsk: push has no recipient");
-            return Ok(0);
+            tracing::debug!(?target, "chsk: push has no recipient");
+            return 0;
         }
-        let queued = Queued { data, at };
-        let flush = options.flush;
         match (ws > 0, ajax > 0) {
             (true, true) => {
                 self.ws_batcher
@@ -125,8 +126,7 @@ impl Inner {
             (true, false) => self.ws_batcher.push(self, target, queued, flush),
             _ => self.ajax_batcher.push(self, target, queued, flush),
         }
-        drop(order);
-        Ok(ws + ajax)
+        ws + ajax
     }
 
     /// Opens a connection: runs the app's handshake-data hook, registers the connection, reads

@@ -1,38 +1,29 @@
 //! Recovery: the server's half of stream positions (protocol version 2).
 //!
-//! A kept push is appended to the history of its stream under the stream's ordering stripe,
-//! and handed to the batchers under the same stripe, so that sequence order is queue order on
+//! A kept push is appended to the history of its stream and handed to the batchers while the
+//! stream is locked, so that sequence order is queue order on
 //! every connection. A connection that opens presents its positions (`since`); it is
 //! registered first (live pushes then wait in its queue), then its streams are read: either
 //! every one of them continues from the presented position (`recovered: true`, and the missed
 //! events are sent before anything queued), or none is replayed (`recovered: false`). See
 //! `docs/recovery-design.md`.
 
-use std::{
-    hash::{BuildHasher, RandomState},
-    sync::{Mutex, MutexGuard},
-};
-
 use bytes::Bytes;
 
 use super::{
     conn::ConnInfo,
     history::{
-        Backend, HistoryError, HistoryOptions, HistoryStats, Since, StreamKey, StreamPosition,
+        Backend, HistoryError, HistoryOptions, HistoryStats, Locked, Since, StreamKey,
+        StreamPosition, StreamRef,
     },
     push::Target,
 };
 use crate::protocol::{Position, StreamKind};
 
-/// Ordering stripes: a push takes its stream's stripe for its append and its hand-off.
-const STRIPES: usize = 64;
-
 /// The history and what orders appends with deliveries.
 #[derive(Debug)]
 pub(crate) struct Recovery {
     backend: Backend,
-    stripes: Box<[Mutex<()>]>,
-    hasher: RandomState,
 }
 
 /// What a connection's `since` came to.
@@ -60,17 +51,6 @@ impl Recovery {
     pub(crate) fn new(options: HistoryOptions) -> Self {
         Self {
             backend: Backend::new(super::history::MemoryHistory::new(options)),
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            hasher: RandomState::new(),
-        }
-    }
-
-    /// The stream a push to `target` is appended to.
-    pub(crate) fn stream_of(target: &Target) -> (StreamKind, StreamKey) {
-        match target {
-            Target::All => (StreamKind::All, StreamKey::All),
-            Target::User(uid) => (StreamKind::User, StreamKey::user(uid.as_str())),
-            Target::Client(id) => (StreamKind::Client, StreamKey::client(id.as_str())),
         }
     }
 
@@ -89,29 +69,30 @@ impl Recovery {
         streams
     }
 
-    /// Takes the ordering stripe of `key`: held across a push's append and its hand-off to
-    /// the batchers.
-    pub(crate) fn order(&self, key: &StreamKey) -> MutexGuard<'_, ()> {
-        let i = (self.hasher.hash_one(key) as usize) % STRIPES;
-        self.stripes[i].lock().unwrap_or_else(|e| e.into_inner())
+    /// The stream a push to `target` is appended to, borrowed from the target.
+    pub(crate) fn stream_ref(target: &Target) -> (StreamKind, StreamRef<'_>) {
+        match target {
+            Target::All => (StreamKind::All, StreamRef::All),
+            Target::User(uid) => (StreamKind::User, StreamRef::User(uid)),
+            Target::Client(id) => (StreamKind::Client, StreamRef::Client(id)),
+        }
     }
 
-    /// Appends one encoded event; its position. The in-memory store answers at once; a store
-    /// that must be awaited is not appended to here (a cluster adapter appends, issue 12).
+    /// Appends one encoded event to the stream of `target`; its position, and the stream's
+    /// lock: hand the event to the connections before dropping it, so that the order of
+    /// appends to a stream is the order of its events on every connection. The in-memory store
+    /// answers at once; a store that must be awaited is not appended to here (a cluster
+    /// adapter appends, issue 12).
     pub(crate) fn append(
         &self,
-        kind: StreamKind,
-        key: &StreamKey,
+        target: &Target,
         event: &Bytes,
-    ) -> Result<Position, HistoryError> {
+    ) -> Result<(Position, Locked<'_>), HistoryError> {
+        let (kind, key) = Self::stream_ref(target);
         match &self.backend {
             Backend::Memory(memory) => {
-                let top = memory.append_now(key, std::slice::from_ref(event));
-                Ok(Position {
-                    stream: kind,
-                    epoch: top.epoch,
-                    seq: top.seq,
-                })
+                let (top, locked) = memory.append_one(key, event);
+                Ok((at(kind, top.epoch, top.seq), locked))
             }
             Backend::Custom(_) => Err(HistoryError::Inconsistent(
                 "a store that must be awaited cannot take local appends".to_owned(),

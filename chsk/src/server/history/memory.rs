@@ -22,7 +22,8 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::{
-    History, HistoryError, HistoryOptions, Since, StreamKey, StreamPosition, Unrecoverable,
+    AsStreamRef, History, HistoryError, HistoryOptions, Since, StreamKey, StreamPosition,
+    StreamRef, Unrecoverable,
 };
 
 /// The number of shards (a power of two).
@@ -46,6 +47,9 @@ pub(crate) struct HistoryStats {
     /// Bytes retained by the events: their encoded lengths plus [`ENTRY_OVERHEAD`] each.
     pub(crate) bytes: usize,
 }
+
+/// A stream's shard, still write-locked after an append (see [`MemoryHistory::append_one`]).
+pub(crate) struct Locked<'a>(#[allow(dead_code)] RwLockWriteGuard<'a, Shard>);
 
 /// The default history store: in memory, bounded per stream by [`HistoryOptions`].
 #[derive(Debug)]
@@ -161,6 +165,36 @@ impl MemoryHistory {
         }
     }
 
+    /// Appends one event to the stream `key` names; its position, and the stream's lock,
+    /// held until the [`Locked`] is dropped: what the caller does meanwhile with the event (the
+    /// server hands it to its connections) happens in the order of the appends. Nothing is
+    /// allocated for the key of a stream that exists.
+    pub(crate) fn append_one(
+        &self,
+        key: StreamRef<'_>,
+        data: &Bytes,
+    ) -> (StreamPosition, Locked<'_>) {
+        let now = Instant::now();
+        let mut shard = self.write_at(self.shard_index(&key), now);
+        let stream = match shard.streams.get_mut(&key as &dyn AsStreamRef) {
+            Some(stream) => stream,
+            None => self.get_or_create(&mut shard, &key.to_key(), now),
+        };
+        self.touch(stream, now);
+        stream.top += 1;
+        let cost = cost(data);
+        stream.bytes += cost;
+        stream.entries.push_back(Entry {
+            at: now,
+            data: data.clone(),
+        });
+        self.events.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(cost, Ordering::Relaxed);
+        self.trim(stream, now);
+        let position = stream.position();
+        (position, Locked(shard))
+    }
+
     /// The position at once (see [`History::position`]).
     pub(crate) fn position_now(&self, key: &StreamKey) -> StreamPosition {
         let now = Instant::now();
@@ -197,8 +231,12 @@ impl MemoryHistory {
     }
 
     fn shard_of(&self, key: &StreamKey) -> &RwLock<Shard> {
-        let hash = self.hasher.hash_one(key);
-        &self.shards[(hash as usize) & (SHARDS - 1)]
+        &self.shards[self.shard_index(&key.as_ref())]
+    }
+
+    /// The shard of a key (a key and its borrowed form hash alike).
+    fn shard_index(&self, key: &StreamRef<'_>) -> usize {
+        (self.hasher.hash_one(key) as usize) & (SHARDS - 1)
     }
 
     fn read(&self, key: &StreamKey) -> RwLockReadGuard<'_, Shard> {
@@ -207,8 +245,12 @@ impl MemoryHistory {
 
     /// The key's shard, write-locked, swept first when its sweep is due.
     fn write(&self, key: &StreamKey, now: Instant) -> RwLockWriteGuard<'_, Shard> {
-        let mut shard = self
-            .shard_of(key)
+        self.write_at(self.shard_index(&key.as_ref()), now)
+    }
+
+    /// Shard `index`, write-locked, swept first when its sweep is due.
+    fn write_at(&self, index: usize, now: Instant) -> RwLockWriteGuard<'_, Shard> {
+        let mut shard = self.shards[index]
             .write()
             .unwrap_or_else(|e| e.into_inner());
         if shard.next_sweep <= now {

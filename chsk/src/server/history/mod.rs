@@ -26,7 +26,7 @@ use bytes::Bytes;
 #[allow(unused_imports)]
 pub(crate) use backend::Backend;
 #[allow(unused_imports)]
-pub(crate) use memory::{HistoryStats, MemoryHistory, ENTRY_OVERHEAD};
+pub(crate) use memory::{HistoryStats, Locked, MemoryHistory, ENTRY_OVERHEAD};
 
 /// A stream of pushes: what a client reads, and what the history keeps.
 ///
@@ -36,7 +36,7 @@ pub(crate) use memory::{HistoryStats, MemoryHistory, ENTRY_OVERHEAD};
 /// `Target::Client(id)` is appended to the matching stream once, whatever the number of
 /// connections that read it. The names are `Arc<str>` so that a key is built once per
 /// connection or batch and cloned for the price of a reference count.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StreamKey {
     /// The broadcast stream: every client reads it.
     All,
@@ -55,6 +55,83 @@ impl StreamKey {
     /// The stream of client `client_id`.
     pub(crate) fn client(client_id: impl Into<Arc<str>>) -> Self {
         Self::Client(client_id.into())
+    }
+
+    /// The key, borrowed.
+    pub(crate) fn as_ref(&self) -> StreamRef<'_> {
+        match self {
+            Self::All => StreamRef::All,
+            Self::User(uid) => StreamRef::User(uid),
+            Self::Client(id) => StreamRef::Client(id),
+        }
+    }
+}
+
+/// A [`StreamKey`] borrowed from a push's target: finds a stream without building (and
+/// allocating) a key. It hashes and compares as the key it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum StreamRef<'a> {
+    /// [`StreamKey::All`].
+    All,
+    /// [`StreamKey::User`].
+    User(&'a str),
+    /// [`StreamKey::Client`].
+    Client(&'a str),
+}
+
+impl StreamRef<'_> {
+    /// The owned key.
+    pub(crate) fn to_key(self) -> StreamKey {
+        match self {
+            Self::All => StreamKey::All,
+            Self::User(uid) => StreamKey::user(uid),
+            Self::Client(id) => StreamKey::client(id),
+        }
+    }
+}
+
+/// A key hashes as its borrowed form, so that maps keyed by [`StreamKey`] can be searched
+/// with a [`StreamRef`] (see [`AsStreamRef`]).
+impl std::hash::Hash for StreamKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_ref().hash(state);
+    }
+}
+
+/// What a map keyed by [`StreamKey`] can be searched with: `map.get(&r as &dyn AsStreamRef)`.
+pub(crate) trait AsStreamRef {
+    fn stream_ref(&self) -> StreamRef<'_>;
+}
+
+impl AsStreamRef for StreamKey {
+    fn stream_ref(&self) -> StreamRef<'_> {
+        self.as_ref()
+    }
+}
+
+impl AsStreamRef for StreamRef<'_> {
+    fn stream_ref(&self) -> StreamRef<'_> {
+        *self
+    }
+}
+
+impl std::hash::Hash for dyn AsStreamRef + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.stream_ref().hash(state);
+    }
+}
+
+impl PartialEq for dyn AsStreamRef + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.stream_ref() == other.stream_ref()
+    }
+}
+
+impl Eq for dyn AsStreamRef + '_ {}
+
+impl<'a> std::borrow::Borrow<dyn AsStreamRef + 'a> for StreamKey {
+    fn borrow(&self) -> &(dyn AsStreamRef + 'a) {
+        self
     }
 }
 

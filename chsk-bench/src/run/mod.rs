@@ -1,5 +1,8 @@
 //! Which scenarios run against which servers, in what order, with progress on stderr: the
-//! table run (`chsk-bench`) and the burst run (`chsk-bench burst`).
+//! table run (`chsk-bench`) and the burst run (`chsk-bench burst`); the recovery scenario's
+//! steps are in [`rec`].
+
+mod rec;
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +29,7 @@ use crate::{
 pub struct Plan {
     /// Short warm-up and measuring windows, fewer events and rounds.
     pub quick: bool,
-    /// The scenarios to run (`rr`, `fan`, `idle`, `ajax`); empty: all.
+    /// The scenarios to run (`rr`, `lat`, `fan`, `idle`, `ajax`, `rec`); empty: all.
     pub only: Vec<String>,
     /// Idle connections to open, step by step.
     pub idle_steps: Vec<usize>,
@@ -34,6 +37,8 @@ pub struct Plan {
     pub servers: Vec<Proto>,
     /// The fan-out's clients and events per round (default: 100 × 1,000; quick: 50 × 200).
     pub fan_size: Option<(usize, u32)>,
+    /// Clients of the recovery scenario's reconnect storm (default 10,000; quick 1,000).
+    pub rec_clients: Option<usize>,
 }
 
 impl Default for Plan {
@@ -44,6 +49,7 @@ impl Default for Plan {
             idle_steps: vec![5_000, 10_000],
             servers: vec![Proto::Chsk, Proto::Raw, Proto::Sio],
             fan_size: None,
+            rec_clients: None,
         }
     }
 }
@@ -130,6 +136,9 @@ pub fn table(plan: &Plan) -> Results {
     }
     if plan.wants("ajax") && plan.servers.contains(&Proto::Chsk) {
         ajax_long_poll(plan, &rt, &mut res);
+    }
+    if plan.wants("rec") && plan.servers.contains(&Proto::Chsk) {
+        res.rec = Some(rec::recovery(plan, &rt, &mut res.failures));
     }
     res.machine = format!(
         "{} (load average at the end: {})",
