@@ -1,6 +1,6 @@
 //! Which scenarios run against which servers, in what order, with progress on stderr: the
 //! table run (`chsk-bench`) and the burst run (`chsk-bench burst`); the recovery scenario's
-//! steps are in [`rec`].
+//! steps are in the `rec` submodule.
 
 mod rec;
 

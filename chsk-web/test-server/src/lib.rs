@@ -10,6 +10,8 @@
 //! - `/chsk`: postcard codec, user id from the `uid` query parameter, CSRF token `test-token`
 //!   (query parameter or header);
 //! - `/chsk-json`: the same with the JSON codec;
+//! - `/chsk-short`: like `/chsk`, but its history keeps only [`SHORT_HISTORY`] pushes per stream
+//!   (the "away for too long: not recovered" test);
 //! - `/chsk-nows`: like `/chsk`, but WebSocket upgrades are refused with `403` (the Auto
 //!   fallback test);
 //! - `/chsk-refuse`: refuses every GET with `403 closed for maintenance` (whatever the token);
@@ -29,6 +31,8 @@ pub const CHSK_ADDR: &str = "127.0.0.1:38471";
 pub const CONTROL_ADDR: &str = "127.0.0.1:38472";
 /// The CSRF token the server expects.
 pub const CSRF_TOKEN: &str = "test-token";
+/// How many pushes per stream the history of `/chsk-short` keeps.
+pub const SHORT_HISTORY: usize = 3;
 /// The size of the `/big` body.
 pub const BIG_LEN: usize = 200_000;
 

@@ -23,8 +23,13 @@ mod host {
         routing::{get, post},
         Router,
     };
-    use chsk::{server::Server, Codec, Ctx};
-    use chsk_web_test_server::{TestEvent, TestPush, BIG_LEN, CHSK_ADDR, CONTROL_ADDR, CSRF_TOKEN};
+    use chsk::{
+        server::{HistoryOptions, Server, ServerBuilder},
+        Codec, Ctx,
+    };
+    use chsk_web_test_server::{
+        TestEvent, TestPush, BIG_LEN, CHSK_ADDR, CONTROL_ADDR, CSRF_TOKEN, SHORT_HISTORY,
+    };
     use tokio::runtime::Runtime;
 
     #[chsk::handler(TestEvent::Echo)]
@@ -53,6 +58,10 @@ mod host {
     }
 
     fn chsk_server(codec: Codec) -> Server {
+        builder(codec).build()
+    }
+
+    fn builder(codec: Codec) -> ServerBuilder<TestEvent, ()> {
         Server::builder(())
             .handler(echo)
             .handler(sleep)
@@ -61,7 +70,6 @@ mod host {
             .codec(codec)
             .user_id(|req, _client_id| req.query("uid").map(str::to_string))
             .csrf_token(|_| Some(CSRF_TOKEN.to_string()))
-            .build()
     }
 
     /// The routes of one server "generation" (a restart builds new ones: no state survives).
@@ -88,6 +96,14 @@ mod host {
                 chsk_axum::routes(postcard).layer(middleware::from_fn(refuse_websocket)),
             )
             .nest("/chsk-json", chsk_axum::routes(chsk_server(Codec::Json)))
+            .nest(
+                "/chsk-short",
+                chsk_axum::routes(
+                    builder(Codec::Postcard)
+                        .history(HistoryOptions::default().max_count(SHORT_HISTORY))
+                        .build(),
+                ),
+            )
             .route(
                 "/chsk-refuse",
                 get(|| async { (StatusCode::FORBIDDEN, "closed for maintenance") }),
