@@ -128,7 +128,10 @@ async fn cuts_and_stalls_lose_no_push_on_either_transport() {
         }
         let m = client.metrics();
         assert_eq!(m.not_recovered, 0, "client u{k}");
-        assert_eq!(m.push_gaps, 0, "client u{k}: the server never skips a position");
+        assert_eq!(
+            m.push_gaps, 0,
+            "client u{k}: the server never skips a position"
+        );
         assert_eq!(client.state().recovery, Recovery::Recovered, "client u{k}");
     }
     let recoveries: u64 = clients.iter().map(|(c, _)| c.metrics().recoveries).sum();
@@ -137,6 +140,10 @@ async fn cuts_and_stalls_lose_no_push_on_either_transport() {
         "every client reconnected and recovered at least once: {recoveries}"
     );
     let m = server.metrics();
+    eprintln!(
+        "proxy {stats:?}; server: {} recoveries, {} replayed, {} Ajax answers resent",
+        m.recoveries, m.pushes_replayed, m.pushes_resent
+    );
     assert!(m.recoveries >= CLIENTS as u64, "{m:?}");
     assert_eq!(m.recoveries_failed, 0, "{m:?}");
     assert!(m.pushes_replayed > 0, "{m:?}");
@@ -189,7 +196,9 @@ async fn away_within_then_beyond_the_window(mode: TransportMode) {
         "{mode:?}: {item:?}"
     );
     assert_eq!(client.state().recovery, Recovery::NotRecovered, "{mode:?}");
-    server.send_to_user("alice", CPush::Seq(200)).expect("pushed");
+    server
+        .send_to_user("alice", CPush::Seq(200))
+        .expect("pushed");
     assert_eq!(
         next_pushes(&mut pushes, 1).await,
         [CPush::Seq(200)],
@@ -240,7 +249,9 @@ async fn a_new_server_behind_the_proxy_is_not_recovered() {
         assert_eq!(client.state().recovery, Recovery::NotRecovered);
     }
     eventually(|| server2.connected_uids().any.contains("alice")).await;
-    server2.send_to_user("alice", CPush::Seq(2)).expect("pushed");
+    server2
+        .send_to_user("alice", CPush::Seq(2))
+        .expect("pushed");
     assert_eq!(next_pushes(&mut ws_pushes, 1).await, [CPush::Seq(2)]);
     assert_eq!(next_pushes(&mut ajax_pushes, 1).await, [CPush::Seq(2)]);
 }

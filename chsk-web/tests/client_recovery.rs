@@ -68,14 +68,20 @@ async fn away_and_back(path: &str, mode: TransportMode, missed: usize) -> (Items
         .await
         .expect("reopens");
     // The app's own order: what it gets from now on, then one live push.
-    pusher.send(test_event::PushMe("live".into())).expect("open");
+    pusher
+        .send(test_event::PushMe("live".into()))
+        .expect("open");
     (items, client)
 }
 
 async fn missed_pushes_come_once_in_order(mode: TransportMode) {
     let (mut items, client) = away_and_back("/chsk", mode, 5).await;
     for i in 1..=5 {
-        assert_eq!(next(&mut items).await, said(&format!("missed {i}")), "{mode:?}");
+        assert_eq!(
+            next(&mut items).await,
+            said(&format!("missed {i}")),
+            "{mode:?}"
+        );
     }
     assert_eq!(next(&mut items).await, said("live"), "{mode:?}");
     assert!(
