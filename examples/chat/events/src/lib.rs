@@ -55,7 +55,9 @@ pub enum ChatEvent {
 pub enum ChatPush {
     /// A message was posted (pushed to every user).
     NewMessage(Message),
-    /// Who is online changed (pushed to every user).
+    /// Who is online changed (pushed to every user). Volatile: not kept for recovery, since
+    /// a client that comes back asks for the current list anyway ([`ChatEvent::Online`]).
+    #[event(volatile)]
     Online(Vec<String>),
     /// Someone nudged you (pushed to every tab of your user).
     Nudged {

@@ -108,7 +108,8 @@ pub(crate) async fn index(
 <link rel="stylesheet" href="/style/{style}.css"></head><body>
 <header><h1>chsk chat</h1><span>you are <b id="me">{user}</b></span>
 <span id="state">loading…</span>
-<label><input type="checkbox" id="force-ajax"> force Ajax</label></header>
+<label><input type="checkbox" id="force-ajax"> force Ajax</label>
+<label title="disconnect; what is posted meanwhile is replayed when you come back"><input type="checkbox" id="offline"> offline</label></header>
 <main class="chat"><nav id="rooms"></nav>
 <section><ul id="messages"></ul>
 <form id="compose"><input id="text" autocomplete="off" placeholder="Say something" maxlength="500"><button id="send">Send</button></form></section>

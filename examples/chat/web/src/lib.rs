@@ -5,6 +5,13 @@
 //! (history through `send_with_reply`, new ones pushed), who is online (pushed on change),
 //! nudges (pushed to every tab of the nudged user), and the connection state and transport.
 //!
+//! Reconnects use chsk's recovery: when the server replayed every message pushed while the tab
+//! was away ([`Recovery::Recovered`]) the message list is whole and is not reloaded; when it
+//! could not ([`Recovery::NotRecovered`]: the server restarted, or the tab was away too long)
+//! the room's history is loaded again. The "offline" switch disconnects the tab to try it.
+//! The state element carries `data-recovery` (`fresh`, `recovered`, `not-recovered`) and the
+//! message list `data-loads` (how many times the history was loaded), for the end-to-end test.
+//!
 //! The message list is a scrolling pane that follows new messages while it is scrolled to the
 //! bottom (and always after your own post); notices fade out after 6 s (the page's CSS) or go
 //! on a click; the online list marks you with "(you)", and its nudge buttons
@@ -14,7 +21,8 @@ use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use chat_events::{chat_event, ChatEvent, ChatPush, Message, ROOMS};
 use chsk_web::{
-    Client, ClientExt, ClientOptions, ClientState, StateChange, Transport, TransportMode,
+    Client, ClientExt, ClientOptions, ClientState, CloseReason, Recovery, StateChange, Transport,
+    TransportMode,
 };
 use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{Document, Element, HtmlInputElement};
@@ -31,6 +39,8 @@ struct App {
     room: RefCell<String>,
     /// The last online list received, re-rendered when the connection opens or closes.
     online: RefCell<Vec<String>>,
+    /// How many times the history was loaded (the message list's `data-loads`).
+    loads: std::cell::Cell<u32>,
 }
 
 /// Runs when the module loads.
@@ -70,8 +80,10 @@ fn run() -> Result<(), JsValue> {
         user,
         room: RefCell::new(ROOMS[0].to_string()),
         online: RefCell::new(Vec::new()),
+        loads: std::cell::Cell::new(0),
     });
     app.force_ajax_switch(force_ajax)?;
+    app.offline_switch()?;
     app.render_rooms()?;
     app.render_state(&app.client.state());
     let a = Rc::clone(&app);
@@ -82,8 +94,19 @@ fn run() -> Result<(), JsValue> {
             let _ = a.render_online_as(&users, change.new.open); // nudges on or off
         }
         if change.opened() {
-            a.load_history();
-            a.load_online();
+            // Recovered: every message missed while away was replayed (the pushes come next),
+            // so the list is whole. Otherwise (first open, or not recovered) load the history.
+            match change.new.recovery {
+                Recovery::Recovered => {
+                    let _ = a.notice("back: missed messages replayed");
+                }
+                Recovery::NotRecovered => {
+                    let _ = a.notice("back: missed messages reloaded");
+                    a.load_history();
+                }
+                _ => a.load_history(),
+            }
+            a.load_online(); // presence pushes are volatile: ask for the current list
         }
     });
     let a = Rc::clone(&app);
@@ -160,6 +183,19 @@ impl App {
         })
     }
 
+    /// The "offline" checkbox disconnects the client (no reconnecting) and connects it again.
+    fn offline_switch(&self) -> Result<(), JsValue> {
+        let input: HtmlInputElement = self.by_id("offline")?.dyn_into()?;
+        let client = self.client.clone();
+        on(&input.clone().into(), "change", move |_| {
+            if input.checked() {
+                client.disconnect();
+            } else {
+                client.reconnect();
+            }
+        })
+    }
+
     fn render_rooms(self: &Rc<Self>) -> Result<(), JsValue> {
         let nav = self.by_id("rooms")?;
         nav.set_inner_html("");
@@ -194,6 +230,8 @@ impl App {
         } else if let Some(at) = st.next_reconnect {
             let secs = at.saturating_sub(self.client.now()).as_secs_f64();
             format!("closed · reconnecting in {secs:.1} s")
+        } else if st.last_close_reason() == Some(&CloseReason::RequestedDisconnect) {
+            "offline".to_string()
         } else if st.ever_opened {
             "closed".to_string()
         } else {
@@ -210,6 +248,12 @@ impl App {
         // `ws` or `ajax` (`Transport`'s `Display`), empty before the first open.
         let data = st.transport.map(|t| t.to_string()).unwrap_or_default();
         let _ = el.set_attribute("data-transport", &data);
+        let recovery = match st.recovery {
+            Recovery::Recovered => "recovered",
+            Recovery::NotRecovered => "not-recovered",
+            _ => "fresh",
+        };
+        let _ = el.set_attribute("data-recovery", recovery);
     }
 
     fn on_push(self: &Rc<Self>, push: ChatPush) {
@@ -298,6 +342,8 @@ impl App {
             }
             let result = match reply {
                 Ok(messages) => app.by_id("messages").and_then(|ul| {
+                    app.loads.set(app.loads.get() + 1);
+                    ul.set_attribute("data-loads", &app.loads.get().to_string())?;
                     ul.set_inner_html("");
                     for m in &messages {
                         let item = app.message_item(m)?;

@@ -1,9 +1,11 @@
 //! The chat demo end to end in headless Chromium (fantoccini + chromedriver): two sessions of
 //! alice (one on WebSocket, one forced to Ajax) and one of bob. Messages, history, presence,
-//! nudges pushed to every tab of a user, and the state with its transport on screen; saves a
-//! screenshot. Then the server restarts on the same port with a new CSRF token: both open tabs
+//! nudges pushed to every tab of a user, and the state with its transport on screen; recovery
+//! (a tab that went offline gets the message posted meanwhile once it is back, replayed, not
+//! reloaded); saves a screenshot. Then the server restarts on the same port with a new CSRF token: both open tabs
 //! of alice open again by themselves (the web client fetches the new token when the old one is
-//! refused) and exchange messages, without a reload. The harness is in `support.rs`.
+//! refused), are told their missed pushes are lost (`not-recovered`), and exchange messages,
+//! without a reload. The harness is in `support.rs`.
 //!
 //! Ignored by default: `scripts/browser-tests.sh` builds the bundle and runs it with
 //! `CHAT_DIST=<bundle dir> cargo test -p chat-server --test e2e -- --ignored`.
@@ -15,7 +17,7 @@ mod support;
 use std::{net::SocketAddr, path::PathBuf};
 
 use fantoccini::{Client, Locator};
-use support::{browser, click, eventually, open_chat, post, shown, start_driver, text};
+use support::{attr, browser, click, eventually, open_chat, post, shown, start_driver, text};
 use support::{ChatServer, Result};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,6 +117,8 @@ async fn scenario(base: &str, alice_ws: &Client, alice_ajax: &Client, bob: &Clie
         "bob is not nudged"
     );
 
+    recovery(alice_ws, alice_ajax, bob).await?;
+
     // The switch: ticking "force Ajax" reloads bob's tab on Ajax; he still gets messages.
     click(bob, "#force-ajax").await?;
     shown(&[bob], "#state", 15, "bob's tab on Ajax", |s| {
@@ -141,6 +145,52 @@ async fn scenario(base: &str, alice_ws: &Client, alice_ajax: &Client, bob: &Clie
         s.contains("alice") && !s.contains("bob")
     })
     .await
+}
+
+/// Alice's WebSocket tab goes offline; bob posts; when the tab is back, the server replays the
+/// message (once), and the tab does not reload the room's history.
+async fn recovery(alice_ws: &Client, alice_ajax: &Client, bob: &Client) -> Result {
+    let loads = attr(alice_ws, "#messages", "data-loads").await?;
+    assert_eq!(attr(alice_ws, "#state", "data-recovery").await?, "fresh");
+    click(alice_ws, "#offline").await?;
+    shown(&[alice_ws], "#state", 10, "alice's tab offline", |s| {
+        s == "offline"
+    })
+    .await?;
+    let missed = "posted while alice was offline";
+    post(bob, missed).await?;
+    shown(
+        &[alice_ajax],
+        "#messages",
+        10,
+        "the message on her other tab",
+        |s| s.contains(missed),
+    )
+    .await?;
+    assert!(
+        !text(alice_ws, "#messages").await?.contains(missed),
+        "the offline tab has not got it yet"
+    );
+    click(alice_ws, "#offline").await?;
+    shown(&[alice_ws], "#messages", 10, "the missed message", |s| {
+        s.contains(missed)
+    })
+    .await?;
+    assert_eq!(text(alice_ws, "#state").await?, "open · WebSocket");
+    assert_eq!(
+        attr(alice_ws, "#state", "data-recovery").await?,
+        "recovered"
+    );
+    assert_eq!(
+        attr(alice_ws, "#messages", "data-loads").await?,
+        loads,
+        "replayed, not reloaded"
+    );
+    assert_eq!(
+        text(alice_ws, "#messages").await?.matches(missed).count(),
+        1
+    );
+    Ok(())
 }
 
 /// The server restarts on the same port with a new CSRF token; alice's WebSocket tab and Ajax
@@ -209,6 +259,9 @@ async fn restart(
         }
         let same_page = c.execute(marker, vec![]).await?;
         assert_eq!(same_page, serde_json::Value::Bool(true), "not reloaded");
+        // The new server has none of the old one's messages to replay: the tab knows, and
+        // loaded the room's history again.
+        assert_eq!(attr(c, "#state", "data-recovery").await?, "not-recovered");
     }
 
     post(alice_ws, "after the restart, on WebSocket").await?;

@@ -143,6 +143,12 @@ pub(crate) async fn text(c: &Client, css: &str) -> Result<String> {
     Ok(c.find(Locator::Css(css)).await?.text().await?)
 }
 
+/// The attribute `name` of the element `css` (empty when it has none).
+pub(crate) async fn attr(c: &Client, css: &str, name: &str) -> Result<String> {
+    let el = c.find(Locator::Css(css)).await?;
+    Ok(el.attr(name).await?.unwrap_or_default())
+}
+
 /// Waits (at most `secs`) until the text of `css` satisfies `pred` on every page of `clients`;
 /// `what` names it in the error.
 pub(crate) async fn shown(
