@@ -4,7 +4,12 @@
 //! The server listens on [`CHSK_ADDR`] (the chsk routes; CORS allows any origin, since the test
 //! page is served by wasm-bindgen-test-runner on another port) and [`CONTROL_ADDR`] (test
 //! control: `POST /restart?down_ms=N` drops every connection and all server state, keeps the
-//! port closed for N ms, then serves again, like a server restart).
+//! port closed for N ms, then serves again, like a server restart; `POST /cut?down_ms=N` cuts
+//! every connection through the relay and refuses new ones for N ms, like a network outage).
+//!
+//! [`RELAY_ADDR`] forwards every TCP connection to [`CHSK_ADDR`], byte for byte, so a test can
+//! cut its client's connections (`/cut`: no WebSocket close, no HTTP answer, as when a network
+//! drops) while other clients, connected to [`CHSK_ADDR`] directly, go on.
 //!
 //! Routes on [`CHSK_ADDR`]:
 //! - `/chsk`: postcard codec, user id from the `uid` query parameter, CSRF token `test-token`
@@ -27,6 +32,8 @@
 
 /// Where the chsk routes listen.
 pub const CHSK_ADDR: &str = "127.0.0.1:38471";
+/// The relay in front of [`CHSK_ADDR`], whose connections `POST /cut` cuts.
+pub const RELAY_ADDR: &str = "127.0.0.1:38473";
 /// Where the control routes listen.
 pub const CONTROL_ADDR: &str = "127.0.0.1:38472";
 /// The CSRF token the server expects.

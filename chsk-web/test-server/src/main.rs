@@ -13,7 +13,11 @@ fn main() -> std::io::Result<()> {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod host {
-    use std::{collections::HashMap, sync::Mutex, time::Duration};
+    use std::{
+        collections::HashMap,
+        sync::Mutex,
+        time::{Duration, Instant},
+    };
 
     use axum::{
         extract::{Query, Request},
@@ -28,7 +32,8 @@ mod host {
         Codec, Ctx,
     };
     use chsk_web_test_server::{
-        TestEvent, TestPush, BIG_LEN, CHSK_ADDR, CONTROL_ADDR, CSRF_TOKEN, SHORT_HISTORY,
+        TestEvent, TestPush, BIG_LEN, CHSK_ADDR, CONTROL_ADDR, CSRF_TOKEN, RELAY_ADDR,
+        SHORT_HISTORY,
     };
     use tokio::runtime::Runtime;
 
@@ -236,6 +241,49 @@ mod host {
         (StatusCode::INTERNAL_SERVER_ERROR, "cannot bind again").into_response()
     }
 
+    /// The relay in front of `/chsk` (see the crate docs): its live connections, and until
+    /// when it refuses new ones.
+    struct Relay {
+        conns: Vec<tokio::task::AbortHandle>,
+        refuse_until: Option<Instant>,
+    }
+
+    static RELAY: Mutex<Relay> = Mutex::new(Relay {
+        conns: Vec::new(),
+        refuse_until: None,
+    });
+
+    /// Forwards each connection on `listener` to [`CHSK_ADDR`], byte for byte, until `/cut`.
+    async fn relay(listener: tokio::net::TcpListener) {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let Ok(mut relay) = RELAY.lock() else { return };
+            if relay.refuse_until.is_some_and(|t| Instant::now() < t) {
+                continue; // dropped: closed at once, as by a server that is down
+            }
+            let task = tokio::spawn(async move {
+                if let Ok(mut upstream) = tokio::net::TcpStream::connect(CHSK_ADDR).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+            relay.conns.retain(|c| !c.is_finished());
+            relay.conns.push(task.abort_handle());
+        }
+    }
+
+    /// `POST /cut?down_ms=N`: ends every connection through the relay at once (both sockets
+    /// dropped: no WebSocket close, no HTTP answer), then refuses new ones for N ms.
+    async fn cut(Query(q): Query<HashMap<String, String>>) -> StatusCode {
+        let down_ms = q.get("down_ms").and_then(|v| v.parse().ok()).unwrap_or(500);
+        let Ok(mut relay) = RELAY.lock() else {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        };
+        relay.refuse_until = Some(Instant::now() + Duration::from_millis(down_ms));
+        for conn in relay.conns.drain(..) {
+            conn.abort();
+        }
+        StatusCode::NO_CONTENT
+    }
+
     pub(super) fn main() -> std::io::Result<()> {
         set_generation(start_generation()?);
         let control = tokio::runtime::Builder::new_current_thread()
@@ -243,9 +291,14 @@ mod host {
             .build()?;
         control.block_on(async {
             let listener = tokio::net::TcpListener::bind(CONTROL_ADDR).await?;
-            eprintln!("test server: chsk on http://{CHSK_ADDR}, control on http://{CONTROL_ADDR}");
+            tokio::spawn(relay(tokio::net::TcpListener::bind(RELAY_ADDR).await?));
+            eprintln!(
+                "test server: chsk on http://{CHSK_ADDR} (relayed at {RELAY_ADDR}), \
+                 control on http://{CONTROL_ADDR}"
+            );
             let routes = Router::new()
                 .route("/restart", post(restart))
+                .route("/cut", post(cut))
                 .layer(middleware::from_fn(cors));
             axum::serve(listener, routes).await
         })

@@ -82,6 +82,23 @@ pub async fn restart_server(down_ms: u32) {
         .expect("the control endpoint restarts the server");
 }
 
+/// `path` on the test server through its relay (whose connections [`cut_relay`] cuts).
+pub fn relayed(path: &str) -> String {
+    format!("http://{}{path}", chsk_web_test_server::RELAY_ADDR)
+}
+
+/// Cuts every connection through the relay and refuses new ones for `down_ms`.
+pub async fn cut_relay(down_ms: u32) {
+    let url = format!(
+        "http://{}/cut?down_ms={down_ms}",
+        chsk_web_test_server::CONTROL_ADDR
+    );
+    Ajax::post(url)
+        .send()
+        .await
+        .expect("the control endpoint cuts the relay");
+}
+
 /// The user ids connected to `/chsk`, as the server sees them.
 pub async fn connected_uids() -> Vec<String> {
     let resp = Ajax::get(endpoint("/connected"))

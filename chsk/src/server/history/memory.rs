@@ -19,6 +19,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use foldhash::fast::RandomState as FastHash;
 use tokio::time::Instant;
 
 use super::{
@@ -56,8 +57,11 @@ pub(crate) struct Locked<'a>(#[allow(dead_code)] RwLockWriteGuard<'a, Shard>);
 pub(crate) struct MemoryHistory {
     options: HistoryOptions,
     shards: Box<[RwLock<Shard>]>,
-    /// Picks a key's shard; its random keys also make the epochs unpredictable.
-    hasher: RandomState,
+    /// Picks a key's shard (foldhash: a stream key is hashed on every push; randomly seeded,
+    /// so that chosen client ids do not pile up in one shard).
+    hasher: FastHash,
+    /// Its random keys make the epochs unpredictable (SipHash: once per stream created).
+    epochs: RandomState,
     /// Counts the streams created, so that each gets its own epoch.
     created: AtomicU64,
     /// The origin of [`Stream::last_use`].
@@ -69,7 +73,7 @@ pub(crate) struct MemoryHistory {
 
 #[derive(Debug)]
 struct Shard {
-    streams: HashMap<StreamKey, Stream>,
+    streams: HashMap<StreamKey, Stream, FastHash>,
     next_sweep: Instant,
 }
 
@@ -112,12 +116,13 @@ impl MemoryHistory {
             shards: (0..SHARDS)
                 .map(|_| {
                     RwLock::new(Shard {
-                        streams: HashMap::new(),
+                        streams: HashMap::default(),
                         next_sweep: now,
                     })
                 })
                 .collect(),
-            hasher: RandomState::new(),
+            hasher: FastHash::default(),
+            epochs: RandomState::new(),
             created: AtomicU64::new(0),
             origin: now,
             streams: AtomicUsize::new(0),
@@ -180,7 +185,9 @@ impl MemoryHistory {
             Some(stream) => stream,
             None => self.get_or_create(&mut shard, &key.to_key(), now),
         };
-        self.touch(stream, now);
+        let last_use = self.nanos(now);
+        let held = stream.last_use.get_mut();
+        *held = (*held).max(last_use); // the lock is held: no atomic read-modify-write
         stream.top += 1;
         let cost = cost(data);
         stream.bytes += cost;
@@ -285,14 +292,20 @@ impl MemoryHistory {
     /// other instances repeat them (but with a chance of 2^-53).
     fn new_epoch(&self) -> u64 {
         let n = self.created.fetch_add(1, Ordering::Relaxed);
-        let mut hasher = self.hasher.build_hasher();
+        let mut hasher = self.epochs.build_hasher();
         hasher.write_u64(n);
         (hasher.finish() & EPOCH_MASK).max(1)
     }
 
+    /// Nanoseconds from [`Self::origin`] to `now` (a [`Stream::last_use`]).
+    fn nanos(&self, now: Instant) -> u64 {
+        u64::try_from(now.duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self, stream: &Stream, now: Instant) {
-        let nanos = u64::try_from(now.duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX);
-        stream.last_use.fetch_max(nanos, Ordering::Relaxed);
+        stream
+            .last_use
+            .fetch_max(self.nanos(now), Ordering::Relaxed);
     }
 
     /// Events appended before this instant have expired (`None`: none can have).

@@ -42,7 +42,7 @@ aside h2 { font-size: 1em; margin: 0 0 .4em; }
 #online .you { color: #666; font-size: .9em; }
 #online li button { margin-left: auto; font-size: .8em; }
 #online.stale { opacity: .5; }
-#notices { position: fixed; right: 1em; bottom: 1em; display: flex; flex-direction: column; gap: .4em; max-width: 20em; }
+#notices { position: fixed; right: 1em; bottom: 1em; display: flex; flex-direction: column; gap: .4em; max-width: 13em; }
 #notices div { background: #fff3c4; border: 1px solid #e0cf86; border-radius: .3em; padding: .4em .8em; box-shadow: 0 1px 4px #0002; cursor: pointer; animation: notice-out .5s ease-in 6s forwards; }
 @keyframes notice-out { to { opacity: 0; transform: translateY(.5em); } }
 main.join { flex: 1; display: flex; justify-content: center; align-items: flex-start; padding: 3em 1em; }
@@ -52,6 +52,7 @@ main.join .row { display: flex; gap: .5em; } main.join #user { flex: 1; min-widt
 @media (max-width: 42em) {
   main.chat { grid-template-columns: minmax(0, 1fr); grid-template-rows: auto minmax(0, 1fr) auto; }
   #rooms { display: flex; gap: .3em; } #rooms button { width: auto; margin: 0; }
+  #notices { bottom: 4em; }
 }
 "#;
 

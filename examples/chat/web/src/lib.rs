@@ -96,15 +96,9 @@ fn run() -> Result<(), JsValue> {
         if change.opened() {
             // Recovered: every message missed while away was replayed (the pushes come next),
             // so the list is whole. Otherwise (first open, or not recovered) load the history.
-            match change.new.recovery {
-                Recovery::Recovered => {
-                    let _ = a.notice("back: missed messages replayed");
-                }
-                Recovery::NotRecovered => {
-                    let _ = a.notice("back: missed messages reloaded");
-                    a.load_history();
-                }
-                _ => a.load_history(),
+            // Either way it is seamless: no notice.
+            if change.new.recovery != Recovery::Recovered {
+                a.load_history();
             }
             a.load_online(); // presence pushes are volatile: ask for the current list
         }
@@ -240,19 +234,19 @@ impl App {
         el.set_text_content(Some(&text));
         el.set_class_name(if st.open { "open" } else { "" });
         // Why the last connection closed (e.g. `HTTP 403: bad CSRF token`), on hover.
-        let why = st.last_close.as_ref().map_or_else(String::new, |c| {
-            let detail = c.detail.as_deref().unwrap_or("");
-            format!("last close: {:?} {detail}", c.reason)
-        });
-        let _ = el.set_attribute("title", &why);
-        // `ws` or `ajax` (`Transport`'s `Display`), empty before the first open.
-        let data = st.transport.map(|t| t.to_string()).unwrap_or_default();
-        let _ = el.set_attribute("data-transport", &data);
         let recovery = match st.recovery {
             Recovery::Recovered => "recovered",
             Recovery::NotRecovered => "not-recovered",
             _ => "fresh",
         };
+        let why = st.last_close.as_ref().map_or_else(String::new, |c| {
+            let detail = c.detail.as_deref().unwrap_or("");
+            format!("last close: {:?} {detail}; reconnect: {recovery}", c.reason)
+        });
+        let _ = el.set_attribute("title", &why);
+        // `ws` or `ajax` (`Transport`'s `Display`), empty before the first open.
+        let data = st.transport.map(|t| t.to_string()).unwrap_or_default();
+        let _ = el.set_attribute("data-transport", &data);
         let _ = el.set_attribute("data-recovery", recovery);
     }
 
