@@ -1,7 +1,11 @@
 //! The in-memory history: streams in sharded maps, events as shared buffers.
 //!
-//! A replay clones reference counts ([`Bytes`]), never event bytes, and allocates only the
-//! returned `Vec`. Streams are spread over [`SHARDS`] read-write locks by key hash: appends to
+//! A stream copies the events appended to it into byte chunks of its own (a few hundred bytes
+//! for a quiet stream, doubling up to [`MAX_CHUNK`] for a busy one) and notes where each one
+//! is: an append copies the bytes and allocates nothing but a new chunk now and then (no
+//! reference count, no atomic operation), and trimming frees whole chunks, not one buffer per
+//! event. A replay copies the stream's missed events once into one buffer, and hands them out
+//! as [`Bytes`] slices of it. Streams are spread over [`SHARDS`] read-write locks by key hash: appends to
 //! different streams rarely meet, and replays of one stream (the broadcast stream in a
 //! reconnect storm) share its read lock. Expired events and forgotten streams are swept by the
 //! operations that take a shard's write lock (at most once per sweep interval per shard), or
@@ -30,10 +34,15 @@ use super::{
 /// The number of shards (a power of two).
 const SHARDS: usize = 64;
 
-/// What an event costs besides its bytes: its slot in the stream (a `Bytes` and an `Instant`)
-/// and the shared header of its buffer. Counted in [`HistoryOptions::max_bytes`] and in
-/// [`HistoryStats::bytes`].
-pub(crate) const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + 32;
+/// What an event costs besides its bytes: its slot in the stream (where its bytes are, and
+/// when it was appended) and its share of its chunk's unused end. Counted in
+/// [`HistoryOptions::max_bytes`] and in [`HistoryStats::bytes`].
+pub(crate) const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + 8;
+
+/// The first chunk of a stream, in bytes (or the event's size, if larger).
+const MIN_CHUNK: usize = 256;
+/// Chunks double up to this size (an event larger than it gets a chunk of its own size).
+const MAX_CHUNK: usize = 16 * 1024;
 
 /// Epochs are below 2^53, so that JSON numbers (JavaScript's too) hold them exactly.
 const EPOCH_MASK: u64 = (1 << 53) - 1;
@@ -67,14 +76,16 @@ pub(crate) struct MemoryHistory {
     /// The origin of [`Stream::last_use`].
     origin: Instant,
     streams: AtomicUsize,
-    events: AtomicUsize,
-    bytes: AtomicUsize,
 }
 
 #[derive(Debug)]
 struct Shard {
     streams: HashMap<StreamKey, Stream, FastHash>,
     next_sweep: Instant,
+    /// The events its streams retain, and their cost (counted under the lock: no atomic
+    /// operation per append).
+    events: usize,
+    bytes: usize,
 }
 
 #[derive(Debug)]
@@ -84,6 +95,10 @@ struct Stream {
     top: u64,
     /// The retained events, oldest first; the last one has sequence number `top`.
     entries: VecDeque<Entry>,
+    /// The bytes of the retained events, oldest first, in chunks (see [`Stream::keep`]); the
+    /// first one is chunk number `first_chunk`.
+    chunks: VecDeque<Vec<u8>>,
+    first_chunk: u64,
     /// The cost of `entries` (see [`cost`]).
     bytes: usize,
     /// Nanoseconds from [`MemoryHistory::origin`] to the last use; atomic so that readers
@@ -94,11 +109,15 @@ struct Stream {
 #[derive(Debug)]
 struct Entry {
     at: Instant,
-    data: Bytes,
+    /// The number of its chunk.
+    chunk: u64,
+    /// Where its bytes start in the chunk.
+    start: usize,
+    len: usize,
 }
 
-fn cost(data: &Bytes) -> usize {
-    data.len() + ENTRY_OVERHEAD
+fn cost(len: usize) -> usize {
+    len + ENTRY_OVERHEAD
 }
 
 impl Default for MemoryHistory {
@@ -118,6 +137,8 @@ impl MemoryHistory {
                     RwLock::new(Shard {
                         streams: HashMap::default(),
                         next_sweep: now,
+                        events: 0,
+                        bytes: 0,
                     })
                 })
                 .collect(),
@@ -126,8 +147,6 @@ impl MemoryHistory {
             created: AtomicU64::new(0),
             origin: now,
             streams: AtomicUsize::new(0),
-            events: AtomicUsize::new(0),
-            bytes: AtomicUsize::new(0),
         }
     }
 
@@ -140,8 +159,8 @@ impl MemoryHistory {
     pub(crate) fn stats(&self) -> HistoryStats {
         HistoryStats {
             streams: self.streams.load(Ordering::Relaxed),
-            events: self.events.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
+            events: self.sum(|shard| shard.events),
+            bytes: self.sum(|shard| shard.bytes),
         }
     }
 
@@ -150,24 +169,18 @@ impl MemoryHistory {
         let now = Instant::now();
         let mut shard = self.write(key, now);
         let stream = self.get_or_create(&mut shard, key, now);
-        let (mut added, mut added_bytes) = (0, 0);
+        let mut added_bytes = 0;
         for data in events {
             stream.top += 1;
-            added_bytes += cost(data);
-            added += 1;
-            stream.entries.push_back(Entry {
-                at: now,
-                data: data.clone(),
-            });
+            added_bytes += cost(data.len());
+            stream.keep(data, now);
         }
         stream.bytes += added_bytes;
-        self.events.fetch_add(added, Ordering::Relaxed);
-        self.bytes.fetch_add(added_bytes, Ordering::Relaxed);
-        self.trim(stream, now);
-        StreamPosition {
-            epoch: stream.epoch,
-            seq: stream.top,
-        }
+        let (removed, removed_bytes) = self.trim(stream, now);
+        let position = stream.position();
+        shard.events = shard.events + events.len() - removed;
+        shard.bytes = shard.bytes + added_bytes - removed_bytes;
+        position
     }
 
     /// Appends one event to the stream `key` names; its position, and the stream's lock,
@@ -189,16 +202,13 @@ impl MemoryHistory {
         let held = stream.last_use.get_mut();
         *held = (*held).max(last_use); // the lock is held: no atomic read-modify-write
         stream.top += 1;
-        let cost = cost(data);
+        let cost = cost(data.len());
         stream.bytes += cost;
-        stream.entries.push_back(Entry {
-            at: now,
-            data: data.clone(),
-        });
-        self.events.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(cost, Ordering::Relaxed);
-        self.trim(stream, now);
+        stream.keep(data, now);
+        let (removed, removed_bytes) = self.trim(stream, now);
         let position = stream.position();
+        shard.events = shard.events + 1 - removed;
+        shard.bytes = shard.bytes + cost - removed_bytes;
         (position, Locked(shard))
     }
 
@@ -235,6 +245,14 @@ impl MemoryHistory {
             let mut shard = shard.write().unwrap_or_else(|e| e.into_inner());
             self.sweep_shard(&mut shard, now);
         }
+    }
+
+    /// `f` summed over the shards (each read-locked in turn).
+    fn sum(&self, f: impl Fn(&Shard) -> usize) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| f(&shard.read().unwrap_or_else(|e| e.into_inner())))
+            .sum()
     }
 
     fn shard_of(&self, key: &StreamKey) -> &RwLock<Shard> {
@@ -279,6 +297,8 @@ impl MemoryHistory {
                 epoch: self.new_epoch(),
                 top: 0,
                 entries: VecDeque::new(),
+                chunks: VecDeque::new(),
+                first_chunk: 0,
                 bytes: 0,
                 last_use: AtomicU64::new(0),
             }
@@ -314,7 +334,8 @@ impl MemoryHistory {
     }
 
     /// Applies the bounds to `stream`, oldest events first.
-    fn trim(&self, stream: &mut Stream, now: Instant) {
+    /// Returns how many events it removed, and their cost (for the shard's counters).
+    fn trim(&self, stream: &mut Stream, now: Instant) -> (usize, usize) {
         let expired = self.expired_before(now);
         let (mut removed, mut removed_bytes) = (0, 0);
         while let Some(front) = stream.entries.front() {
@@ -324,24 +345,31 @@ impl MemoryHistory {
             if !over {
                 break;
             }
-            removed_bytes += cost(&front.data);
+            removed_bytes += cost(front.len);
             removed += 1;
             stream.entries.pop_front();
         }
+        if removed > 0 {
+            stream.drop_unused_chunks();
+        }
         stream.bytes -= removed_bytes;
-        self.events.fetch_sub(removed, Ordering::Relaxed);
-        self.bytes.fetch_sub(removed_bytes, Ordering::Relaxed);
+        (removed, removed_bytes)
     }
 
     fn sweep_shard(&self, shard: &mut Shard, now: Instant) {
         let ttl = self.options.stream_ttl;
         let unused_since = now.checked_sub(ttl);
         let before = shard.streams.len();
+        let (mut removed, mut removed_bytes) = (0, 0);
         shard.streams.retain(|_, stream| {
-            self.trim(stream, now);
+            let (events, bytes) = self.trim(stream, now);
+            removed += events;
+            removed_bytes += bytes;
             let last_use = self.origin + Duration::from_nanos(*stream.last_use.get_mut());
             !stream.entries.is_empty() || unused_since.is_none_or(|limit| last_use > limit)
         });
+        shard.events -= removed;
+        shard.bytes -= removed_bytes;
         self.streams
             .fetch_sub(before - shard.streams.len(), Ordering::Relaxed);
         let interval = self.options.max_age.min(ttl) / 4;
@@ -350,6 +378,48 @@ impl MemoryHistory {
 }
 
 impl Stream {
+    /// Copies `data` to the end of the stream's last chunk (a new one, twice as large, when it
+    /// does not fit) and appends its entry.
+    fn keep(&mut self, data: &[u8], at: Instant) {
+        let fits = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.capacity() - c.len() >= data.len());
+        if !fits {
+            let last = self.chunks.back().map_or(0, Vec::capacity);
+            let size = last.saturating_mul(2).clamp(MIN_CHUNK, MAX_CHUNK);
+            self.chunks.push_back(Vec::with_capacity(size.max(data.len())));
+        }
+        let index = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[index];
+        let start = chunk.len();
+        chunk.extend_from_slice(data);
+        self.entries.push_back(Entry {
+            at,
+            chunk: self.first_chunk + index as u64,
+            start,
+            len: data.len(),
+        });
+    }
+
+    /// Frees the chunks before the oldest retained event's (all of them when none is left: a
+    /// quiet stream starts small again).
+    fn drop_unused_chunks(&mut self) {
+        let keep_from = self
+            .entries
+            .front()
+            .map_or(self.first_chunk + self.chunks.len() as u64, |e| e.chunk);
+        while self.first_chunk < keep_from && self.chunks.pop_front().is_some() {
+            self.first_chunk += 1;
+        }
+    }
+
+    /// The bytes of `entry`.
+    fn bytes_of(&self, entry: &Entry) -> &[u8] {
+        let chunk = &self.chunks[(entry.chunk - self.first_chunk) as usize];
+        &chunk[entry.start..entry.start + entry.len]
+    }
+
     fn position(&self) -> StreamPosition {
         StreamPosition {
             epoch: self.epoch,
@@ -379,14 +449,21 @@ impl Stream {
         }
         // In range: `front_seq - 1 + live <= from.seq <= top`.
         let first = (from.seq + 1 - front_seq) as usize;
-        Since::Recovered {
-            top,
-            events: self
-                .entries
-                .range(first..)
-                .map(|e| e.data.clone())
-                .collect(),
+        // One copy of the missed events, back to back, handed out as slices of it.
+        let missed = self.entries.range(first..);
+        let mut all = Vec::with_capacity(missed.clone().map(|e| e.len).sum());
+        for entry in missed.clone() {
+            all.extend_from_slice(self.bytes_of(entry));
         }
+        let all = Bytes::from(all);
+        let mut start = 0;
+        let events = missed
+            .map(|e| {
+                start += e.len;
+                all.slice(start - e.len..start)
+            })
+            .collect();
+        Since::Recovered { top, events }
     }
 }
 

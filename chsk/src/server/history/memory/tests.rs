@@ -84,14 +84,70 @@ fn at_the_last_event_the_replay_is_empty_and_past_it_nothing_is_recovered() {
 }
 
 #[test]
-fn a_replay_shares_the_appended_buffers() {
+fn a_replay_copies_the_missed_events_once_into_one_buffer() {
     let h = MemoryHistory::default();
     let data = Bytes::from(vec![7; 100]);
-    let top = h.append_now(&StreamKey::All, std::slice::from_ref(&data));
-    let Since::Recovered { events, .. } = h.since_now(&StreamKey::All, at(top, 0)) else {
+    let top = h.append_now(&StreamKey::All, &[data.clone(), data.clone()]);
+    let replay = |h: &MemoryHistory| match h.since_now(&StreamKey::All, at(top, 0)) {
+        Since::Recovered { events, .. } => events,
+        other => panic!("not recovered: {other:?}"),
+    };
+    let (first, second) = (replay(&h), replay(&h));
+    assert_eq!(first, [data.clone(), data.clone()]);
+    assert_eq!(second, first);
+    assert_ne!(first[0].as_ptr(), data.as_ptr(), "the history keeps a copy");
+    assert_eq!(
+        first[1].as_ptr(),
+        first[0].as_ptr().wrapping_add(100),
+        "one buffer per replay, the events back to back"
+    );
+}
+
+/// The capacities of the chunks of stream `key`.
+fn chunks(h: &MemoryHistory, key: &StreamKey) -> Vec<usize> {
+    let shard = h.read(key);
+    let stream = shard.streams.get(key).expect("the stream exists");
+    stream.chunks.iter().map(Vec::capacity).collect()
+}
+
+#[test]
+fn chunks_double_for_a_busy_stream_and_are_freed_when_trimmed() {
+    let h = MemoryHistory::new(opts(|o| {
+        o.max_count = 1_000;
+        o.max_bytes = 1 << 20;
+    }));
+    let key = StreamKey::user("u1");
+    let event = Bytes::from(vec![1; 100]);
+    let mut top = h.append_now(&key, std::slice::from_ref(&event));
+    for _ in 0..500 {
+        top = h.append_now(&key, std::slice::from_ref(&event));
+    }
+    let k = 1024;
+    assert_eq!(
+        chunks(&h, &key),
+        [256, 512, k, 2 * k, 4 * k, 8 * k, 16 * k, 16 * k, 16 * k]
+    );
+    let Since::Recovered { events, .. } = h.since_now(&key, at(top, 0)) else {
         panic!("not recovered");
     };
-    assert_eq!(events[0].as_ptr(), data.as_ptr(), "a refcount, not a copy");
+    assert_eq!(events.len(), 501);
+    assert!(events.iter().all(|e| *e == event));
+
+    // A stream trimmed by its count keeps only the chunks of its retained events.
+    let h = MemoryHistory::new(opts(|o| o.max_count = 10));
+    for _ in 0..10_000 {
+        h.append_now(&key, std::slice::from_ref(&event));
+    }
+    assert!(chunks(&h, &key).len() <= 2, "{:?}", chunks(&h, &key));
+    assert_eq!(h.stats().events, 10);
+
+    // An event larger than a chunk gets one of its own size; a stream trimmed empty has none.
+    let h = MemoryHistory::new(opts(|o| o.max_bytes = 10 * MAX_CHUNK));
+    h.append_now(&key, &[event.clone(), Bytes::from(vec![2; 3 * MAX_CHUNK])]);
+    assert_eq!(chunks(&h, &key), [256, 3 * MAX_CHUNK]);
+    h.append_now(&key, &[Bytes::from(vec![3; 11 * MAX_CHUNK])]);
+    assert_eq!(chunks(&h, &key), Vec::<usize>::new());
+    assert_eq!(h.stats().events, 0);
 }
 
 #[test]
