@@ -95,10 +95,12 @@ struct Stream {
     top: u64,
     /// The retained events, oldest first; the last one has sequence number `top`.
     entries: VecDeque<Entry>,
-    /// The bytes of the retained events, oldest first, in chunks (see [`Stream::keep`]); the
-    /// first one is chunk number `first_chunk`.
+    /// The bytes of the retained events, oldest first, back to back in chunks (see
+    /// [`Stream::keep`]): an event is in the last chunk that had room for it when it came, so
+    /// where each one is follows from the lengths (see [`Stream::since`]).
     chunks: VecDeque<Vec<u8>>,
-    first_chunk: u64,
+    /// Where the oldest retained event starts in `chunks[0]`.
+    front: usize,
     /// The cost of `entries` (see [`cost`]).
     bytes: usize,
     /// Nanoseconds from [`MemoryHistory::origin`] to the last use; atomic so that readers
@@ -108,11 +110,9 @@ struct Stream {
 
 #[derive(Debug)]
 struct Entry {
-    at: Instant,
-    /// The number of its chunk.
-    chunk: u64,
-    /// Where its bytes start in the chunk.
-    start: usize,
+    /// When it was appended: nanoseconds from [`MemoryHistory::origin`].
+    at: u64,
+    /// Its length, in bytes.
     len: usize,
 }
 
@@ -173,7 +173,7 @@ impl MemoryHistory {
         for data in events {
             stream.top += 1;
             added_bytes += cost(data.len());
-            stream.keep(data, now);
+            stream.keep(data, self.nanos(now));
         }
         stream.bytes += added_bytes;
         let (removed, removed_bytes) = self.trim(stream, now);
@@ -198,13 +198,13 @@ impl MemoryHistory {
             Some(stream) => stream,
             None => self.get_or_create(&mut shard, &key.to_key(), now),
         };
-        let last_use = self.nanos(now);
+        let nanos = self.nanos(now);
         let held = stream.last_use.get_mut();
-        *held = (*held).max(last_use); // the lock is held: no atomic read-modify-write
+        *held = (*held).max(nanos); // the lock is held: no atomic read-modify-write
         stream.top += 1;
         let cost = cost(data.len());
         stream.bytes += cost;
-        stream.keep(data, now);
+        stream.keep(data, nanos);
         let (removed, removed_bytes) = self.trim(stream, now);
         let position = stream.position();
         shard.events = shard.events + 1 - removed;
@@ -298,7 +298,7 @@ impl MemoryHistory {
                 top: 0,
                 entries: VecDeque::new(),
                 chunks: VecDeque::new(),
-                first_chunk: 0,
+                front: 0,
                 bytes: 0,
                 last_use: AtomicU64::new(0),
             }
@@ -328,9 +328,11 @@ impl MemoryHistory {
             .fetch_max(self.nanos(now), Ordering::Relaxed);
     }
 
-    /// Events appended before this instant have expired (`None`: none can have).
-    fn expired_before(&self, now: Instant) -> Option<Instant> {
-        now.checked_sub(self.options.max_age)
+    /// Events appended at or before this time (see [`Entry::at`]) have expired (`None`: none
+    /// can have).
+    fn expired_before(&self, now: Instant) -> Option<u64> {
+        let max_age = u64::try_from(self.options.max_age.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos(now).checked_sub(max_age)
     }
 
     /// Applies the bounds to `stream`, oldest events first.
@@ -347,10 +349,7 @@ impl MemoryHistory {
             }
             removed_bytes += cost(front.len);
             removed += 1;
-            stream.entries.pop_front();
-        }
-        if removed > 0 {
-            stream.drop_unused_chunks();
+            stream.pop_front();
         }
         stream.bytes -= removed_bytes;
         (removed, removed_bytes)
@@ -380,7 +379,7 @@ impl MemoryHistory {
 impl Stream {
     /// Copies `data` to the end of the stream's last chunk (a new one, twice as large, when it
     /// does not fit) and appends its entry.
-    fn keep(&mut self, data: &[u8], at: Instant) {
+    fn keep(&mut self, data: &[u8], at: u64) {
         let fits = self
             .chunks
             .back()
@@ -388,36 +387,41 @@ impl Stream {
         if !fits {
             let last = self.chunks.back().map_or(0, Vec::capacity);
             let size = last.saturating_mul(2).clamp(MIN_CHUNK, MAX_CHUNK);
-            self.chunks.push_back(Vec::with_capacity(size.max(data.len())));
+            if self.chunks.len() == 1 && self.front >= self.chunks[0].len() {
+                // Its events are gone (those left, if any, are empty): not kept for them.
+                self.chunks.clear();
+                self.front = 0;
+            }
+            self.chunks
+                .push_back(Vec::with_capacity(size.max(data.len())));
         }
-        let index = self.chunks.len() - 1;
-        let chunk = &mut self.chunks[index];
-        let start = chunk.len();
-        chunk.extend_from_slice(data);
+        if let Some(chunk) = self.chunks.back_mut() {
+            chunk.extend_from_slice(data);
+        }
         self.entries.push_back(Entry {
             at,
-            chunk: self.first_chunk + index as u64,
-            start,
             len: data.len(),
         });
     }
 
-    /// Frees the chunks before the oldest retained event's (all of them when none is left: a
-    /// quiet stream starts small again).
-    fn drop_unused_chunks(&mut self) {
-        let keep_from = self
-            .entries
-            .front()
-            .map_or(self.first_chunk + self.chunks.len() as u64, |e| e.chunk);
-        while self.first_chunk < keep_from && self.chunks.pop_front().is_some() {
-            self.first_chunk += 1;
+    /// Drops the oldest event, and the chunks no retained event is in any more (all of them
+    /// when none is left: a quiet stream starts small again).
+    fn pop_front(&mut self) {
+        let Some(entry) = self.entries.pop_front() else {
+            return;
+        };
+        if self.entries.is_empty() {
+            self.chunks.clear();
+            self.front = 0;
+            return;
         }
-    }
-
-    /// The bytes of `entry`.
-    fn bytes_of(&self, entry: &Entry) -> &[u8] {
-        let chunk = &self.chunks[(entry.chunk - self.first_chunk) as usize];
-        &chunk[entry.start..entry.start + entry.len]
+        self.front += entry.len;
+        // A chunk before the last one is full for good: once the events in it are gone, the
+        // next one is in a later chunk.
+        while self.chunks.len() > 1 && self.front >= self.chunks[0].len() {
+            self.chunks.pop_front();
+            self.front = 0;
+        }
     }
 
     fn position(&self) -> StreamPosition {
@@ -428,7 +432,7 @@ impl Stream {
     }
 
     /// The events after `from`, or why not; events appended at or before `expired` are gone.
-    fn since(&self, from: StreamPosition, expired: Option<Instant>) -> Since {
+    fn since(&self, from: StreamPosition, expired: Option<u64>) -> Since {
         let top = self.position();
         let lost = |reason| Since::NotRecovered { top, reason };
         if from.epoch != self.epoch {
@@ -449,11 +453,20 @@ impl Stream {
         }
         // In range: `front_seq - 1 + live <= from.seq <= top`.
         let first = (from.seq + 1 - front_seq) as usize;
-        // One copy of the missed events, back to back, handed out as slices of it.
+        // One copy of the missed events, back to back, handed out as slices of it. It is
+        // filled from the newest event back: the last one ends where the last chunk does, and
+        // each one ends where the next one starts, or, when that one starts its chunk, at the
+        // end of the chunk before.
         let missed = self.entries.range(first..);
-        let mut all = Vec::with_capacity(missed.clone().map(|e| e.len).sum());
-        for entry in missed.clone() {
-            all.extend_from_slice(self.bytes_of(entry));
+        let mut all = vec![0; missed.clone().map(|e| e.len).sum()];
+        let (mut chunk, mut end, mut to) = (self.chunks.len(), 0, all.len());
+        for entry in missed.clone().rev().filter(|e| e.len > 0) {
+            while end == 0 {
+                chunk -= 1;
+                end = self.chunks[chunk].len();
+            }
+            all[to - entry.len..to].copy_from_slice(&self.chunks[chunk][end - entry.len..end]);
+            (end, to) = (end - entry.len, to - entry.len);
         }
         let all = Bytes::from(all);
         let mut start = 0;
