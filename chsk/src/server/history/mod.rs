@@ -180,8 +180,8 @@ pub(crate) struct StreamPosition {
 pub struct HistoryOptions {
     /// At most this many events per stream. Default 1,000.
     pub max_count: usize,
-    /// At most this many bytes per stream: each event counts its encoded length plus about
-    /// 80 bytes of bookkeeping. Default 1 MiB. (Keep it below `Limits::send_queue_bytes`
+    /// At most this many bytes per stream: each event counts its encoded length plus 24
+    /// bytes of bookkeeping. Default 1 MiB. (Keep it below `Limits::send_queue_bytes`
     /// divided by three, so that a connection's replay fits its send queue.)
     pub max_bytes: usize,
     /// Events older than this are dropped. Default 2 minutes (as Socket.IO's

@@ -498,3 +498,9 @@ fn replays_match_a_model_under_random_appends() {
         }
     }
 }
+
+#[test]
+fn an_event_costs_its_length_plus_24_bytes_as_documented() {
+    // `HistoryOptions::max_bytes` documents this figure.
+    assert_eq!(ENTRY_OVERHEAD, 24);
+}
