@@ -13,7 +13,7 @@ use axum::{
     routing::get,
 };
 use chsk::{
-    client::{BackoffOptions, ClientOptions, CloseReason, Recovery, RecvError, TransportMode},
+    client::{BackoffOptions, ClientOptions, CloseReason, Recovery, TransportMode},
     protocol::{Frame, Handshake},
     Codec, Transport,
 };
@@ -94,13 +94,7 @@ async fn server_restart_clients_reconnect_with_capped_backoff() {
     let mut pushes = ws.pushes();
     // The first `pushes()` gets what was kept since the client was created: the app is told
     // that the pushes of the old server are lost, before the new server's.
-    let item = tokio::time::timeout(WAIT, pushes.recv())
-        .await
-        .expect("in time");
-    assert!(
-        matches!(item, Some(Err(RecvError::NotRecovered))),
-        "{item:?}"
-    );
+    next_is_not_recovered(&mut pushes).await;
     server2
         .send_to_user("alice", CPush::Seq(9))
         .expect("pushed");

@@ -14,7 +14,7 @@ use std::{
 };
 
 use chsk::{
-    client::{Recovery, RecvError, TransportMode},
+    client::{Recovery, TransportMode},
     server::HistoryOptions,
     Server,
 };
@@ -190,13 +190,7 @@ async fn away_within_then_beyond_the_window(mode: TransportMode) {
     // Beyond it (20 > 5): nothing of the 20, the app told to reload, then the live pushes.
     away(100..120).await;
     client.wait_open(WAIT).await.expect("back");
-    let item = tokio::time::timeout(WAIT, pushes.recv())
-        .await
-        .expect("in time");
-    assert!(
-        matches!(item, Some(Err(RecvError::NotRecovered))),
-        "{mode:?}: {item:?}"
-    );
+    next_is_not_recovered(&mut pushes).await;
     assert_eq!(client.state().recovery, Recovery::NotRecovered, "{mode:?}");
     server
         .send_to_user("alice", CPush::Seq(200))
@@ -241,13 +235,7 @@ async fn a_new_server_behind_the_proxy_is_not_recovered() {
     running.stop();
     proxy.cut_all();
     for (client, pushes) in [(&ws, &mut ws_pushes), (&ajax, &mut ajax_pushes)] {
-        let item = tokio::time::timeout(WAIT, pushes.recv())
-            .await
-            .expect("in time");
-        assert!(
-            matches!(item, Some(Err(RecvError::NotRecovered))),
-            "{item:?}"
-        );
+        next_is_not_recovered(pushes).await;
         assert_eq!(client.state().recovery, Recovery::NotRecovered);
     }
     eventually(|| server2.connected_uids().any.contains("alice")).await;

@@ -242,6 +242,18 @@ pub async fn next_pushes(pushes: &mut chsk::client::Pushes<CPush>, n: usize) -> 
     out
 }
 
+/// Waits (up to 10 s) for the next item of `pushes` and checks that it is
+/// `Err(RecvError::NotRecovered)`: the app told to reload its state.
+pub async fn next_is_not_recovered(pushes: &mut chsk::client::Pushes<CPush>) {
+    let item = tokio::time::timeout(WAIT, pushes.recv())
+        .await
+        .expect("an item within 10 s");
+    assert!(
+        matches!(item, Some(Err(chsk::client::RecvError::NotRecovered))),
+        "expected NotRecovered, got {item:?}"
+    );
+}
+
 /// A server checking the CSRF token against `token` (changeable, like a restart would), that
 /// counts the requests to `/chsk` and serves the current token at `/csrf-token`.
 pub struct CsrfServer {
