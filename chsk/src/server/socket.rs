@@ -81,31 +81,40 @@ pub(crate) struct Writer<'a, K> {
 }
 
 /// Runs one write with the deadline; a close request cuts it short after `CLOSE_GRACE`.
-async fn guarded<F, X>(conn: &Conn, timeout: Duration, op: F) -> Result<(), Stop>
+///
+/// The common case, a socket that takes the bytes at once, is one poll. Only a write that has
+/// to wait goes on in a boxed future with its timers: every connection's task has room for
+/// one write in progress, and an idle connection should not hold room for timers it rarely
+/// needs.
+async fn guarded<F, X>(conn: &Conn, timeout: Duration, mut op: F) -> Result<(), Stop>
 where
-    F: std::future::Future<Output = Result<(), X>>,
+    F: std::future::Future<Output = Result<(), X>> + Unpin,
 {
-    {
-        let mut op = pin!(op);
-        // The common case: the socket takes the bytes at once.
-        if let std::task::Poll::Ready(r) = futures::poll!(op.as_mut()) {
-            return r.map_err(|_| Stop::Io);
-        }
-        let deadline = Instant::now() + timeout;
-        let mut closed = pin!(conn.close_requested());
-        closed.as_mut().enable();
-        if !conn.is_closing() {
-            tokio::select! {
-                r = op.as_mut() => return r.map_err(|_| Stop::Io),
-                () = sleep_until(deadline) => return Err(Stop::Timeout),
-                () = closed => {}
-            }
-        }
-        let grace = deadline.min(Instant::now() + CLOSE_GRACE);
+    if let std::task::Poll::Ready(r) = futures::poll!(&mut op) {
+        return r.map_err(|_| Stop::Io);
+    }
+    Box::pin(wait(conn, timeout, op)).await
+}
+
+/// The rest of a write that did not complete at once (see [`guarded`]).
+async fn wait<F, X>(conn: &Conn, timeout: Duration, mut op: F) -> Result<(), Stop>
+where
+    F: std::future::Future<Output = Result<(), X>> + Unpin,
+{
+    let deadline = Instant::now() + timeout;
+    let mut closed = pin!(conn.close_requested());
+    closed.as_mut().enable();
+    if !conn.is_closing() {
         tokio::select! {
-            r = op => r.map_err(|_| Stop::Io),
-            () = sleep_until(grace) => Err(Stop::Closing),
+            r = &mut op => return r.map_err(|_| Stop::Io),
+            () = sleep_until(deadline) => return Err(Stop::Timeout),
+            () = closed => {}
         }
+    }
+    let grace = deadline.min(Instant::now() + CLOSE_GRACE);
+    tokio::select! {
+        r = op => r.map_err(|_| Stop::Io),
+        () = sleep_until(grace) => Err(Stop::Closing),
     }
 }
 
