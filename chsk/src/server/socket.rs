@@ -1,7 +1,13 @@
 //! The writing side of a WebSocket: the message type the web-framework adapter converts its
 //! socket to, and a writer where every write has a deadline.
 
-use std::{pin::pin, sync::Arc, time::Duration};
+use std::{
+    future::{poll_fn, Future},
+    pin::{pin, Pin},
+    sync::Arc,
+    task::Poll,
+    time::Duration,
+};
 
 use bytes::Bytes;
 use futures::{Sink, SinkExt};
@@ -132,52 +138,85 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
         }
     }
 
+    // The futures below are part of every connection's task, whose size is the most room any
+    // of its steps needs, for the connection's whole life: they hold their message once (an
+    // `async move` block rather than an `async fn`, whose arguments are held twice) and keep
+    // the waiting for a busy socket in a boxed future.
+
     /// Feeds a queued push frame; its ticket is released by the flush that writes it.
-    pub(crate) async fn feed_push(&mut self, item: Outgoing) -> Result<(), Stop> {
-        let Outgoing {
-            bytes,
-            pushes,
-            ticket,
-            ..
-        } = item;
-        self.feed(message(self.codec, bytes), pushes).await?;
-        self.tickets.extend(ticket);
-        Ok(())
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    pub(crate) fn feed_push(
+        &mut self,
+        item: Outgoing,
+    ) -> impl Future<Output = Result<(), Stop>> + use<'_, 'a, K> {
+        async move {
+            let Outgoing {
+                bytes,
+                pushes,
+                ticket,
+                ..
+            } = item;
+            self.feed(message(self.codec, bytes), pushes).await?;
+            self.tickets.extend(ticket);
+            Ok(())
+        }
     }
 
-    /// Hands one message to the socket (not flushed yet).
-    pub(crate) async fn feed(&mut self, msg: WsMessage, pushes: u64) -> Result<(), Stop> {
-        match guarded(self.conn, self.timeout, self.sink.feed(msg)).await {
-            Ok(()) => {
-                self.unflushed += 1;
-                self.unflushed_pushes += pushes;
-                Ok(())
-            }
-            Err(stop) => {
-                self.lost_pushes += pushes;
-                Err(stop)
+    /// Hands one message to the socket (not flushed yet): at once when the socket takes it
+    /// (one poll), else with the deadline (see [`guarded`]).
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    pub(crate) fn feed(
+        &mut self,
+        msg: WsMessage,
+        pushes: u64,
+    ) -> impl Future<Output = Result<(), Stop>> + use<'_, 'a, K> {
+        async move {
+            let ready = poll_fn(|cx| Poll::Ready(Pin::new(&mut self.sink).poll_ready(cx))).await;
+            let fed = match ready {
+                Poll::Ready(Ok(())) => Pin::new(&mut self.sink)
+                    .start_send(msg)
+                    .map_err(|_| Stop::Io),
+                Poll::Ready(Err(_)) => Err(Stop::Io),
+                Poll::Pending => Box::pin(wait(self.conn, self.timeout, self.sink.feed(msg))).await,
+            };
+            match fed {
+                Ok(()) => {
+                    self.unflushed += 1;
+                    self.unflushed_pushes += pushes;
+                    Ok(())
+                }
+                Err(stop) => {
+                    self.lost_pushes += pushes;
+                    Err(stop)
+                }
             }
         }
     }
 
     /// Encodes and feeds a frame (an encode failure is logged; nothing is sent).
-    pub(crate) async fn feed_frame(&mut self, frame: &Frame) -> Result<(), Stop> {
-        match encode(self.codec, frame) {
-            Some(bytes) => self.feed(message(self.codec, bytes), 0).await,
-            None => Ok(()),
+    pub(crate) fn feed_frame(
+        &mut self,
+        frame: &Frame,
+    ) -> impl Future<Output = Result<(), Stop>> + use<'_, 'a, K> {
+        let msg = encode(self.codec, frame).map(|bytes| message(self.codec, bytes));
+        async move {
+            match msg {
+                Some(msg) => self.feed(msg, 0).await,
+                None => Ok(()),
+            }
         }
     }
 
     /// Feeds a reply; one that cannot be encoded, or is larger than `max_send_frame_bytes`,
     /// becomes an error reply, so the caller learns why instead of timing out.
-    pub(crate) async fn feed_reply(
+    pub(crate) fn feed_reply(
         &mut self,
         inner: &Inner,
         reply_id: ReplyId,
         result: Result<crate::codec::Payload, ReplyError>,
-    ) -> Result<(), Stop> {
-        let bytes = reply_bytes(inner, reply_id, result);
-        self.feed(message(self.codec, bytes), 0).await
+    ) -> impl Future<Output = Result<(), Stop>> + use<'_, 'a, K> {
+        let msg = message(self.codec, reply_bytes(inner, reply_id, result));
+        self.feed(msg, 0)
     }
 
     pub(crate) async fn flush(&mut self) -> Result<(), Stop> {

@@ -24,7 +24,7 @@ use super::{
 use crate::{
     protocol::{
         keepalive::{Due, Keepalive},
-        Frame, ReplyError, ReplyId,
+        Frame, Position, ReplyError, ReplyId,
     },
     transport::Transport,
 };
@@ -86,109 +86,128 @@ impl Server {
         T: Stream<Item = Result<WsMessage, E>> + Sink<WsMessage> + Send + 'static,
         E: fmt::Display,
     {
-        // Split before the future is made: the socket then lives once, in the halves' shared
-        // allocation, and not also in an argument slot the future keeps for its whole life.
+        // This future lives as long as the connection, and it is as large as the most room any
+        // of its steps needs, for the connection's whole life. So the socket is split and the
+        // connection's identity built before it is made (the socket then lives once, in the
+        // halves' shared allocation, and nothing is held twice, as an async fn's arguments
+        // would be), and what only opening needs (the handshake frame) is scoped to it.
         let (sink, stream) = socket.split();
-        self.serve_split(accepted, sink, stream)
+        let Accepted {
+            request,
+            client_id,
+            uid,
+            since,
+        } = accepted;
+        let info = ConnInfo {
+            uid,
+            client_id,
+            conn_id: self.inner.conn_ids.next(),
+            transport: Transport::Ws,
+            request,
+        };
+        self.serve_split(info, since, sink, stream)
     }
 
-    /// [`serve_ws`](Self::serve_ws) on the split socket.
-    async fn serve_split<T, E>(
+    /// [`serve_ws`](Self::serve_ws) on the split socket (an `async move` block, not an `async
+    /// fn`, which would hold its arguments twice for the connection's life).
+    #[allow(clippy::manual_async_fn)]
+    fn serve_split<T, E>(
         &self,
-        accepted: Accepted,
+        info: ConnInfo,
+        since: Vec<Position>,
         sink: SplitSink<T, WsMessage>,
         stream: SplitStream<T>,
-    ) where
+    ) -> impl Future<Output = ()> + use<'_, T, E>
+    where
         T: Stream<Item = Result<WsMessage, E>> + Sink<WsMessage> + Send + 'static,
         E: fmt::Display,
     {
-        let inner = &self.inner;
-        let codec = inner.config.codec;
-        let since = accepted.since;
-        let info = ConnInfo {
-            uid: accepted.uid,
-            client_id: accepted.client_id,
-            conn_id: inner.conn_ids.next(),
-            transport: Transport::Ws,
-            request: accepted.request,
-        };
-        let (conn, rx) = Conn::new(info, &inner.config.limits, &inner.counters);
-        let Some(mut rx) = rx else { return };
-        let mut stream = pin!(stream);
-        let mut out = Writer::new(sink, codec, &conn, inner.config.timings.write_timeout);
-        let handshake = match inner.open(&conn, true, &since).await {
-            Ok(handshake) => handshake,
-            Err(rejection) => {
-                close(&mut out.sink, codec, rejection.body(), POLICY).await;
+        async move {
+            let inner = &self.inner;
+            let codec = inner.config.codec;
+            let (conn, Some(mut rx)) = Conn::new(info, &inner.config.limits, &inner.counters)
+            else {
                 return;
-            }
-        };
-        // Unregisters however this future ends (closed, dropped, or a bug that panics).
-        let registered = Registered {
-            inner: self.inner.clone(),
-            conn: conn.clone(),
-        };
-        let mut pending = Pending::new();
-        let end = match out.feed_frame(&handshake).await {
-            Ok(()) => {
-                self.run_ws(&conn, &mut out, &mut stream, &mut rx, &mut pending)
-                    .await
-            }
-            Err(stop) => End::Write(stop),
-        };
-        let cause = match end {
-            End::Write(Stop::Timeout) => {
-                Counters::inc(&inner.counters.write_timeouts);
-                tracing::info!(conn = %conn.id(), timeout = ?inner.config.timings.write_timeout,
-                    "chsk: write timeout (the client does not read), closing");
-                conn.request_close("write timeout", GOING_AWAY, Cause::WriteTimeout);
-                conn.cause()
-            }
-            _ => {
-                conn.request_close("closed", NORMAL, Cause::Closed);
-                conn.cause()
-            }
-        }
-        .unwrap_or(Cause::Closed);
-        drop(registered);
-        // Refuse new pushes and count the queued ones.
-        rx.close(cause);
-        // Close the socket. Frames fed but not flushed yet go out with the close: they count
-        // as written when it completes, as dropped when it fails or times out.
-        let flushed = match end {
-            End::Server | End::Write(_) => {
-                let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
-                let flushed = close(&mut out.sink, codec, &reason, code).await;
-                if matches!(end, End::Server) {
-                    // The closing handshake: wait (briefly) for the peer's close, so the socket
-                    // is not reset while our `Close` frame is still unread.
-                    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-                        while let Some(Ok(msg)) = stream.next().await {
-                            if matches!(msg, WsMessage::Close(..)) {
-                                break;
-                            }
-                        }
-                    })
-                    .await;
+            };
+            let mut stream = pin!(stream);
+            let mut out = Writer::new(sink, codec, &conn, inner.config.timings.write_timeout);
+            let (registered, fed) = {
+                let handshake = match inner.open(&conn, true, &since).await {
+                    Ok(handshake) => handshake,
+                    Err(rejection) => {
+                        close(&mut out.sink, codec, rejection.body(), POLICY).await;
+                        return;
+                    }
+                };
+                // Unregisters however this future ends (closed, dropped, or a bug that panics).
+                let registered = Registered {
+                    inner: self.inner.clone(),
+                    conn: conn.clone(),
+                };
+                (registered, out.feed_frame(&handshake).await)
+            };
+            let mut pending = Pending::new();
+            let end = match fed {
+                Ok(()) => {
+                    self.run_ws(&conn, &mut out, &mut stream, &mut rx, &mut pending)
+                        .await
                 }
-                flushed
+                Err(stop) => End::Write(stop),
+            };
+            let cause = match end {
+                End::Write(Stop::Timeout) => {
+                    Counters::inc(&inner.counters.write_timeouts);
+                    tracing::info!(conn = %conn.id(), timeout = ?inner.config.timings.write_timeout,
+                    "chsk: write timeout (the client does not read), closing");
+                    conn.request_close("write timeout", GOING_AWAY, Cause::WriteTimeout);
+                    conn.cause()
+                }
+                _ => {
+                    conn.request_close("closed", NORMAL, Cause::Closed);
+                    conn.cause()
+                }
             }
-            // Complete the closing handshake the peer started: our close goes back.
-            End::Peer => matches!(
-                tokio::time::timeout(CLOSE_WRITE_TIMEOUT, out.sink.close()).await,
-                Ok(Ok(()))
-            ),
-        };
-        inner.counters.dropped(cause, out.lost_pushes);
-        let unflushed = std::mem::take(&mut out.unflushed_pushes);
-        if flushed {
-            Counters::add(&inner.counters.pushes_written, unflushed);
-        } else {
-            inner.counters.dropped(cause, unflushed);
-        }
-        if !pending.is_empty() {
-            // Handlers outlive their connection; their replies have nowhere to go.
-            tokio::spawn(async move { while pending.next().await.is_some() {} });
+            .unwrap_or(Cause::Closed);
+            drop(registered);
+            // Refuse new pushes and count the queued ones.
+            rx.close(cause);
+            // Close the socket. Frames fed but not flushed yet go out with the close: they count
+            // as written when it completes, as dropped when it fails or times out.
+            let flushed = match end {
+                End::Server | End::Write(_) => {
+                    let (reason, code) = conn.close_reason().unwrap_or((String::new(), NORMAL));
+                    let flushed = close(&mut out.sink, codec, &reason, code).await;
+                    if matches!(end, End::Server) {
+                        // The closing handshake: wait (briefly) for the peer's close, so the socket
+                        // is not reset while our `Close` frame is still unread.
+                        let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+                            while let Some(Ok(msg)) = stream.next().await {
+                                if matches!(msg, WsMessage::Close(..)) {
+                                    break;
+                                }
+                            }
+                        })
+                        .await;
+                    }
+                    flushed
+                }
+                // Complete the closing handshake the peer started: our close goes back.
+                End::Peer => matches!(
+                    tokio::time::timeout(CLOSE_WRITE_TIMEOUT, out.sink.close()).await,
+                    Ok(Ok(()))
+                ),
+            };
+            inner.counters.dropped(cause, out.lost_pushes);
+            let unflushed = std::mem::take(&mut out.unflushed_pushes);
+            if flushed {
+                Counters::add(&inner.counters.pushes_written, unflushed);
+            } else {
+                inner.counters.dropped(cause, unflushed);
+            }
+            if !pending.is_empty() {
+                // Handlers outlive their connection; their replies have nowhere to go.
+                tokio::spawn(async move { while pending.next().await.is_some() {} });
+            }
         }
     }
 
