@@ -93,20 +93,31 @@ struct Stream {
     epoch: u64,
     /// The sequence number of the last event appended (0: none yet).
     top: u64,
-    /// The retained events, oldest first; the last one has sequence number `top`.
+    /// The retained events; `None` while there is none (the streams of most idle
+    /// connections), so that such a stream costs a few words.
+    kept: Option<Box<Kept>>,
+    /// Nanoseconds from [`MemoryHistory::origin`] to the last use; atomic so that readers
+    /// holding the shard's read lock can touch it.
+    last_use: AtomicU64,
+}
+
+/// The retained events of a stream.
+#[derive(Debug, Default)]
+struct Kept {
+    /// The retained events, oldest first; the last one has the stream's `top` sequence number.
     entries: VecDeque<Entry>,
-    /// The bytes of the retained events, oldest first, back to back in chunks (see
-    /// [`Stream::keep`]): an event is in the last chunk that had room for it when it came, so
-    /// where each one is follows from the lengths (see [`Stream::since`]).
+    /// Their bytes, oldest first, back to back in chunks (see [`Kept::keep`]): an event is in
+    /// the last chunk that had room for it when it came, so where each one is follows from
+    /// the lengths (see [`Kept::replay`]).
     chunks: VecDeque<Vec<u8>>,
     /// Where the oldest retained event starts in `chunks[0]`.
     front: usize,
     /// The cost of `entries` (see [`cost`]).
     bytes: usize,
-    /// Nanoseconds from [`MemoryHistory::origin`] to the last use; atomic so that readers
-    /// holding the shard's read lock can touch it.
-    last_use: AtomicU64,
 }
+
+/// The entries of a stream that retains none.
+const NO_ENTRIES: &VecDeque<Entry> = &VecDeque::new();
 
 #[derive(Debug)]
 struct Entry {
@@ -175,7 +186,6 @@ impl MemoryHistory {
             added_bytes += cost(data.len());
             stream.keep(data, self.nanos(now));
         }
-        stream.bytes += added_bytes;
         let (removed, removed_bytes) = self.trim(stream, now);
         let position = stream.position();
         shard.events = shard.events + events.len() - removed;
@@ -203,7 +213,6 @@ impl MemoryHistory {
         *held = (*held).max(nanos); // the lock is held: no atomic read-modify-write
         stream.top += 1;
         let cost = cost(data.len());
-        stream.bytes += cost;
         stream.keep(data, nanos);
         let (removed, removed_bytes) = self.trim(stream, now);
         let position = stream.position();
@@ -296,10 +305,7 @@ impl MemoryHistory {
             Stream {
                 epoch: self.new_epoch(),
                 top: 0,
-                entries: VecDeque::new(),
-                chunks: VecDeque::new(),
-                front: 0,
-                bytes: 0,
+                kept: None,
                 last_use: AtomicU64::new(0),
             }
         });
@@ -338,20 +344,26 @@ impl MemoryHistory {
     /// Applies the bounds to `stream`, oldest events first.
     /// Returns how many events it removed, and their cost (for the shard's counters).
     fn trim(&self, stream: &mut Stream, now: Instant) -> (usize, usize) {
+        let Some(kept) = stream.kept.as_mut() else {
+            return (0, 0);
+        };
         let expired = self.expired_before(now);
         let (mut removed, mut removed_bytes) = (0, 0);
-        while let Some(front) = stream.entries.front() {
-            let over = stream.entries.len() > self.options.max_count
-                || stream.bytes - removed_bytes > self.options.max_bytes
+        while let Some(front) = kept.entries.front() {
+            let over = kept.entries.len() > self.options.max_count
+                || kept.bytes - removed_bytes > self.options.max_bytes
                 || expired.is_some_and(|limit| front.at <= limit);
             if !over {
                 break;
             }
             removed_bytes += cost(front.len);
             removed += 1;
-            stream.pop_front();
+            kept.pop_front();
         }
-        stream.bytes -= removed_bytes;
+        kept.bytes -= removed_bytes;
+        if kept.entries.is_empty() {
+            stream.kept = None; // a quiet stream starts small again
+        }
         (removed, removed_bytes)
     }
 
@@ -365,7 +377,7 @@ impl MemoryHistory {
             removed += events;
             removed_bytes += bytes;
             let last_use = self.origin + Duration::from_nanos(*stream.last_use.get_mut());
-            !stream.entries.is_empty() || unused_since.is_none_or(|limit| last_use > limit)
+            stream.kept.is_some() || unused_since.is_none_or(|limit| last_use > limit)
         });
         shard.events -= removed;
         shard.bytes -= removed_bytes;
@@ -377,8 +389,20 @@ impl MemoryHistory {
 }
 
 impl Stream {
-    /// Copies `data` to the end of the stream's last chunk (a new one, twice as large, when it
-    /// does not fit) and appends its entry.
+    /// Retains one more event (see [`Kept::keep`]).
+    fn keep(&mut self, data: &[u8], at: u64) {
+        self.kept.get_or_insert_with(Box::default).keep(data, at);
+    }
+
+    /// The retained events.
+    fn entries(&self) -> &VecDeque<Entry> {
+        self.kept.as_ref().map_or(NO_ENTRIES, |k| &k.entries)
+    }
+}
+
+impl Kept {
+    /// Copies `data` to the end of the last chunk (a new one, twice as large, when it does not
+    /// fit) and appends its entry.
     fn keep(&mut self, data: &[u8], at: u64) {
         let fits = self
             .chunks
@@ -402,10 +426,10 @@ impl Stream {
             at,
             len: data.len(),
         });
+        self.bytes += cost(data.len());
     }
 
-    /// Drops the oldest event, and the chunks no retained event is in any more (all of them
-    /// when none is left: a quiet stream starts small again).
+    /// Drops the oldest event, and the chunks no retained event is in any more.
     fn pop_front(&mut self) {
         let Some(entry) = self.entries.pop_front() else {
             return;
@@ -424,6 +448,34 @@ impl Stream {
         }
     }
 
+    /// One copy of the events from `entries[first]` on, back to back, handed out as slices of
+    /// it. It is filled from the newest event back: the last one ends where the last chunk
+    /// does, and each one ends where the next one starts, or, when that one starts its chunk,
+    /// at the end of the chunk before.
+    fn replay(&self, first: usize) -> Vec<Bytes> {
+        let missed = self.entries.range(first..);
+        let mut all = vec![0; missed.clone().map(|e| e.len).sum()];
+        let (mut chunk, mut end, mut to) = (self.chunks.len(), 0, all.len());
+        for entry in missed.clone().rev().filter(|e| e.len > 0) {
+            while end == 0 {
+                chunk -= 1;
+                end = self.chunks[chunk].len();
+            }
+            all[to - entry.len..to].copy_from_slice(&self.chunks[chunk][end - entry.len..end]);
+            (end, to) = (end - entry.len, to - entry.len);
+        }
+        let all = Bytes::from(all);
+        let mut start = 0;
+        missed
+            .map(|e| {
+                start += e.len;
+                all.slice(start - e.len..start)
+            })
+            .collect()
+    }
+}
+
+impl Stream {
     fn position(&self) -> StreamPosition {
         StreamPosition {
             epoch: self.epoch,
@@ -443,9 +495,10 @@ impl Stream {
         }
         // Sequence number of `entries[0]`; events are in time order, so the live ones are a
         // suffix (those past `max_age` may still be here until the next trim).
-        let front_seq = self.top + 1 - self.entries.len() as u64;
+        let entries = self.entries();
+        let front_seq = self.top + 1 - entries.len() as u64;
         let live = match expired {
-            Some(limit) => self.entries.partition_point(|e| e.at <= limit),
+            Some(limit) => entries.partition_point(|e| e.at <= limit),
             None => 0,
         };
         if from.seq + 1 < front_seq + live as u64 {
@@ -453,29 +506,10 @@ impl Stream {
         }
         // In range: `front_seq - 1 + live <= from.seq <= top`.
         let first = (from.seq + 1 - front_seq) as usize;
-        // One copy of the missed events, back to back, handed out as slices of it. It is
-        // filled from the newest event back: the last one ends where the last chunk does, and
-        // each one ends where the next one starts, or, when that one starts its chunk, at the
-        // end of the chunk before.
-        let missed = self.entries.range(first..);
-        let mut all = vec![0; missed.clone().map(|e| e.len).sum()];
-        let (mut chunk, mut end, mut to) = (self.chunks.len(), 0, all.len());
-        for entry in missed.clone().rev().filter(|e| e.len > 0) {
-            while end == 0 {
-                chunk -= 1;
-                end = self.chunks[chunk].len();
-            }
-            all[to - entry.len..to].copy_from_slice(&self.chunks[chunk][end - entry.len..end]);
-            (end, to) = (end - entry.len, to - entry.len);
-        }
-        let all = Bytes::from(all);
-        let mut start = 0;
-        let events = missed
-            .map(|e| {
-                start += e.len;
-                all.slice(start - e.len..start)
-            })
-            .collect();
+        let events = self
+            .kept
+            .as_ref()
+            .map_or_else(Vec::new, |kept| kept.replay(first));
         Since::Recovered { top, events }
     }
 }
