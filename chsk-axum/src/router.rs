@@ -120,9 +120,9 @@ async fn on_get(State(Routes { server, options }): State<Routes>, request: Reque
         .write_buffer_size(options.write_buffer_size)
         .max_message_size(cap)
         .max_frame_size(cap)
-        .on_upgrade(move |socket| async move {
-            server.serve_ws(accepted, crate::ws::adapt(socket)).await;
-        })
+        // The connection's future as it is: wrapped in an `async` block of our own, the socket
+        // and `accepted` would be held twice for the connection's life.
+        .on_upgrade(move |socket| server.serve_ws(accepted, crate::ws::adapt(socket)))
 }
 
 async fn on_post(State(Routes { server, .. }): State<Routes>, request: Request) -> Response {

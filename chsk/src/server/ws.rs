@@ -77,11 +77,16 @@ impl Server {
     /// Every write has a deadline ([`Timings::write_timeout`](super::options::Timings::write_timeout));
     /// a peer that stops reading is closed and freed within it. Every push handed to this
     /// connection is counted as written or dropped (see [`Metrics`](super::metrics::Metrics)).
+    ///
+    /// The future owns what it needs (it does not borrow the server), so a web-framework
+    /// adapter can hand it to its upgrade callback as it is, without wrapping it in a future
+    /// of its own that would hold the socket and the `Accepted` a second time for the
+    /// connection's life.
     pub fn serve_ws<T, E>(
         &self,
         accepted: Accepted,
         socket: T,
-    ) -> impl Future<Output = ()> + use<'_, T, E>
+    ) -> impl Future<Output = ()> + use<T, E>
     where
         T: Stream<Item = Result<WsMessage, E>> + Sink<WsMessage> + Send + 'static,
         E: fmt::Display,
@@ -117,13 +122,15 @@ impl Server {
         since: Vec<Position>,
         sink: SplitSink<T, WsMessage>,
         stream: SplitStream<T>,
-    ) -> impl Future<Output = ()> + use<'_, T, E>
+    ) -> impl Future<Output = ()> + use<T, E>
     where
         T: Stream<Item = Result<WsMessage, E>> + Sink<WsMessage> + Send + 'static,
         E: fmt::Display,
     {
+        let server = self.clone();
         async move {
-            let inner = &self.inner;
+            let this = &server;
+            let inner = &this.inner;
             let codec = inner.config.codec;
             let (conn, Some(mut rx)) = Conn::new(info, &inner.config.limits, &inner.counters)
             else {
@@ -141,7 +148,7 @@ impl Server {
                 };
                 // Unregisters however this future ends (closed, dropped, or a bug that panics).
                 let registered = Registered {
-                    inner: self.inner.clone(),
+                    inner: this.inner.clone(),
                     conn: conn.clone(),
                 };
                 (registered, out.feed_frame(&handshake).await)
@@ -149,7 +156,7 @@ impl Server {
             let mut pending = Pending::new();
             let end = match fed {
                 Ok(()) => {
-                    self.run_ws(&conn, &mut out, &mut stream, &mut rx, &mut pending)
+                    this.run_ws(&conn, &mut out, &mut stream, &mut rx, &mut pending)
                         .await
                 }
                 Err(stop) => End::Write(stop),
