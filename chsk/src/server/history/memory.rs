@@ -1,15 +1,17 @@
-//! The in-memory history: streams in sharded maps, events as shared buffers.
+//! The in-memory history: streams in sharded maps, events copied into per-stream chunks.
 //!
 //! A stream copies the events appended to it into byte chunks of its own (a few hundred bytes
 //! for a quiet stream, doubling up to [`MAX_CHUNK`] for a busy one) and notes where each one
 //! is: an append copies the bytes and allocates nothing but a new chunk now and then (no
 //! reference count, no atomic operation), and trimming frees whole chunks, not one buffer per
-//! event. A replay copies the stream's missed events once into one buffer, and hands them out
-//! as [`Bytes`] slices of it. Streams are spread over [`SHARDS`] read-write locks by key hash: appends to
-//! different streams rarely meet, and replays of one stream (the broadcast stream in a
-//! reconnect storm) share its read lock. Expired events and forgotten streams are swept by the
-//! operations that take a shard's write lock (at most once per sweep interval per shard), or
-//! by [`MemoryHistory::sweep`]; no background task is needed.
+//! event. A stream that retains no event holds no storage for events. A replay copies the
+//! stream's missed events once into one buffer and hands them out as [`Bytes`] slices of it.
+//!
+//! Streams are spread over [`SHARDS`] read-write locks by key hash: appends to different
+//! streams rarely meet, and replays of one stream (the broadcast stream in a reconnect storm)
+//! share its read lock. Expired events and forgotten streams are swept by the operations that
+//! take a shard's write lock (at most once per sweep interval per shard), or by
+//! [`MemoryHistory::sweep`]; no background task is needed.
 
 use std::{
     collections::{hash_map::RandomState, HashMap, VecDeque},
