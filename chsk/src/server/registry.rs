@@ -1,7 +1,7 @@
 //! Live connections by client id and by user id.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -15,8 +15,9 @@ use crate::transport::Transport;
 struct Inner {
     /// Client id → its one live connection.
     clients: HashMap<String, Arc<Conn>>,
-    /// User id → client ids with a live connection.
-    by_uid: HashMap<String, HashSet<String>>,
+    /// User id → its live connections (a few at most: a short list, no set; pushes to a user
+    /// reach them without looking their client ids up again).
+    by_uid: HashMap<String, Vec<Arc<Conn>>>,
     /// Client ids whose connection closed recently (for the handshake's `first` flag).
     recently_closed: HashMap<String, Instant>,
     /// Live Ajax client states.
@@ -66,7 +67,7 @@ impl Registry {
         let n = inner
             .by_uid
             .get(uid)
-            .map_or(0, |c| c.len() - usize::from(c.contains(client_id)));
+            .map_or(0, |conns| others(conns, client_id));
         n < max
     }
 
@@ -83,7 +84,7 @@ impl Registry {
             let n = inner
                 .by_uid
                 .get(uid)
-                .map_or(0, |c| c.len() - usize::from(c.contains(&client_id)));
+                .map_or(0, |conns| others(conns, &client_id));
             if n >= limits.max_conns_per_user {
                 return Err(TooMany::Conns);
             }
@@ -107,16 +108,10 @@ impl Registry {
         inner.ajax += usize::from(is_ajax);
         if let Some(old) = &replaced {
             inner.ajax -= usize::from(old.transport() == Transport::Ajax);
-            if let Some(uid) = &old.info.uid {
-                remove_uid_client(&mut inner.by_uid, uid, &client_id);
-            }
+            remove_from_user(&mut inner.by_uid, old);
         }
         if let Some(uid) = &conn.info.uid {
-            inner
-                .by_uid
-                .entry(uid.clone())
-                .or_default()
-                .insert(client_id);
+            inner.by_uid.entry(uid.clone()).or_default().push(conn);
         }
         let first = replaced.is_none() && !was_closed;
         Ok(Inserted { replaced, first })
@@ -132,9 +127,7 @@ impl Registry {
         }
         inner.clients.remove(client_id);
         inner.ajax -= usize::from(conn.transport() == Transport::Ajax);
-        if let Some(uid) = &conn.info.uid {
-            remove_uid_client(&mut inner.by_uid, uid, client_id);
-        }
+        remove_from_user(&mut inner.by_uid, conn);
         inner
             .recently_closed
             .insert(client_id.clone(), Instant::now());
@@ -164,7 +157,6 @@ impl Registry {
                 .get(uid)
                 .into_iter()
                 .flatten()
-                .filter_map(|id| inner.clients.get(id))
                 .filter(on)
                 .cloned()
                 .collect(),
@@ -188,7 +180,6 @@ impl Registry {
                 .get(uid)
                 .into_iter()
                 .flatten()
-                .filter_map(|id| inner.clients.get(id))
                 .for_each(&mut add),
         }
         n
@@ -197,18 +188,27 @@ impl Registry {
     /// Whether the user has a live connection on `transport`.
     pub(crate) fn uid_has(&self, uid: &str, transport: Transport) -> bool {
         let inner = self.lock();
-        inner.by_uid.get(uid).is_some_and(|ids| {
-            ids.iter()
-                .filter_map(|id| inner.clients.get(id))
-                .any(|c| c.transport() == transport)
-        })
+        inner
+            .by_uid
+            .get(uid)
+            .is_some_and(|conns| conns.iter().any(|c| c.transport() == transport))
     }
 }
 
-fn remove_uid_client(by_uid: &mut HashMap<String, HashSet<String>>, uid: &str, client_id: &str) {
-    if let Some(set) = by_uid.get_mut(uid) {
-        set.remove(client_id);
-        if set.is_empty() {
+/// How many of a user's connections belong to other client ids than `client_id`.
+fn others(conns: &[Arc<Conn>], client_id: &str) -> usize {
+    conns
+        .iter()
+        .filter(|c| c.info.client_id != client_id)
+        .count()
+}
+
+/// Takes `conn` out of its user's list (the list goes with its last connection).
+fn remove_from_user(by_uid: &mut HashMap<String, Vec<Arc<Conn>>>, conn: &Conn) {
+    let Some(uid) = &conn.info.uid else { return };
+    if let Some(conns) = by_uid.get_mut(uid) {
+        conns.retain(|c| c.id() != conn.id());
+        if conns.is_empty() {
             by_uid.remove(uid);
         }
     }
