@@ -11,7 +11,7 @@ use crate::{
     scenario::{
         ajax::AjaxResult,
         fanout::FanResult,
-        idle::{IdlePoint, TaskSizes},
+        idle::{AjaxIdle, IdlePoint, TaskSizes},
         latency::{LatResult, Via},
         reqrep::{self, RrResult},
     },
@@ -35,6 +35,8 @@ pub struct Results {
     pub idle: Vec<(String, u64, Vec<IdlePoint>)>,
     /// The task of one WebSocket connection (measured with the idle connections).
     pub task: Option<TaskSizes>,
+    /// Idle Ajax clients (chsk only).
+    pub ajax_idle: Option<AjaxIdle>,
     /// Ajax long-poll (chsk only).
     pub ajax: Option<AjaxResult>,
     /// Recovery: the history's cost and the reconnect storm (chsk only).
@@ -278,6 +280,15 @@ impl Results {
                 "task of one WebSocket connection before its first poll, the socket not counted (bytes, lower is better)",
                 cell,
                 |p| bytes(p).map(|b| b as f64),
+            );
+        }
+        if let Some(a) = &self.ajax_idle {
+            let _ = writeln!(
+                s,
+                "| idle Ajax clients: {} (RSS per client, lower is better) | {:.1} KiB/client holding a long poll; {:.1} KiB/client between polls | – | – | – | – |",
+                thousands(a.clients as f64),
+                a.polling / 1024.0,
+                a.between_polls / 1024.0,
             );
         }
     }

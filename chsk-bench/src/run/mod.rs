@@ -327,6 +327,9 @@ fn idle_connections(plan: &Plan, rt: &Runtime, res: &mut Results) {
         // let the closed sockets drain before the next server
         proc::settle(Duration::from_secs(1));
     }
+    if plan.servers.contains(&Proto::Chsk) {
+        idle_ajax(plan, rt, res);
+    }
     if plan.servers.contains(&Proto::Chsk) || plan.servers.contains(&Proto::Raw) {
         let t = idle::task_sizes();
         eprintln!(
@@ -336,6 +339,29 @@ fn idle_connections(plan: &Plan, rt: &Runtime, res: &mut Results) {
         );
         res.task = Some(t);
     }
+}
+
+/// Idle Ajax clients on a fresh chsk server, as many as the first idle step.
+fn idle_ajax(plan: &Plan, rt: &Runtime, res: &mut Results) {
+    let Some(&n) = plan.idle_steps.first() else {
+        return;
+    };
+    let Some(server) = spawn("chsk", &mut res.failures, || "idle Ajax, chsk".into()) else {
+        return;
+    };
+    eprint!("idle Ajax chsk … ");
+    let r = rt.block_on(idle::idle_ajax(server.addr, server.pid(), n));
+    let summary = |a: &idle::AjaxIdle| {
+        format!(
+            "{} clients: {:.1} KiB/client between polls, {:.1} KiB/client holding a long poll",
+            a.clients,
+            a.between_polls / 1024.0,
+            a.polling / 1024.0
+        )
+    };
+    res.ajax_idle = outcome(r, &mut res.failures, || "idle Ajax, chsk".into(), summary);
+    drop(server);
+    proc::settle(Duration::from_secs(1));
 }
 
 fn ajax_long_poll(plan: &Plan, rt: &Runtime, res: &mut Results) {

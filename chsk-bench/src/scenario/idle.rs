@@ -1,5 +1,5 @@
-//! Idle connections: the server's RSS per open, idle WebSocket, and the size of the task each
-//! connection runs.
+//! Idle connections: the server's RSS per open, idle WebSocket, per idle Ajax client, and the
+//! size of the task each WebSocket connection runs.
 
 use std::{
     convert::Infallible,
@@ -15,9 +15,10 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
-    client::{self, classify, Error, Ws},
+    client::{self, classify, err, Error, Ws},
+    http::HttpConn,
     proc, servers,
-    wire::{In, Proto},
+    wire::{classify_bin, In, Proto},
 };
 
 /// RSS of the server at a number of idle connections.
@@ -86,6 +87,90 @@ pub async fn idle(
         h.abort();
     }
     Ok((base, points))
+}
+
+/// The server's memory per idle Ajax client (chsk only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AjaxIdle {
+    /// Clients.
+    pub clients: usize,
+    /// Bytes of RSS per client between polls: handshaken, no connection open (the server's
+    /// state for the client alone).
+    pub between_polls: f64,
+    /// Bytes of RSS per client while each holds a long poll (its HTTP connection, the waiting
+    /// poll and the client's state).
+    pub polling: f64,
+}
+
+/// The chsk path of idle Ajax client `i`.
+fn ajax_path(i: usize) -> String {
+    format!("/chsk?v=2&client-id=idle{i}&uid=u{i}")
+}
+
+/// Handshakes Ajax clients `first..first + n`, 64 at a time, each on a connection of its own
+/// that is closed after the handshake.
+async fn ajax_handshakes(addr: SocketAddr, first: usize, n: usize) -> Result<(), Error> {
+    let mut next = first;
+    while next < first + n {
+        let batch: Vec<_> = (next..(next + 64).min(first + n))
+            .map(|i| {
+                tokio::spawn(async move {
+                    let mut c = HttpConn::connect(addr).await.map_err(err)?;
+                    let r = c
+                        .request("GET", &format!("{}&handshake=1", ajax_path(i)), None, &[])
+                        .await
+                        .map_err(err)?;
+                    if r.status != 200 || classify_bin(Proto::Chsk, &r.body) != In::Open {
+                        return Err(format!("ajax handshake: {}", r.status));
+                    }
+                    Ok::<(), Error>(())
+                })
+            })
+            .collect();
+        next += batch.len();
+        for h in batch {
+            h.await.map_err(err)??;
+        }
+    }
+    Ok(())
+}
+
+/// `n` idle Ajax clients: the server's RSS per client between polls (right after their
+/// handshakes, within the server's `ajax_grace`), then while each holds a long poll (within
+/// `lp_timeout`).
+pub async fn idle_ajax(addr: SocketAddr, pid: u32, n: usize) -> Result<AjaxIdle, Error> {
+    // A few clients first, so lazily-initialised server state is not charged to the others.
+    ajax_handshakes(addr, 0, 10).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let base = proc::rss_kib(pid);
+    ajax_handshakes(addr, 10, n).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let between = proc::rss_kib(pid);
+    let polls: Vec<JoinHandle<()>> = (10..10 + n)
+        .map(|i| {
+            tokio::spawn(async move {
+                if let Ok(mut c) = HttpConn::connect(addr).await {
+                    // Answered after `lp_timeout` (20 s), long after the reading below.
+                    let _ = c.request("GET", &ajax_path(i), None, &[]).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let polling = proc::rss_kib(pid);
+    let finished = polls.iter().filter(|h| h.is_finished()).count();
+    for h in polls {
+        h.abort();
+    }
+    if finished > 0 {
+        return Err(format!("{finished} of {n} long polls ended early"));
+    }
+    let per = |kib: u64| (kib.saturating_sub(base) as f64 * 1024.0) / n as f64;
+    Ok(AjaxIdle {
+        clients: n,
+        between_polls: per(between),
+        polling: per(polling),
+    })
 }
 
 /// Holds an idle connection open, answering protocol pings; returns why it ended.
