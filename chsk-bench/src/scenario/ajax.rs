@@ -43,6 +43,23 @@ fn path(i: usize) -> String {
     format!("/chsk?v=2&client-id=a{i}&uid=u{i}")
 }
 
+/// Opens a connection and makes the Ajax handshake of the client at chsk path `path` on it.
+pub async fn handshake(addr: SocketAddr, path: &str) -> Result<HttpConn, Error> {
+    let mut c = HttpConn::connect(addr).await.map_err(err)?;
+    let r = c
+        .request("GET", &format!("{path}&handshake=1"), None, &[])
+        .await
+        .map_err(err)?;
+    if r.status != 200 || classify_bin(Proto::Chsk, &r.body) != In::Open {
+        return Err(format!(
+            "ajax handshake: {} {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ));
+    }
+    Ok(c)
+}
+
 /// Ajax long-poll: `clients` clients doing request/reply over POST (one in flight each) for
 /// `warmup + measure` while their long polls are held, then `push_rounds` pushes to all
 /// clients, each timed from the trigger until every client's poll has returned it: first with
@@ -58,19 +75,7 @@ pub async fn ajax(
     // Handshakes.
     let mut polls = Vec::with_capacity(clients);
     for i in 0..clients {
-        let mut c = HttpConn::connect(addr).await.map_err(err)?;
-        let r = c
-            .request("GET", &format!("{}&handshake=1", path(i)), None, &[])
-            .await
-            .map_err(err)?;
-        if r.status != 200 || classify_bin(Proto::Chsk, &r.body) != In::Open {
-            return Err(format!(
-                "ajax handshake: {} {:?}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            ));
-        }
-        polls.push(c);
+        polls.push(handshake(addr, &path(i)).await?);
     }
     // Long polls, reporting every push they return.
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, u32, Instant)>();

@@ -18,7 +18,7 @@ use crate::{
     client::{self, classify, err, Error, Ws},
     http::HttpConn,
     proc, servers,
-    wire::{classify_bin, In, Proto},
+    wire::{In, Proto},
 };
 
 /// RSS of the server at a number of idle connections.
@@ -113,23 +113,11 @@ async fn ajax_handshakes(addr: SocketAddr, first: usize, n: usize) -> Result<(),
     let mut next = first;
     while next < first + n {
         let batch: Vec<_> = (next..(next + 64).min(first + n))
-            .map(|i| {
-                tokio::spawn(async move {
-                    let mut c = HttpConn::connect(addr).await.map_err(err)?;
-                    let r = c
-                        .request("GET", &format!("{}&handshake=1", ajax_path(i)), None, &[])
-                        .await
-                        .map_err(err)?;
-                    if r.status != 200 || classify_bin(Proto::Chsk, &r.body) != In::Open {
-                        return Err(format!("ajax handshake: {}", r.status));
-                    }
-                    Ok::<(), Error>(())
-                })
-            })
+            .map(|i| tokio::spawn(async move { super::ajax::handshake(addr, &ajax_path(i)).await }))
             .collect();
         next += batch.len();
         for h in batch {
-            h.await.map_err(err)??;
+            drop(h.await.map_err(err)??); // closed: the client is between polls
         }
     }
     Ok(())
