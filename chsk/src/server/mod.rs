@@ -66,6 +66,7 @@
 //! | [`codec`](ServerBuilder::codec) | postcard | |
 //! | [`adapter`](ServerBuilder::adapter) | [`LocalAdapter`](adapter::LocalAdapter) | push/presence routing ([`adapter`] module) |
 //! | [`keep_headers`](ServerBuilder::keep_headers) | none | headers a connection keeps for handlers |
+//! | [`history`](ServerBuilder::history) / [`without_history`](ServerBuilder::without_history) | in memory, per stream 1,000 events / 1 MiB / 2 minutes; a quiet stream forgotten 10 minutes after its last use | what a reconnecting client can get back (see [Recovery](#recovery)) |
 //! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms / `send_buf_ajax` 100 ms (the longest a push is held while the previous frame to its target is being written; an idle target gets it at once), grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s, `write_timeout` 10 s | |
 //! | [`Limits`] | `max_frame_bytes` 1 MiB, `max_send_frame_bytes` 1 MiB, `send_queue` 1024 frames / 8 MiB, `max_in_flight` 64 calls / 8 MiB, `max_conns_per_user` 64, `max_ajax_clients` 10,000, `max_kept_request_bytes` 8 KiB, `rate_limit` none | |
 //! | `chsk_axum::WsOptions` (the adapter's) | read buffer 4 KiB, write buffer 8 KiB (axum's are 128 KiB) | per WebSocket connection; the read buffer is most of an idle connection's memory |
@@ -109,6 +110,57 @@
 //! answers everything queued as one `Push` (up to `max_send_frame_bytes`). Handlers of one WebSocket run concurrently on its task, at most
 //! [`Limits::max_in_flight`] at once (the socket is not read meanwhile); a handler still
 //! running when its connection closes is finished on a task of its own.
+//!
+//! # Recovery
+//!
+//! Every push that is not volatile is appended to the history of its stream before it is sent,
+//! and carries its position there: the stream `all` (broadcasts), `user:<uid>` or
+//! `client:<client id>`, an epoch (new whenever the history behind the stream is lost, e.g. a
+//! restart with the in-memory history) and a sequence number. A client presents its last
+//! positions when it reconnects (the WebSocket upgrade, the Ajax handshake and every Ajax
+//! poll); the server replays what it missed on every stream it reads, in order and before any
+//! live push, and answers `recovered: true`, or replays nothing at all and answers
+//! `recovered: false` when it cannot (a position older than the history keeps, another epoch,
+//! an unknown stream): never a partial replay. Clients drop what they already have by position,
+//! so the app gets each push once, in order, or is told to reload its state
+//! ([`client::Recovery`](crate::client::Recovery)). The rules are in `PROTOCOL.md`, section 6.
+//!
+//! Pushes not worth keeping (typing indicators, presence snapshots, progress) opt out: mark the
+//! variant `#[event(volatile)]`, or push with [`PushOptions`] `{ volatile: true }`. A push the
+//! history cannot take fails ([`PushError::History`]) rather than being delivered without
+//! being kept. Counted in [`Metrics`]: `recoveries`, `recoveries_failed`, `pushes_replayed`,
+//! `pushes_resent` (an Ajax answer lost on the wire, sent again), and the gauges
+//! `history_streams`, `history_events`, `history_bytes`.
+//!
+//! ```
+//! # #[chsk::events(ns = "x")] #[derive(Debug, Clone)] enum Ev { A }
+//! # #[chsk::handler(Ev::A)] async fn a(_cx: chsk::Ctx<()>) {}
+//! #[chsk::events(ns = "doc")]
+//! #[derive(Debug, Clone)]
+//! pub enum DocPush {
+//!     Message(String),
+//!     #[event(volatile)]
+//!     Typing { user: String },
+//! }
+//!
+//! # fn main() {
+//! use std::time::Duration;
+//! use chsk::server::{HistoryOptions, PushOptions, Target};
+//!
+//! let server = chsk::Server::builder(())
+//!     .handler(a)
+//!     .history(HistoryOptions::default().max_age(Duration::from_secs(300)))
+//!     .skip_csrf_check()
+//!     .build();
+//! // Kept: a client of alice that reconnects within 5 minutes gets it.
+//! server.send_to_user("alice", DocPush::Message("hi".into())).expect("pushed");
+//! // Not kept (the variant is volatile), nor is this one (the option).
+//! server.send_to_all(DocPush::Typing { user: "bob".into() }).expect("pushed");
+//! let volatile = PushOptions::default().volatile(true);
+//! server.push(Target::All, DocPush::Message("ephemeral".into()), volatile).expect("pushed");
+//! assert_eq!(server.metrics().history_events, 1);
+//! # }
+//! ```
 //!
 //! # Hostile input
 //!
