@@ -207,6 +207,15 @@ impl<'a, K: Sink<WsMessage> + Unpin> Writer<'a, K> {
         }
     }
 
+    /// [`feed_frame`](Self::feed_frame), taking the frame: it is encoded before the future is
+    /// made, so the caller's future does not hold it across the write.
+    pub(crate) fn send_frame(
+        &mut self,
+        frame: Frame,
+    ) -> impl Future<Output = Result<(), Stop>> + use<'_, 'a, K> {
+        self.feed_frame(&frame)
+    }
+
     /// Feeds a reply; one that cannot be encoded, or is larger than `max_send_frame_bytes`,
     /// becomes an error reply, so the caller learns why instead of timing out.
     pub(crate) fn feed_reply(

@@ -278,7 +278,7 @@ impl Server {
                                 Ok(())
                             }
                             Incoming::Send(frame) => {
-                                out.feed_frame(&frame).await
+                                out.send_frame(frame).await
                             }
                             Incoming::Close(reason, code) => {
                                 conn.request_close(reason, code, Cause::Closed);
