@@ -57,7 +57,7 @@ async fn behind_proxy(history: HistoryOptions) -> (Server, Running, Proxy) {
 /// `clients` clients (half WebSocket, half Ajax; user `u<k>` each) through a proxy that cuts
 /// every connection or stalls them all, in turns, while the server pushes `rounds` events to
 /// everyone and one to one user per round. Afterwards each client has every push once, in
-/// order, and reconnections were recovered, not reloaded.
+/// order, and no reconnection was told to reload (each WebSocket recovered at least once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cuts_and_stalls_lose_no_push_on_either_transport() {
     const CLIENTS: usize = 100;
@@ -134,19 +134,27 @@ async fn cuts_and_stalls_lose_no_push_on_either_transport() {
             m.push_gaps, 0,
             "client u{k}: the server never skips a position"
         );
-        assert_eq!(client.state().recovery, Recovery::Recovered, "client u{k}");
+        if k % 2 == 0 {
+            // A cut WebSocket always opens a new connection: its handshake recovered.
+            assert_eq!(client.state().recovery, Recovery::Recovered, "client u{k}");
+            assert!(m.recoveries >= 1, "client u{k}: {m:?}");
+        } else {
+            // An Ajax client may never have needed a new handshake: the server kept its state
+            // through the cuts (within `ajax_grace`) and its polls went on with their cursor,
+            // the lost answers sent again. Either way nothing was lost (above).
+            assert_ne!(
+                client.state().recovery,
+                Recovery::NotRecovered,
+                "client u{k}"
+            );
+        }
     }
-    let recoveries: u64 = clients.iter().map(|(c, _)| c.metrics().recoveries).sum();
-    assert!(
-        recoveries >= CLIENTS as u64,
-        "every client reconnected and recovered at least once: {recoveries}"
-    );
     let m = server.metrics();
     eprintln!(
         "proxy {stats:?}; server: {} recoveries, {} replayed, {} Ajax answers resent",
         m.recoveries, m.pushes_replayed, m.pushes_resent
     );
-    assert!(m.recoveries >= CLIENTS as u64, "{m:?}");
+    assert!(m.recoveries >= CLIENTS as u64 / 2, "{m:?}");
     assert_eq!(m.recoveries_failed, 0, "{m:?}");
     assert!(m.pushes_replayed > 0, "{m:?}");
 }
