@@ -72,14 +72,16 @@ pub async fn wait_state(
 /// Restarts the test server: every connection and all state dropped, the port closed for
 /// `down_ms`.
 pub async fn restart_server(down_ms: u32) {
-    let url = format!(
-        "http://{}/restart?down_ms={down_ms}",
-        chsk_web_test_server::CONTROL_ADDR
-    );
-    Ajax::post(url)
-        .send()
-        .await
-        .expect("the control endpoint restarts the server");
+    control(&format!("/restart?down_ms={down_ms}")).await;
+}
+
+/// Sends `POST <path>` to the test server's control routes.
+async fn control(path: &str) {
+    let url = format!("http://{}{path}", chsk_web_test_server::CONTROL_ADDR);
+    let answer = Ajax::post(url).send().await;
+    if let Err(e) = answer {
+        panic!("the control endpoint {path} failed: {e:?}");
+    }
 }
 
 /// `path` on the test server through its relay (whose connections [`cut_relay`] cuts).
@@ -89,14 +91,7 @@ pub fn relayed(path: &str) -> String {
 
 /// Cuts every connection through the relay and refuses new ones for `down_ms`.
 pub async fn cut_relay(down_ms: u32) {
-    let url = format!(
-        "http://{}/cut?down_ms={down_ms}",
-        chsk_web_test_server::CONTROL_ADDR
-    );
-    Ajax::post(url)
-        .send()
-        .await
-        .expect("the control endpoint cuts the relay");
+    control(&format!("/cut?down_ms={down_ms}")).await;
 }
 
 /// The user ids connected to `/chsk`, as the server sees them.

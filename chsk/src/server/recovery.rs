@@ -20,7 +20,8 @@ use super::{
 };
 use crate::protocol::{Position, StreamKind};
 
-/// The history and what orders appends with deliveries.
+/// The push history behind recovery (appends are ordered with deliveries by the stream's
+/// lock: see [`Recovery::append`]).
 #[derive(Debug)]
 pub(crate) struct Recovery {
     backend: Backend,
