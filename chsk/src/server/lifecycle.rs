@@ -110,7 +110,7 @@ impl Inner {
 
     /// Counts the connections `target` reaches now and hands the event to the batcher of each
     /// transport; `0` (counted in `pushes_undeliverable`) when none.
-    fn hand_off(self: &Arc<Self>, target: Target, queued: Queued, flush: Flush) -> usize {
+    pub(crate) fn hand_off(self: &Arc<Self>, target: Target, queued: Queued, flush: Flush) -> usize {
         let (ws, ajax) = self.registry.count(&target);
         if ws + ajax == 0 {
             Counters::inc(&self.counters.pushes_undeliverable);
@@ -194,9 +194,7 @@ impl Inner {
         let Some(recovery) = &self.recovery else {
             return;
         };
-        let Some(options) = recovery.options() else {
-            return;
-        };
+        let options = recovery.options();
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -213,8 +211,9 @@ impl Inner {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { return };
                 if let Some(recovery) = &inner.recovery {
-                    for conn in inner.registry.all() {
-                        recovery.touch(&conn.info);
+                    let conns = inner.registry.all();
+                    if let Err(e) = recovery.touch(conns.iter().map(|c| &*c.info)).await {
+                        tracing::warn!(error = %e, "chsk: could not mark the streams of open connections as used");
                     }
                     recovery.sweep();
                 }
@@ -285,7 +284,11 @@ impl Inner {
         }
         // Open first: a client moving from Ajax to WebSocket (same client id) is no close.
         if let Some(uid) = &conn.info.uid {
-            self.presence.opened(uid, conn.transport());
+            if self.presence.opened(uid, conn.transport()) {
+                self.config
+                    .adapter
+                    .presence_changed(uid, conn.transport(), true);
+            }
         }
         if let Some(old) = inserted.replaced {
             old.request_close("replaced by a newer connection", 1000, Cause::Replaced);
@@ -329,7 +332,7 @@ impl Inner {
         };
         if grace.is_zero() {
             let live = self.registry.uid_has(&uid, transport);
-            self.presence.settle(&uid, transport, grace, live);
+            self.settle(&uid, transport, grace, live);
             return;
         }
         let weak = Arc::downgrade(self);
@@ -338,9 +341,17 @@ impl Inner {
                 tokio::time::sleep(grace).await;
                 if let Some(inner) = weak.upgrade() {
                     let live = inner.registry.uid_has(&uid, transport);
-                    inner.presence.settle(&uid, transport, grace, live);
+                    inner.settle(&uid, transport, grace, live);
                 }
             });
+        }
+    }
+
+    /// Settles a close after its grace period; the adapter hears when the user left this
+    /// process.
+    fn settle(&self, uid: &str, transport: Transport, grace: Duration, live: bool) {
+        if self.presence.settle(uid, transport, grace, live) {
+            self.config.adapter.presence_changed(uid, transport, false);
         }
     }
 }

@@ -181,9 +181,7 @@ mod conn;
 mod dispatch;
 mod handle;
 pub mod handler;
-// Stream positions and recovery: the foundation; the server is wired to it with issue 11.
-#[allow(dead_code)]
-mod history;
+pub mod history;
 mod lifecycle;
 mod mailbox;
 mod metrics;

@@ -66,6 +66,14 @@ impl Server {
         };
         let (conn, _) = Conn::new(info, &inner.config.limits, &inner.counters);
         match inner.open(&conn, asked, since).await {
+            // A poll that found no state here (it went to another server process, or this
+            // one dropped it) and whose cursor recovered is a poll: the client's stream goes
+            // on, with what it missed first. (Answering a handshake would leave the missed
+            // pushes for the next poll, which may go elsewhere again.)
+            Ok(Frame::Handshake(h)) if !asked && h.recovered => {
+                schedule_reap(inner, &conn);
+                self.poll(&conn, since).await
+            }
             Ok(handshake) => {
                 schedule_reap(inner, &conn);
                 self.frame_response(StatusCode::OK, &handshake)

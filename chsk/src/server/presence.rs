@@ -2,8 +2,8 @@
 //! grace periods (a page reload within the grace period is not a close).
 
 use std::{
-    collections::{BTreeSet, HashMap},
-    sync::{Mutex, MutexGuard},
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
@@ -40,9 +40,31 @@ pub enum PresenceEvent {
 
 #[derive(Debug, Default)]
 struct State {
+    /// What is published: this process's users and the other processes' (see `remote`).
     uids: ConnectedUids,
+    /// This process's users, by transport.
+    local_ws: HashSet<String>,
+    local_ajax: HashSet<String>,
     /// When a user's last connection on a transport closed (pending settle).
     closed_at: HashMap<(String, Transport), Instant>,
+    /// Other server processes' users (a cluster adapter reports them), by process.
+    remote: HashMap<Arc<str>, HashSet<(String, Transport)>>,
+}
+
+impl State {
+    fn local(&mut self, transport: Transport) -> Option<&mut HashSet<String>> {
+        match transport {
+            Transport::Ws => Some(&mut self.local_ws),
+            Transport::Ajax => Some(&mut self.local_ajax),
+            Transport::Local => None,
+        }
+    }
+
+    fn remote_has(&self, uid: &str, transport: Transport) -> bool {
+        // A user is on few processes; the key is built once per check.
+        let key = (uid.to_owned(), transport);
+        self.remote.values().any(|set| set.contains(&key))
+    }
 }
 
 #[derive(Debug)]
@@ -79,7 +101,6 @@ impl Presence {
         self.events.subscribe()
     }
 
-    /// A connection of `uid` opened on `transport`.
     /// Mirrors `uid`'s membership into the watched copy: O(log users) per change, where
     /// cloning every set made each connect O(users).
     fn publish(&self, uid: &str, now: &ConnectedUids) {
@@ -98,22 +119,49 @@ impl Presence {
         });
     }
 
-    pub(crate) fn opened(&self, uid: &str, transport: Transport) {
-        let mut st = self.lock();
-        st.closed_at.remove(&(uid.to_owned(), transport));
-        let set = match transport {
-            Transport::Ws => &mut st.uids.ws,
-            Transport::Ajax => &mut st.uids.ajax,
-            Transport::Local => return,
-        };
-        let changed = set.insert(uid.to_owned());
-        let new_user = st.uids.any.insert(uid.to_owned());
-        if new_user {
-            let _ = self.events.send(PresenceEvent::UidPortOpen(uid.to_owned()));
+    /// Recomputes `uid`'s published membership from this process's and the others'; sends
+    /// the open/close event when the user appeared or left everywhere.
+    fn update(&self, st: &mut State, uid: &str) {
+        let ws = st.local_ws.contains(uid) || st.remote_has(uid, Transport::Ws);
+        let ajax = st.local_ajax.contains(uid) || st.remote_has(uid, Transport::Ajax);
+        let mut changed = false;
+        for (set, member) in [(&mut st.uids.ws, ws), (&mut st.uids.ajax, ajax)] {
+            changed |= if member {
+                !set.contains(uid) && set.insert(uid.to_owned())
+            } else {
+                set.remove(uid)
+            };
         }
-        if changed || new_user {
+        let any = ws || ajax;
+        if any && !st.uids.any.contains(uid) {
+            st.uids.any.insert(uid.to_owned());
+            changed = true;
+            let _ = self.events.send(PresenceEvent::UidPortOpen(uid.to_owned()));
+        } else if !any && st.uids.any.remove(uid) {
+            changed = true;
+            let _ = self
+                .events
+                .send(PresenceEvent::UidPortClose(uid.to_owned()));
+        }
+        if changed {
             self.publish(uid, &st.uids);
         }
+    }
+
+    /// A connection of `uid` opened on `transport`; `true` when the user was not connected
+    /// on this transport in this process (a cluster adapter tells the other processes).
+    pub(crate) fn opened(&self, uid: &str, transport: Transport) -> bool {
+        let mut st = self.lock();
+        st.closed_at.remove(&(uid.to_owned(), transport));
+        let Some(set) = st.local(transport) else {
+            return false;
+        };
+        if set.contains(uid) {
+            return false;
+        }
+        set.insert(uid.to_owned());
+        self.update(&mut st, uid);
+        true
     }
 
     /// A connection of `uid` closed on `transport`; call [`settle`](Self::settle) after the
@@ -125,38 +173,79 @@ impl Presence {
     }
 
     /// After a grace period: drops `uid` from `transport` if it has no live connection there
-    /// (`still_connected` is false) and no close is more recent than `grace`.
+    /// (`still_connected` is false) and no close is more recent than `grace`; `true` when it
+    /// was dropped from this process's users (a cluster adapter tells the other processes).
+    /// The user is closed when no other process has it either.
     pub(crate) fn settle(
         &self,
         uid: &str,
         transport: Transport,
         grace: Duration,
         still_connected: bool,
-    ) {
+    ) -> bool {
         let mut st = self.lock();
         let key = (uid.to_owned(), transport);
         match st.closed_at.get(&key) {
             Some(at) if at.elapsed() >= grace => {}
-            _ => return,
+            _ => return false,
         }
         st.closed_at.remove(&key);
         if still_connected {
-            return;
+            return false;
         }
-        let set = match transport {
-            Transport::Ws => &mut st.uids.ws,
-            Transport::Ajax => &mut st.uids.ajax,
-            Transport::Local => return,
+        let removed = st.local(transport).is_some_and(|set| set.remove(uid));
+        if removed {
+            self.update(&mut st, uid);
+        }
+        removed
+    }
+
+    /// Another process reports that `uid` is (or is no longer) connected there on `transport`.
+    pub(crate) fn remote(&self, node: &str, uid: &str, transport: Transport, connected: bool) {
+        let mut st = self.lock();
+        let key = (uid.to_owned(), transport);
+        if connected {
+            st.remote.entry(Arc::from(node)).or_default().insert(key);
+        } else if let Some(set) = st.remote.get_mut(node) {
+            set.remove(&key);
+            if set.is_empty() {
+                st.remote.remove(node);
+            }
+        }
+        self.update(&mut st, uid);
+    }
+
+    /// Another process's users are exactly `entries` (it was read again), or it is gone
+    /// (`entries` empty): its users not connected elsewhere are closed.
+    pub(crate) fn remote_node(&self, node: &str, entries: HashSet<(String, Transport)>) {
+        let mut st = self.lock();
+        let old = if entries.is_empty() {
+            st.remote.remove(node).unwrap_or_default()
+        } else {
+            st.remote
+                .insert(Arc::from(node), entries.clone())
+                .unwrap_or_default()
         };
-        if !set.remove(uid) {
-            return;
+        let touched: BTreeSet<String> = old
+            .into_iter()
+            .chain(entries)
+            .map(|(uid, _)| uid)
+            .collect();
+        for uid in touched {
+            self.update(&mut st, &uid);
         }
-        if !st.uids.ws.contains(uid) && !st.uids.ajax.contains(uid) {
-            st.uids.any.remove(uid);
-            let _ = self
-                .events
-                .send(PresenceEvent::UidPortClose(uid.to_owned()));
-        }
-        self.publish(uid, &st.uids);
+    }
+
+    /// This process's users, by transport.
+    pub(crate) fn local_entries(&self) -> Vec<(String, Transport)> {
+        let st = self.lock();
+        let ws = st.local_ws.iter().map(|u| (u.clone(), Transport::Ws));
+        let ajax = st.local_ajax.iter().map(|u| (u.clone(), Transport::Ajax));
+        ws.chain(ajax).collect()
+    }
+
+    /// The other processes this one knows users of.
+    pub(crate) fn remote_nodes(&self) -> Vec<String> {
+        self.lock().remote.keys().map(|n| n.to_string()).collect()
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::{
     conn::ConnInfo,
     history::{
-        Backend, HistoryError, HistoryOptions, HistoryStats, Locked, Since, StreamKey,
+        Backend, HistoryError, HistoryOptions, HistoryStats, HistoryStore, Locked, Since, StreamKey,
         StreamPosition, StreamRef,
     },
     push::Target,
@@ -25,6 +25,7 @@ use crate::protocol::{Position, StreamKind};
 #[derive(Debug)]
 pub(crate) struct Recovery {
     backend: Backend,
+    options: HistoryOptions,
 }
 
 /// What a connection's `since` came to.
@@ -52,8 +53,18 @@ impl Recovery {
     pub(crate) fn new(options: HistoryOptions) -> Self {
         Self {
             backend: Backend::new(super::history::MemoryHistory::new(options)),
+            options,
         }
     }
+
+    /// A cluster adapter's store (its appends are the adapter's).
+    pub(crate) fn store(store: HistoryStore) -> Self {
+        Self {
+            backend: store.backend,
+            options: store.options,
+        }
+    }
+
 
     /// The streams a connection reads: the broadcast stream, its client's, its user's.
     pub(crate) fn streams_of(info: &ConnInfo) -> Vec<(StreamKind, StreamKey)> {
@@ -156,14 +167,17 @@ impl Recovery {
         Ok(out)
     }
 
-    /// Marks the streams of an open connection as used, so that a quiet stream with readers
+    /// Marks the streams of open connections as used, so that a quiet stream with readers
     /// is not forgotten (see `HistoryOptions::stream_ttl`).
-    pub(crate) fn touch(&self, info: &ConnInfo) {
-        if let Backend::Memory(memory) = &self.backend {
-            for (_, key) in Self::streams_of(info) {
-                memory.position_now(&key);
-            }
-        }
+    pub(crate) async fn touch<'a>(
+        &self,
+        infos: impl Iterator<Item = &'a ConnInfo>,
+    ) -> Result<(), HistoryError> {
+        let keys: std::collections::HashSet<StreamKey> = infos
+            .flat_map(|info| Self::streams_of(info).into_iter().map(|(_, key)| key))
+            .collect();
+        let keys: Vec<StreamKey> = keys.into_iter().collect();
+        self.backend.keep(&keys).await
     }
 
     /// Drops expired events and forgotten streams.
@@ -181,12 +195,9 @@ impl Recovery {
         }
     }
 
-    /// The bounds of the in-memory history.
-    pub(crate) fn options(&self) -> Option<HistoryOptions> {
-        match &self.backend {
-            Backend::Memory(memory) => Some(*memory.options()),
-            Backend::Custom(_) => None,
-        }
+    /// The history's bounds.
+    pub(crate) fn options(&self) -> HistoryOptions {
+        self.options
     }
 }
 

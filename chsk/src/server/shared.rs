@@ -6,6 +6,7 @@
 
 use std::{
     any::TypeId,
+    collections::HashSet,
     fmt,
     future::Future,
     pin::Pin,
@@ -14,11 +15,11 @@ use std::{
 
 use super::{
     conn::{ConnIds, ConnInfo},
-    history::HistoryOptions,
+    history::{HistoryOptions, HistoryStore},
     metrics::Counters,
     options::{Limits, Timings},
     presence::{ConnectedUids, Presence},
-    push::{Batcher, PushError, PushOptions, Target},
+    push::{Batcher, Flush, PushError, PushOptions, Target},
     recovery::Recovery,
     registry::Registry,
     request::HandshakeRequest,
@@ -27,8 +28,10 @@ use super::{
 use crate::{
     codec::{Codec, Payload},
     error::CodecError,
-    protocol::{EventFrame, ReplyError},
+    protocol::{EventFrame, Position, ReplyError},
+    transport::Transport,
 };
+use bytes::Bytes;
 
 /// A boxed, sendable future (the return type of `Handler::call`).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -159,6 +162,22 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
     fn attach(&self, node: NodeHandle) {
         let _ = node;
     }
+
+    /// A push history shared by every server process (asked once, when the server is built).
+    /// With one, the server reads it when clients reconnect, and the adapter appends the
+    /// pushes it publishes (see [`HistoryStore`]). The default, `None`, keeps the history in
+    /// this process's memory, appended by [`LocalNode::deliver`].
+    fn history(&self) -> Option<HistoryStore> {
+        None
+    }
+
+    /// This process's first connection of `uid` on `transport` opened (`connected`), or its
+    /// last one closed and the grace period passed without a new one. A cluster adapter tells
+    /// the other processes ([`LocalNode::set_remote_presence`] there). Called on the
+    /// connection's task: do not block.
+    fn presence_changed(&self, uid: &str, transport: Transport, connected: bool) {
+        let _ = (uid, transport, connected);
+    }
 }
 
 /// An owned, weak handle to this process's connections (see [`Adapter::attach`]); it does not
@@ -175,6 +194,11 @@ impl fmt::Debug for NodeHandle {
 }
 
 impl NodeHandle {
+    /// Runs `f` with this process's connections; `None` once the server is dropped.
+    pub fn with<R>(&self, f: impl FnOnce(LocalNode<'_>) -> R) -> Option<R> {
+        self.inner.upgrade().map(|inner| f(LocalNode { inner: &inner }))
+    }
+
     /// Delivers to this process's connections, like [`LocalNode::deliver`]; fails with
     /// [`PushError::ServerDropped`] once the server is dropped.
     pub fn deliver(
@@ -214,8 +238,70 @@ impl LocalNode<'_> {
         self.inner.deliver_local(target, event, options.into())
     }
 
-    /// This process's connected users.
+    /// The connected users: this process's, and those the adapter reported for other
+    /// processes ([`set_remote_presence`](Self::set_remote_presence)).
     pub fn connected_uids(&self) -> ConnectedUids {
         self.inner.presence.snapshot()
+    }
+
+    /// Encodes `event` as the server's batches carry it (one element of a `Push` frame's
+    /// event list, in the server's codec): what [`deliver_encoded`](Self::deliver_encoded)
+    /// takes, on this process or another with the same codec.
+    pub fn encode(&self, event: &EventFrame) -> Result<Bytes, PushError> {
+        Ok(Bytes::from(self.inner.config.codec.encode(event)?))
+    }
+
+    /// Batches an event encoded by [`encode`](Self::encode) for this process's connections
+    /// matched by `target`, as it is: with its stream position `at` (appended to the shared
+    /// history by the adapter), or none for a volatile push. Nothing is appended here. Call it
+    /// in the order of the stream's positions (e.g. from one subscription): every connection
+    /// gets pushes in the order they are delivered. Returns how many connections it reaches
+    /// (`0`, counted in `pushes_undeliverable`, when none).
+    pub fn deliver_encoded(
+        &self,
+        target: Target,
+        event: Bytes,
+        at: Option<Position>,
+        flush: Flush,
+    ) -> usize {
+        self.inner
+            .hand_off(target, super::push::Queued { data: event, at }, flush)
+    }
+
+    /// How many of this process's connections `target` reaches now.
+    pub fn count(&self, target: &Target) -> usize {
+        let (ws, ajax) = self.inner.registry.count(target);
+        ws + ajax
+    }
+
+    /// Another server process, `node`, reports that `uid` is (`connected`) or is no longer
+    /// connected there on `transport`. The user is open while any process has them, and
+    /// closed (with [`PresenceEvent::UidPortClose`](super::PresenceEvent)) when none has.
+    pub fn set_remote_presence(&self, node: &str, uid: &str, transport: Transport, connected: bool) {
+        self.inner.presence.remote(node, uid, transport, connected);
+    }
+
+    /// Another process's users are exactly `users` (after reading its whole list again); an
+    /// empty set forgets the process (it is gone: its users connected nowhere else close).
+    pub fn set_remote_node(&self, node: &str, users: HashSet<(String, Transport)>) {
+        self.inner.presence.remote_node(node, users);
+    }
+
+    /// The other processes with users reported by [`set_remote_presence`](Self::set_remote_presence).
+    pub fn remote_nodes(&self) -> Vec<String> {
+        self.inner.presence.remote_nodes()
+    }
+
+    /// This process's connected users, by transport (what a cluster adapter publishes for the
+    /// other processes).
+    pub fn local_presence(&self) -> Vec<(String, Transport)> {
+        self.inner.presence.local_entries()
+    }
+
+    /// The server (its timings, metrics, `close_all`, ...).
+    pub fn server(&self) -> Server {
+        Server {
+            inner: self.inner.clone(),
+        }
     }
 }

@@ -72,11 +72,12 @@ impl Positions {
                 let skip = seq.checked_sub(at.seq).map_or(0, |d| d.saturating_add(1));
                 usize::try_from(skip).map_or(len, |s| s.min(len))
             }
-            // Another epoch: the server lost the stream's history while connected; only a
-            // stream that starts again is whole.
-            Some((epoch, seq)) if at.seq != 1 => return gap(at, epoch, seq),
-            // A restarted stream, or a stream without a position yet.
-            _ => 0,
+            // Another epoch: the stream's history was lost while connected (a shared store
+            // lost it, or could not be reached for a while), so pushes may be missing: a gap.
+            // The reconnect presents the old epoch, and the handshake says "not recovered".
+            Some((epoch, seq)) => return gap(at, epoch, seq),
+            // A stream without a position yet.
+            None => 0,
         };
         if skip < len {
             *known = Some((at.epoch, last));
@@ -215,10 +216,11 @@ mod tests {
         assert_eq!(p.list(), vec![at(all, 5, 14)], "a duplicate moves nothing");
         let known = at(all, 5, 14);
         assert_eq!(p.judge(at(all, 5, 16), 1), Verdict::Gap { known });
-        // Another epoch: only a restarted stream.
+        // Another epoch: the history was lost while connected, even from its first event
+        // (pushes made before it may be gone): a gap, the position stays.
         assert_eq!(p.judge(at(all, 6, 2), 1), Verdict::Gap { known });
-        assert_eq!(p.judge(at(all, 6, 1), 2), Verdict::Deliver { skip: 0 });
-        assert_eq!(p.list(), vec![at(all, 6, 2)]);
+        assert_eq!(p.judge(at(all, 6, 1), 2), Verdict::Gap { known });
+        assert_eq!(p.list(), vec![at(all, 5, 14)]);
         // Huge numbers do not overflow.
         let mut p = Positions::default();
         p.replace(&[at(all, 1, u64::MAX)]);

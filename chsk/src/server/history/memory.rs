@@ -164,6 +164,7 @@ impl MemoryHistory {
     }
 
     /// The bounds.
+    #[allow(dead_code)]
     pub(crate) fn options(&self) -> &HistoryOptions {
         &self.options
     }

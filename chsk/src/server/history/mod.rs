@@ -1,4 +1,7 @@
-//! Push history: what lets a reconnecting client get every push it missed (issue 11).
+//! Push history: what lets a reconnecting client get every push it missed. An app chooses
+//! its bounds with [`HistoryOptions`]; the rest of this module is for authors of history
+//! stores (a cluster adapter such as `chsk-redis` keeps the history where every server process
+//! finds it, and hands it to the server with [`Adapter::history`](super::adapter::Adapter::history)).
 //!
 //! Every push that is kept (not volatile) is appended to the history of its **stream** and gets
 //! a [`StreamPosition`]: the stream's epoch and a sequence number. A client presents its last
@@ -22,8 +25,6 @@ use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 
-// Used by the server once it is wired (issue 11).
-#[allow(unused_imports)]
 pub(crate) use backend::Backend;
 #[allow(unused_imports)]
 pub(crate) use memory::{HistoryStats, Locked, MemoryHistory, ENTRY_OVERHEAD};
@@ -37,7 +38,7 @@ pub(crate) use memory::{HistoryStats, Locked, MemoryHistory, ENTRY_OVERHEAD};
 /// connections that read it. The names are `Arc<str>` so that a key is built once per
 /// connection or batch and cloned for the price of a reference count.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StreamKey {
+pub enum StreamKey {
     /// The broadcast stream: every client reads it.
     All,
     /// The stream of one user id: every connection of that user reads it.
@@ -48,12 +49,12 @@ pub(crate) enum StreamKey {
 
 impl StreamKey {
     /// The stream of user `uid`.
-    pub(crate) fn user(uid: impl Into<Arc<str>>) -> Self {
+    pub fn user(uid: impl Into<Arc<str>>) -> Self {
         Self::User(uid.into())
     }
 
     /// The stream of client `client_id`.
-    pub(crate) fn client(client_id: impl Into<Arc<str>>) -> Self {
+    pub fn client(client_id: impl Into<Arc<str>>) -> Self {
         Self::Client(client_id.into())
     }
 
@@ -156,11 +157,11 @@ impl fmt::Display for StreamKey {
 /// be recovered. Epochs are random, never 0, and below 2^53 (a JSON number reads them exactly,
 /// in JavaScript too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct StreamPosition {
+pub struct StreamPosition {
     /// The incarnation of the stream's history.
-    pub(crate) epoch: u64,
+    pub epoch: u64,
     /// The sequence number of the last event (0: none yet).
-    pub(crate) seq: u64,
+    pub seq: u64,
 }
 
 /// How much push history each stream keeps (see
@@ -235,7 +236,7 @@ impl Default for HistoryOptions {
 
 /// The answer to [`History::since`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Since {
+pub enum Since {
     /// Every event after the position, in order: `events[i]` has sequence number
     /// `from.seq + 1 + i`, and `top.seq == from.seq + events.len()` (no event when the
     /// position was already the stream's last).
@@ -258,7 +259,7 @@ pub(crate) enum Since {
 
 impl Since {
     /// The stream's position that live pushes continue from.
-    pub(crate) fn top(&self) -> StreamPosition {
+    pub fn top(&self) -> StreamPosition {
         match self {
             Self::Recovered { top, .. } | Self::NotRecovered { top, .. } => *top,
         }
@@ -268,7 +269,7 @@ impl Since {
 /// Why a position cannot be recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub(crate) enum Unrecoverable {
+pub enum Unrecoverable {
     /// The history has no such stream (never created here, or forgotten).
     UnknownStream,
     /// The stream's history was lost since: it is in another epoch.
@@ -283,7 +284,7 @@ pub(crate) enum Unrecoverable {
 /// push, a failed read fails the handshake with a retryable status (see the design).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum HistoryError {
+pub enum HistoryError {
     /// The store could not be reached or failed (e.g. a Redis connection error).
     #[error("the history store failed")]
     Store(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -306,7 +307,7 @@ pub(crate) enum HistoryError {
 /// - [`since`](History::since) returns every event after the position or none
 ///   ([`Since::NotRecovered`]): never part of them;
 /// - a stream whose history is lost comes back in a new epoch, never in an old one.
-pub(crate) trait History: Send + Sync + fmt::Debug + 'static {
+pub trait History: Send + Sync + fmt::Debug + 'static {
     /// Appends `events` (each one encoded push, in order) to `key`'s stream, creating the
     /// stream when missing; returns the position of the last of them. They get the sequence
     /// numbers `top.seq - events.len() + 1 ..= top.seq`. With no events it returns the
@@ -331,4 +332,48 @@ pub(crate) trait History: Send + Sync + fmt::Debug + 'static {
         key: &StreamKey,
         from: StreamPosition,
     ) -> impl Future<Output = Result<Since, HistoryError>> + Send;
+
+    /// Marks streams as used, so that a quiet stream with readers is not forgotten (see
+    /// [`HistoryOptions::stream_ttl`]). The server calls it every quarter of `stream_ttl` with
+    /// the streams of its open connections. The default does nothing (a store without expiry).
+    fn keep(&self, keys: &[StreamKey]) -> impl Future<Output = Result<(), HistoryError>> + Send {
+        let _ = keys;
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A history store as a cluster adapter hands it to the server (see
+/// [`Adapter::history`](super::adapter::Adapter::history)), with the bounds it keeps (the
+/// server's upkeep marks the streams of open connections as used every quarter of
+/// [`stream_ttl`](HistoryOptions::stream_ttl)).
+///
+/// With such a store the server reads the history when a client reconnects (all streams
+/// recovered, or none), and the adapter appends pushes itself (in the same step as it
+/// publishes them to the other processes, so that every process delivers a stream's pushes in
+/// its order): `Server::push` goes to [`Adapter::push`](super::adapter::Adapter::push), which
+/// must not deliver a kept push through `LocalNode::deliver` (that appends to a local history,
+/// which a server with a store has not).
+#[derive(Clone)]
+pub struct HistoryStore {
+    pub(crate) backend: Backend,
+    pub(crate) options: HistoryOptions,
+}
+
+impl HistoryStore {
+    /// Wraps `store`, which keeps `options`' bounds.
+    pub fn new<H: History>(store: H, options: HistoryOptions) -> Self {
+        Self {
+            backend: Backend::new(store),
+            options,
+        }
+    }
+}
+
+impl fmt::Debug for HistoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HistoryStore")
+            .field("backend", &self.backend)
+            .field("options", &self.options)
+            .finish()
+    }
 }
