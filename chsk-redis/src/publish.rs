@@ -1,0 +1,253 @@
+//! The publisher: one task sends this node's pushes and presence changes to Redis, in order,
+//! as pipelines. While a pipeline is in flight the next pushes gather, so a burst becomes few
+//! round trips; consecutive kept pushes to one stream become one run (one script call: one
+//! append, one publication, one decode per node).
+//!
+//! What cannot be published (Redis unreachable, a failed pipeline, a full queue) is delivered
+//! to this node's clients only, without a position, and counted; its streams are reset (a new
+//! epoch) before the next append, so that no client is ever told it recovered across pushes
+//! that are missing from the history.
+
+use std::sync::{atomic::Ordering, Arc, Weak};
+
+use bytes::Bytes;
+use chsk::{
+    server::{adapter::LocalNode, Flush, Target},
+    Transport,
+};
+use redis::{Pipeline, Value};
+use tokio::sync::mpsc;
+
+use crate::{add, stream_of, wire, Shared};
+
+/// The most jobs sent in one pipeline.
+const MAX_BATCH: usize = 512;
+
+/// What the publisher sends.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// A push, encoded.
+    Push {
+        target: Target,
+        data: Bytes,
+        volatile: bool,
+        flush: Flush,
+    },
+    /// One of this node's users appeared or left.
+    Presence {
+        uid: String,
+        transport: Transport,
+        connected: bool,
+    },
+    /// This node's users, all of them again (after a (re)subscription or a failed change): its
+    /// presence hash rewritten, its heartbeat, and a hello so the others read it.
+    SyncPresence,
+}
+
+pub(crate) async fn run(weak: Weak<Shared>, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let Some(shared) = weak.upgrade() else { return };
+        send(&shared, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Sends one batch as a pipeline; on failure, delivers its pushes locally.
+async fn send(shared: &Arc<Shared>, mut batch: Vec<Job>) {
+    let Some(node) = shared.node.get() else {
+        return;
+    };
+    let conn = shared.link.get().await;
+    let Ok(mut conn) = conn else {
+        node.with(|local| fail_locally(shared, local, batch));
+        return;
+    };
+    if shared.presence_dirty.swap(false, Ordering::AcqRel) {
+        batch.insert(0, Job::SyncPresence);
+    }
+    let dirty: Vec<_> = {
+        let mut d = shared.dirty.lock().unwrap_or_else(|e| e.into_inner());
+        d.drain().collect()
+    };
+    let mut pipe = redis::pipe();
+    let mut commands = 0u64;
+    for key in &dirty {
+        let (meta, list) = shared.keys.stream(key);
+        pipe.cmd("DEL").arg(meta).arg(list).ignore();
+        commands += 1;
+    }
+    let (published, more) = build(shared, node, &batch, &mut pipe);
+    commands += more;
+    match pipe.query_async::<Vec<Value>>(&mut conn).await {
+        Ok(_) => {
+            shared.link.ok();
+            let c = &shared.counters;
+            add(&c.published, published);
+            add(&c.commands, commands);
+            add(&c.batches, 1);
+            add(&c.epochs_reset, dirty.len() as u64);
+            if !dirty.is_empty() {
+                tracing::info!(
+                    streams = dirty.len(),
+                    "chsk-redis: streams with unpublished pushes start a new epoch"
+                );
+            }
+        }
+        Err(e) => {
+            shared.link.failed_on(&e).await;
+            tracing::debug!(error = %e, "chsk-redis: a pipeline failed");
+            shared
+                .dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(dirty);
+            node.with(|local| fail_locally(shared, local, batch));
+        }
+    }
+}
+
+/// Adds the batch's commands to `pipe`; returns how many pushes and commands it holds.
+fn build(
+    shared: &Shared,
+    node: &chsk::server::adapter::NodeHandle,
+    batch: &[Job],
+    pipe: &mut Pipeline,
+) -> (u64, u64) {
+    let keys = &shared.keys;
+    let (mut pushes, mut commands) = (0u64, 0u64);
+    let mut i = 0;
+    while i < batch.len() {
+        match &batch[i] {
+            Job::Push {
+                target,
+                volatile,
+                flush,
+                ..
+            } => {
+                // The run: this push and the next ones of the same kind to the same target.
+                let mut j = i + 1;
+                while let Some(Job::Push {
+                    target: t,
+                    volatile: v,
+                    flush: f,
+                    ..
+                }) = batch.get(j)
+                {
+                    if t != target || v != volatile || f != flush {
+                        break;
+                    }
+                    j += 1;
+                }
+                let events: Vec<Bytes> = batch[i..j]
+                    .iter()
+                    .filter_map(|job| match job {
+                        Job::Push { data, .. } => Some(data.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let (body, offset) = wire::body(target, *flush, &events);
+                if *volatile {
+                    pipe.cmd("PUBLISH")
+                        .arg(&keys.push_channel)
+                        .arg(wire::published(0, 0, &body))
+                        .ignore();
+                } else {
+                    pipe.add_command(keys.append(
+                        &shared.link.scripts,
+                        &stream_of(target),
+                        &body,
+                        offset,
+                        events.len(),
+                        &shared.options.history,
+                        &keys.push_channel,
+                    ))
+                    .ignore();
+                }
+                pushes += events.len() as u64;
+                commands += 1;
+                i = j;
+            }
+            Job::Presence {
+                uid,
+                transport,
+                connected,
+            } => {
+                let msg = wire::Presence::User {
+                    node: shared.node_id.clone(),
+                    uid: uid.clone(),
+                    transport: *transport,
+                    connected: *connected,
+                };
+                pipe.cmd("EVALSHA")
+                    .arg(shared.link.scripts.presence.get_hash())
+                    .arg(1)
+                    .arg(keys.node(&shared.node_id))
+                    .arg(wire::presence_field(uid, *transport))
+                    .arg(if *connected { "1" } else { "0" })
+                    .arg(&keys.presence_channel)
+                    .arg(msg.encode())
+                    .ignore();
+                commands += 1;
+                i += 1;
+            }
+            Job::SyncPresence => {
+                let hash = keys.node(&shared.node_id);
+                let users = node.with(|local| local.local_presence()).unwrap_or_default();
+                pipe.cmd("DEL").arg(&hash).ignore();
+                commands += 1;
+                if !users.is_empty() {
+                    let mut hset = redis::cmd("HSET");
+                    hset.arg(&hash);
+                    for (uid, t) in &users {
+                        hset.arg(wire::presence_field(uid, *t)).arg("1");
+                    }
+                    pipe.add_command(hset).ignore();
+                    commands += 1;
+                }
+                pipe.add_command(crate::subscribe::heartbeat_cmd(shared))
+                    .ignore();
+                pipe.cmd("PUBLISH")
+                    .arg(&keys.presence_channel)
+                    .arg(wire::Presence::Hello(shared.node_id.clone()).encode())
+                    .ignore();
+                commands += 2;
+                i += 1;
+            }
+        }
+    }
+    (pushes, commands)
+}
+
+/// Delivers pushes that could not be published to this node's clients only (no position),
+/// counts them, and marks their streams for a new epoch; presence is sent again in full later.
+pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>) {
+    let mut failed = 0u64;
+    let mut dirty = shared.dirty.lock().unwrap_or_else(|e| e.into_inner());
+    for job in jobs {
+        match job {
+            Job::Push {
+                target,
+                data,
+                volatile,
+                flush,
+            } => {
+                if !volatile {
+                    dirty.insert(stream_of(&target));
+                }
+                local.deliver_encoded(target, data, None, flush);
+                failed += 1;
+            }
+            Job::Presence { .. } | Job::SyncPresence => {
+                shared.presence_dirty.store(true, Ordering::Release);
+            }
+        }
+    }
+    drop(dirty);
+    if failed > 0 {
+        add(&shared.counters.publish_failed, failed);
+        tracing::debug!(
+            pushes = failed,
+            "chsk-redis: pushes not published; delivered to this node's clients only"
+        );
+    }
+}
