@@ -147,9 +147,7 @@ impl RedisHistory {
                 let events = events
                     .into_iter()
                     .map(|v| match v {
-                        Value::BulkString(b) if b.len() >= 8 => {
-                            Ok(Bytes::from(b).slice(8..))
-                        }
+                        Value::BulkString(b) if b.len() >= 8 => Ok(Bytes::from(b).slice(8..)),
                         _ => Err(bad("event")),
                     })
                     .collect::<Result<Vec<_>, _>>()?;

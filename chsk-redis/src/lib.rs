@@ -68,7 +68,7 @@ mod subscribe;
 mod wire;
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     fmt,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -304,6 +304,9 @@ impl Keys {
     }
 }
 
+/// The most streams whose epoch a node remembers (see `Shared::epochs`).
+pub(crate) const MAX_EPOCHS: usize = 100_000;
+
 /// The stream a push to `target` goes to.
 pub(crate) fn stream_of(target: &Target) -> StreamKey {
     match target {
@@ -324,9 +327,12 @@ pub(crate) struct Shared {
     jobs_rx: Mutex<Option<mpsc::Receiver<Job>>>,
     node: OnceLock<NodeHandle>,
     subscribed: std::sync::atomic::AtomicBool,
-    /// Streams with pushes that could not be published: reset (new epoch) before the next
-    /// append.
-    dirty: Mutex<HashSet<StreamKey>>,
+    /// Streams with pushes that could not be published, with the epoch they were lost from
+    /// (when known): reset (new epoch) with the next batch, if still in that epoch.
+    dirty: Mutex<HashMap<StreamKey, Option<u64>>>,
+    /// The last epoch received for each stream (bounded: cleared when it grows past
+    /// `MAX_EPOCHS`; an unknown epoch makes a reset unconditional).
+    epochs: Mutex<HashMap<StreamKey, u64>>,
     /// This node's presence must be published again in full (a change could not be).
     presence_dirty: std::sync::atomic::AtomicBool,
 }
@@ -375,6 +381,7 @@ impl RedisCluster {
                 node: OnceLock::new(),
                 subscribed: Default::default(),
                 dirty: Mutex::default(),
+                epochs: Mutex::default(),
                 presence_dirty: Default::default(),
             }),
         })
@@ -427,7 +434,9 @@ impl Adapter for RedisCluster {
                     job
                 }
             };
-            tracing::warn!("chsk-redis: too many pushes waiting to be published; delivered here only");
+            tracing::warn!(
+                "chsk-redis: too many pushes waiting to be published; delivered here only"
+            );
             publish::fail_locally(&self.shared, node, vec![job]);
         }
         Ok(reached)
@@ -472,7 +481,10 @@ impl Adapter for RedisCluster {
         };
         if self.shared.jobs.try_send(job).is_err() {
             // Resent in full with the next presence sync.
-            tracing::warn!(uid, "chsk-redis: presence change not published (queue full)");
+            tracing::warn!(
+                uid,
+                "chsk-redis: presence change not published (queue full)"
+            );
         }
     }
 }

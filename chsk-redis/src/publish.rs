@@ -71,24 +71,35 @@ async fn send(shared: &Arc<Shared>, mut batch: Vec<Job>) {
     };
     let mut pipe = redis::pipe();
     let mut commands = 0u64;
-    for key in &dirty {
+    // First the resets (their answers lead the results), then the batch.
+    for (key, epoch) in &dirty {
         let (meta, list) = shared.keys.stream(key);
-        pipe.cmd("DEL").arg(meta).arg(list).ignore();
+        pipe.cmd("EVALSHA")
+            .arg(shared.link.scripts.reset.get_hash())
+            .arg(2)
+            .arg(meta)
+            .arg(list)
+            .arg(epoch.map(|e| e.to_string()).unwrap_or_default());
         commands += 1;
     }
     let (published, more) = build(shared, node, &batch, &mut pipe);
     commands += more;
     match pipe.query_async::<Vec<Value>>(&mut conn).await {
-        Ok(_) => {
+        Ok(results) => {
             shared.link.ok();
             let c = &shared.counters;
             add(&c.published, published);
             add(&c.commands, commands);
             add(&c.batches, 1);
-            add(&c.epochs_reset, dirty.len() as u64);
-            if !dirty.is_empty() {
+            let reset = results
+                .iter()
+                .take(dirty.len())
+                .filter(|v| matches!(v, Value::Int(1)))
+                .count();
+            add(&c.epochs_reset, reset as u64);
+            if reset > 0 {
                 tracing::info!(
-                    streams = dirty.len(),
+                    streams = reset,
                     "chsk-redis: streams with unpublished pushes start a new epoch"
                 );
             }
@@ -192,7 +203,9 @@ fn build(
             }
             Job::SyncPresence => {
                 let hash = keys.node(&shared.node_id);
-                let users = node.with(|local| local.local_presence()).unwrap_or_default();
+                let users = node
+                    .with(|local| local.local_presence())
+                    .unwrap_or_default();
                 pipe.cmd("DEL").arg(&hash).ignore();
                 commands += 1;
                 if !users.is_empty() {
@@ -222,6 +235,7 @@ fn build(
 /// counts them, and marks their streams for a new epoch; presence is sent again in full later.
 pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>) {
     let mut failed = 0u64;
+    let epochs = shared.epochs.lock().unwrap_or_else(|e| e.into_inner());
     let mut dirty = shared.dirty.lock().unwrap_or_else(|e| e.into_inner());
     for job in jobs {
         match job {
@@ -232,7 +246,9 @@ pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>
                 flush,
             } => {
                 if !volatile {
-                    dirty.insert(stream_of(&target));
+                    let key = stream_of(&target);
+                    let epoch = epochs.get(&key).copied();
+                    dirty.entry(key).or_insert(epoch);
                 }
                 local.deliver_encoded(target, data, None, flush);
                 failed += 1;
@@ -243,6 +259,7 @@ pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>
         }
     }
     drop(dirty);
+    drop(epochs);
     if failed > 0 {
         add(&shared.counters.publish_failed, failed);
         tracing::debug!(

@@ -137,6 +137,18 @@ end
 return dead
 ";
 
+/// Starts a stream again in a new epoch (its next use creates it) because pushes to it could
+/// not be kept: only if it is still in the epoch they were lost from (`ARGV[1]`; empty: any).
+/// `KEYS`: hash, list. Returns 1 when it was reset.
+const RESET: &str = r"
+local e = redis.call('HGET', KEYS[1], 'e')
+if e and (ARGV[1] == '' or e == ARGV[1]) then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
+return 0
+";
+
 /// The scripts, with their SHA1s (loaded on every new connection).
 #[derive(Debug)]
 pub(crate) struct Scripts {
@@ -144,6 +156,7 @@ pub(crate) struct Scripts {
     pub(crate) since: Script,
     pub(crate) presence: Script,
     pub(crate) heartbeat: Script,
+    pub(crate) reset: Script,
 }
 
 impl Default for Scripts {
@@ -153,13 +166,20 @@ impl Default for Scripts {
             since: Script::new(SINCE),
             presence: Script::new(PRESENCE),
             heartbeat: Script::new(HEARTBEAT),
+            reset: Script::new(RESET),
         }
     }
 }
 
 impl Scripts {
     /// Every script, for `SCRIPT LOAD`.
-    pub(crate) fn all(&self) -> [&Script; 4] {
-        [&self.append, &self.since, &self.presence, &self.heartbeat]
+    pub(crate) fn all(&self) -> [&Script; 5] {
+        [
+            &self.append,
+            &self.since,
+            &self.presence,
+            &self.heartbeat,
+            &self.reset,
+        ]
     }
 }

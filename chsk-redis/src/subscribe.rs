@@ -111,6 +111,9 @@ async fn handle(shared: &Arc<Shared>, msg: &Msg, push_channel: &str) {
             Err(e) => return malformed(shared, &e),
         };
         add(&shared.counters.received_runs, 1);
+        if let Some((epoch, _)) = run.at {
+            remember_epoch(shared, &run.target, epoch);
+        }
         let kind = match run.target {
             Target::User(_) => StreamKind::User,
             Target::Client(_) => StreamKind::Client,
@@ -147,12 +150,27 @@ async fn handle(shared: &Arc<Shared>, msg: &Msg, push_channel: &str) {
         wire::Presence::Gone(from) if from == shared.node_id => {
             // This node was silent too long (a stall, or Redis was unreachable): the others
             // forgot its users; tell them again.
-            tracing::warn!("chsk-redis: the other nodes took this one for dead; announcing it again");
+            tracing::warn!(
+                "chsk-redis: the other nodes took this one for dead; announcing it again"
+            );
             let _ = shared.jobs.send(Job::SyncPresence).await;
         }
         wire::Presence::Gone(from) => forget_later(shared, from),
         _ => {}
     }
+}
+
+/// Notes the epoch a stream is in (what a reset after a failed publication is conditional on).
+fn remember_epoch(shared: &Shared, target: &Target, epoch: u64) {
+    let key = crate::stream_of(target);
+    let mut epochs = shared.epochs.lock().unwrap_or_else(|e| e.into_inner());
+    if epochs.get(&key) == Some(&epoch) {
+        return;
+    }
+    if epochs.len() >= crate::MAX_EPOCHS {
+        epochs.clear();
+    }
+    epochs.insert(key, epoch);
 }
 
 fn malformed(shared: &Shared, e: &wire::Malformed) {
@@ -264,7 +282,13 @@ pub(crate) async fn heartbeat(weak: Weak<Shared>) {
         };
         tokio::time::sleep(every).await;
         let Some(shared) = weak.upgrade() else { return };
-        if shared.presence_dirty.swap(false, Ordering::AcqRel) {
+        let streams_dirty = !shared
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        // A batch carries the resets and the presence sync: send one if none comes.
+        if shared.presence_dirty.swap(false, Ordering::AcqRel) || streams_dirty {
             let _ = shared.jobs.send(Job::SyncPresence).await;
         }
         let Ok(mut conn) = shared.link.get().await else {

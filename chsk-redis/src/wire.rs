@@ -282,7 +282,10 @@ mod tests {
         let (one, _) = body(&Target::All, Flush::Batched, &[ev("x")]);
         let good = published(1, 1, &one);
         for cut in 0..good.len() {
-            assert!(parse(&Bytes::copy_from_slice(&good[..cut])).is_err(), "{cut}");
+            assert!(
+                parse(&Bytes::copy_from_slice(&good[..cut])).is_err(),
+                "{cut}"
+            );
         }
         let mut long = good.clone();
         long.push(0);

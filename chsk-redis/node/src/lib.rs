@@ -1,1 +1,383 @@
-//! placeholder
+//! A chsk server process on chsk-redis, and what the multi-process tests and the cross-node
+//! bench need around it: a real `redis-server` on a free loopback port ([`RedisServer`]), node
+//! processes ([`NodeProcess`]), and an HTTP balancer that sends each request to the next node
+//! ([`balancer`], for Ajax without sticky sessions).
+//!
+//! The node (`chsk-redis-node --port P --redis URL --node-id ID`) serves chsk at `/chsk`
+//! (user id from the `uid` query parameter, no CSRF check: a test app) and control routes:
+//! `POST /push/{all|user/<uid>|client/<id>}?from=N&count=K[&volatile=1]` pushes
+//! `NodePush::Seq` `N..N+K` and answers how many local connections they reached;
+//! `GET /presence` answers the connected users (`any`), comma-separated; `GET /metrics` the
+//! adapter's and the server's counters, one `name value` per line. It prints
+//! `LISTENING <addr>` once it serves.
+
+#![allow(clippy::unwrap_used)] // a test harness: a failed setup fails the test
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    process::Stdio,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+
+use axum::{
+    extract::{Path as UrlPath, Query, State},
+    routing::{get, post},
+    Router,
+};
+use chsk::{
+    server::{PushOptions, Target, Timings},
+    Ctx, Server,
+};
+use chsk_redis::{RedisCluster, RedisOptions};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+/// What clients send.
+#[chsk::events(ns = "node")]
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    /// The id of the node that answers.
+    #[reply(String)]
+    WhoAmI,
+}
+
+/// What nodes push.
+#[chsk::events(ns = "node")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodePush {
+    /// A numbered push.
+    Seq(u64),
+}
+
+#[chsk::handler(NodeEvent::WhoAmI)]
+async fn who_am_i(cx: Ctx<String>) -> String {
+    cx.state().clone()
+}
+
+/// How a node runs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The Redis URL.
+    pub redis: String,
+    /// The node's id.
+    pub node_id: String,
+    /// The grace period of both transports (short in tests).
+    pub grace: Duration,
+    /// [`RedisOptions::node_timeout`].
+    pub node_timeout: Duration,
+    /// [`RedisOptions::heartbeat`].
+    pub heartbeat: Duration,
+}
+
+/// Builds the node's server and router (inside a tokio runtime).
+pub fn node_app(config: &NodeConfig) -> (Server, RedisCluster, Router) {
+    let cluster = RedisCluster::new(
+        &config.redis,
+        RedisOptions::default()
+            .node_id(&config.node_id)
+            .node_timeout(config.node_timeout)
+            .heartbeat(config.heartbeat)
+            .timeout(Duration::from_secs(1))
+            .retry(Duration::from_millis(200)),
+    )
+    .unwrap();
+    let timings = Timings {
+        ws_grace: config.grace,
+        ajax_grace: config.grace,
+        ..Timings::default()
+    };
+    let server = Server::builder::<NodeEvent, _>(config.node_id.clone())
+        .handler(who_am_i)
+        .user_id(|req, _| req.query("uid").map(str::to_owned))
+        .skip_csrf_check()
+        .timings(timings)
+        .adapter(cluster.clone())
+        .build();
+    let control = Router::new()
+        .route("/push/all", post(push_all))
+        .route("/push/user/{uid}", post(push_user))
+        .route("/push/client/{id}", post(push_client))
+        .route("/presence", get(presence))
+        .route("/metrics", get(metrics))
+        .with_state((server.clone(), cluster.clone()));
+    let app = Router::new()
+        .nest("/chsk", chsk_axum::routes(server.clone()))
+        .merge(control);
+    (server, cluster, app)
+}
+
+type Ctl = (Server, RedisCluster);
+
+#[derive(Debug, serde::Deserialize)]
+struct PushQuery {
+    from: u64,
+    count: u64,
+    #[serde(default)]
+    volatile: u8,
+}
+
+fn push(server: &Server, target: Target, q: &PushQuery) -> String {
+    let options = PushOptions::default().volatile(q.volatile == 1);
+    let mut reached = 0;
+    for n in q.from..q.from + q.count {
+        match server.push(target.clone(), NodePush::Seq(n), options) {
+            Ok(r) => reached += r,
+            Err(e) => return format!("error {e}"),
+        }
+    }
+    reached.to_string()
+}
+
+async fn push_all(State((s, _)): State<Ctl>, Query(q): Query<PushQuery>) -> String {
+    push(&s, Target::All, &q)
+}
+
+async fn push_user(
+    State((s, _)): State<Ctl>,
+    UrlPath(uid): UrlPath<String>,
+    Query(q): Query<PushQuery>,
+) -> String {
+    push(&s, Target::User(uid), &q)
+}
+
+async fn push_client(
+    State((s, _)): State<Ctl>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<PushQuery>,
+) -> String {
+    push(&s, Target::Client(id), &q)
+}
+
+async fn presence(State((s, _)): State<Ctl>) -> String {
+    let uids: Vec<String> = s.connected_uids().any.into_iter().collect();
+    uids.join(",")
+}
+
+async fn metrics(State((s, c)): State<Ctl>) -> String {
+    let r = c.metrics();
+    let m = s.metrics();
+    let lines = [
+        ("redis_up", u64::from(r.redis_up)),
+        ("subscribed", u64::from(r.subscribed)),
+        ("published", r.published),
+        ("publish_failed", r.publish_failed),
+        ("received_runs", r.received_runs),
+        ("malformed", r.malformed),
+        ("commands", r.commands),
+        ("batches", r.batches),
+        ("resubscribed", r.resubscribed),
+        ("epochs_reset", r.epochs_reset),
+        ("nodes_gone", r.nodes_gone),
+        ("recoveries", m.recoveries),
+        ("recoveries_failed", m.recoveries_failed),
+        ("pushes_replayed", m.pushes_replayed),
+        ("push_deliveries", m.push_deliveries),
+        ("pushes_written", m.pushes_written),
+        ("ws_open", m.ws_opened - m.ws_closed),
+        ("ajax_clients", m.ajax_clients),
+    ];
+    lines.iter().map(|(k, v)| format!("{k} {v}\n")).collect()
+}
+
+/// Parses a `/metrics` answer.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in {text}"))
+}
+
+/// A `redis-server` of its own on a free loopback port, stopped (by its PID) when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it answers `PING`.
+    pub async fn start() -> Self {
+        let port = free_port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// Stops it (SIGKILL: nothing saved).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let bin = if Path::new("/usr/bin/redis-server").exists() {
+            "/usr/bin/redis-server"
+        } else {
+            "redis-server"
+        };
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "warning",
+            ])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("could not start redis-server ({e}): apt-get install -y redis-server")
+            });
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if ping(self.port).await {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not answer within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn ping(port: u16) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if s.write_all(b"PING\r\n").await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    matches!(
+        tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf).await,
+        Ok(_) if &buf == b"+PONG\r\n"
+    )
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A node process, killed (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct NodeProcess {
+    /// Its id.
+    pub id: String,
+    /// Where it serves.
+    pub addr: SocketAddr,
+    child: Option<Child>,
+}
+
+static NODES: AtomicUsize = AtomicUsize::new(0);
+
+impl NodeProcess {
+    /// Starts `bin` (the `chsk-redis-node` binary) as node `id` on Redis `redis`, with a grace
+    /// period of `grace` and a node timeout of `node_timeout`; waits until it serves.
+    pub async fn start(
+        bin: &str,
+        redis: &str,
+        id: &str,
+        grace: Duration,
+        node_timeout: Duration,
+    ) -> Self {
+        let port = free_port();
+        Self::start_on(bin, redis, id, port, grace, node_timeout).await
+    }
+
+    /// [`start`](Self::start) on a given port (a restarted node keeps its address).
+    pub async fn start_on(
+        bin: &str,
+        redis: &str,
+        id: &str,
+        port: u16,
+        grace: Duration,
+        node_timeout: Duration,
+    ) -> Self {
+        NODES.fetch_add(1, Ordering::Relaxed);
+        let mut child = Command::new(bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--redis",
+                redis,
+                "--node-id",
+                id,
+                "--grace-ms",
+                &grace.as_millis().to_string(),
+                "--node-timeout-ms",
+                &node_timeout.as_millis().to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.strip_prefix("LISTENING ") {
+                    return addr.parse::<SocketAddr>().unwrap();
+                }
+            }
+            panic!("node {id} exited before serving")
+        })
+        .await
+        .expect("the node serves within 20 s");
+        // Keep reading its output so that it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            id: id.to_owned(),
+            addr,
+            child: Some(child),
+        }
+    }
+
+    /// `http://<addr>/chsk`.
+    pub fn url(&self) -> String {
+        format!("http://{}/chsk", self.addr)
+    }
+
+    /// `http://<addr>`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `kill -9`.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+pub mod balancer;
+pub mod switch;

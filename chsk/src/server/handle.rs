@@ -51,10 +51,12 @@ impl Server {
         let ws_batcher = Batcher::new(Transport::Ws, config.timings.send_buf_ws);
         let ajax_batcher = Batcher::new(Transport::Ajax, config.timings.send_buf_ajax);
         // An adapter's shared store replaces the in-memory history (not `without_history`).
-        let recovery = config.history.map(|options| match config.adapter.history() {
-            Some(store) => Recovery::store(store),
-            None => Recovery::new(options),
-        });
+        let recovery = config
+            .history
+            .map(|options| match config.adapter.history() {
+                Some(store) => Recovery::store(store),
+                None => Recovery::new(options),
+            });
         let server = Server {
             inner: Arc::new(Inner {
                 config,

@@ -110,7 +110,12 @@ impl Inner {
 
     /// Counts the connections `target` reaches now and hands the event to the batcher of each
     /// transport; `0` (counted in `pushes_undeliverable`) when none.
-    pub(crate) fn hand_off(self: &Arc<Self>, target: Target, queued: Queued, flush: Flush) -> usize {
+    pub(crate) fn hand_off(
+        self: &Arc<Self>,
+        target: Target,
+        queued: Queued,
+        flush: Flush,
+    ) -> usize {
         let (ws, ajax) = self.registry.count(&target);
         if ws + ajax == 0 {
             Counters::inc(&self.counters.pushes_undeliverable);

@@ -226,11 +226,8 @@ impl Presence {
                 .insert(Arc::from(node), entries.clone())
                 .unwrap_or_default()
         };
-        let touched: BTreeSet<String> = old
-            .into_iter()
-            .chain(entries)
-            .map(|(uid, _)| uid)
-            .collect();
+        let touched: BTreeSet<String> =
+            old.into_iter().chain(entries).map(|(uid, _)| uid).collect();
         for uid in touched {
             self.update(&mut st, &uid);
         }

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use super::{
     conn::ConnInfo,
     history::{
-        Backend, HistoryError, HistoryOptions, HistoryStats, HistoryStore, Locked, Since, StreamKey,
-        StreamPosition, StreamRef,
+        Backend, HistoryError, HistoryOptions, HistoryStats, HistoryStore, Locked, Since,
+        StreamKey, StreamPosition, StreamRef,
     },
     push::Target,
 };
@@ -64,7 +64,6 @@ impl Recovery {
             options: store.options,
         }
     }
-
 
     /// The streams a connection reads: the broadcast stream, its client's, its user's.
     pub(crate) fn streams_of(info: &ConnInfo) -> Vec<(StreamKind, StreamKey)> {

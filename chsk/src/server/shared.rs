@@ -196,7 +196,9 @@ impl fmt::Debug for NodeHandle {
 impl NodeHandle {
     /// Runs `f` with this process's connections; `None` once the server is dropped.
     pub fn with<R>(&self, f: impl FnOnce(LocalNode<'_>) -> R) -> Option<R> {
-        self.inner.upgrade().map(|inner| f(LocalNode { inner: &inner }))
+        self.inner
+            .upgrade()
+            .map(|inner| f(LocalNode { inner: &inner }))
     }
 
     /// Delivers to this process's connections, like [`LocalNode::deliver`]; fails with
@@ -277,7 +279,13 @@ impl LocalNode<'_> {
     /// Another server process, `node`, reports that `uid` is (`connected`) or is no longer
     /// connected there on `transport`. The user is open while any process has them, and
     /// closed (with [`PresenceEvent::UidPortClose`](super::PresenceEvent)) when none has.
-    pub fn set_remote_presence(&self, node: &str, uid: &str, transport: Transport, connected: bool) {
+    pub fn set_remote_presence(
+        &self,
+        node: &str,
+        uid: &str,
+        transport: Transport,
+        connected: bool,
+    ) {
         self.inner.presence.remote(node, uid, transport, connected);
     }
 
