@@ -71,7 +71,7 @@ fn text(v: &Value) -> Option<&[u8]> {
     }
 }
 
-/// Reads the append script's answer `{epoch, last seq}`.
+/// Reads the append script's answer for one run: `{epoch, first seq}`.
 pub(crate) fn top_of(v: &Value) -> Result<StreamPosition, HistoryError> {
     match v {
         Value::Array(items) if items.len() == 2 => Ok(StreamPosition {
@@ -172,21 +172,20 @@ impl History for RedisHistory {
             StreamKey::User(uid) => chsk::server::Target::User(uid.to_string()),
             StreamKey::Client(id) => chsk::server::Target::Client(id.to_string()),
         };
-        let (body, offset) = crate::wire::body(&target, chsk::server::Flush::Batched, events);
+        let mut batch = crate::Batch::default();
+        batch.add(&target, chsk::server::Flush::Batched, events, false);
         let mut conn = self.link.get().await.map_err(store)?;
-        let cmd = self.keys.append(
-            &self.link.scripts,
-            key,
-            &body,
-            offset,
-            events.len(),
-            &self.options,
-            "",
-        );
+        let cmd = self
+            .keys
+            .append(&self.link.scripts, &batch, &self.options, "");
         match cmd.query_async::<Value>(&mut conn).await {
             Ok(v) => {
                 self.link.ok();
-                top_of(&v)
+                let first = top_of(&v)?;
+                Ok(StreamPosition {
+                    epoch: first.epoch,
+                    seq: first.seq + events.len() as u64 - 1,
+                })
             }
             Err(e) => {
                 self.link.failed_on(&e).await;
@@ -223,5 +222,219 @@ impl History for RedisHistory {
         }
         self.link.ok();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The history contract against a real `redis-server` (started on a free loopback port).
+    #![allow(clippy::unwrap_used)]
+
+    use std::{process::Stdio, time::Duration};
+
+    use super::*;
+
+    struct Redis(tokio::process::Child, u16);
+
+    async fn redis() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = tokio::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (apt-get install -y redis-server)");
+        for _ in 0..500 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Redis(child, port)
+    }
+
+    fn history(r: &Redis, options: HistoryOptions) -> RedisHistory {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", r.1)).unwrap();
+        RedisHistory {
+            link: Arc::new(Link::new(
+                client,
+                Duration::from_secs(2),
+                Duration::from_millis(100),
+            )),
+            keys: Arc::new(Keys::new("t")),
+            options,
+        }
+    }
+
+    fn events(range: std::ops::Range<u8>) -> Vec<Bytes> {
+        range.map(|i| Bytes::from(vec![i; 3])).collect()
+    }
+
+    #[tokio::test]
+    async fn appends_replays_and_refuses_what_it_cannot_replay_whole() {
+        let r = redis().await;
+        let h = history(&r, HistoryOptions::default().max_count(5));
+        let key = StreamKey::user("alice");
+        let start = h.position(&key).await.unwrap();
+        assert_eq!(start.seq, 0);
+        assert!(start.epoch != 0 && start.epoch < 1 << 53);
+        assert_eq!(h.position(&key).await.unwrap(), start, "one epoch");
+        let top = h.append(&key, &events(0..3)).await.unwrap();
+        assert_eq!(top, StreamPosition { seq: 3, ..start });
+        assert_eq!(
+            h.since(&key, start).await.unwrap(),
+            Since::Recovered {
+                top,
+                events: events(0..3)
+            }
+        );
+        let mid = StreamPosition { seq: 2, ..start };
+        assert_eq!(
+            h.since(&key, mid).await.unwrap(),
+            Since::Recovered {
+                top,
+                events: events(2..3)
+            }
+        );
+        assert_eq!(
+            h.since(&key, top).await.unwrap(),
+            Since::Recovered {
+                top,
+                events: vec![]
+            }
+        );
+        let not = |reason| Since::NotRecovered { top, reason };
+        let beyond = StreamPosition { seq: 9, ..start };
+        assert_eq!(
+            h.since(&key, beyond).await.unwrap(),
+            not(Unrecoverable::BeyondTop)
+        );
+        let other = StreamPosition {
+            epoch: start.epoch ^ 1,
+            seq: 1,
+        };
+        assert_eq!(
+            h.since(&key, other).await.unwrap(),
+            not(Unrecoverable::OtherEpoch)
+        );
+        // Past the count bound: the oldest leave; a position before them is not recovered.
+        let top = h.append(&key, &events(3..8)).await.unwrap();
+        assert_eq!(top.seq, 8);
+        assert_eq!(
+            h.since(&key, mid).await.unwrap(),
+            Since::NotRecovered {
+                top,
+                reason: Unrecoverable::Trimmed
+            }
+        );
+        let three = StreamPosition { seq: 3, ..start };
+        assert_eq!(
+            h.since(&key, three).await.unwrap(),
+            Since::Recovered {
+                top,
+                events: events(3..8)
+            }
+        );
+        // A stream Redis lost comes back in a new epoch: its old positions are unknown.
+        let (meta, list) = h.keys.stream(&key);
+        let mut conn = h.link.get().await.unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(meta)
+            .arg(list)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        match h.since(&key, three).await.unwrap() {
+            Since::NotRecovered {
+                top: new,
+                reason: Unrecoverable::UnknownStream,
+            } => assert!(new.epoch != start.epoch && new.seq == 0, "{new:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_byte_and_age_bounds_trim_oldest_first() {
+        let r = redis().await;
+        // Each event counts 3 + 24 bytes: 100 bytes keep three of them.
+        let h = history(&r, HistoryOptions::default().max_bytes(100));
+        let key = StreamKey::All;
+        let start = h.position(&key).await.unwrap();
+        let top = h.append(&key, &events(0..5)).await.unwrap();
+        let two = StreamPosition { seq: 2, ..start };
+        assert_eq!(
+            h.since(&key, two).await.unwrap(),
+            Since::Recovered {
+                top,
+                events: events(2..5)
+            }
+        );
+        assert!(matches!(
+            h.since(&key, StreamPosition { seq: 1, ..start })
+                .await
+                .unwrap(),
+            Since::NotRecovered {
+                reason: Unrecoverable::Trimmed,
+                ..
+            }
+        ));
+        let h = history(
+            &r,
+            HistoryOptions::default().max_age(Duration::from_millis(200)),
+        );
+        let key = StreamKey::client("c1");
+        let start = h.position(&key).await.unwrap();
+        h.append(&key, &events(0..2)).await.unwrap();
+        assert!(matches!(
+            h.since(&key, start).await.unwrap(),
+            Since::Recovered { .. }
+        ));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(matches!(
+            h.since(&key, start).await.unwrap(),
+            Since::NotRecovered {
+                reason: Unrecoverable::Trimmed,
+                ..
+            }
+        ));
+        // `keep` holds a quiet stream past its ttl.
+        let h = history(
+            &r,
+            HistoryOptions::default().stream_ttl(Duration::from_millis(300)),
+        );
+        let kept = StreamKey::user("kept");
+        let lost = StreamKey::user("lost");
+        let kept_at = h.position(&kept).await.unwrap();
+        let lost_at = h.position(&lost).await.unwrap();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            h.keep(std::slice::from_ref(&kept)).await.unwrap();
+        }
+        assert!(matches!(
+            h.since(&kept, kept_at).await.unwrap(),
+            Since::Recovered { .. }
+        ));
+        assert!(matches!(
+            h.since(&lost, lost_at).await.unwrap(),
+            Since::NotRecovered {
+                reason: Unrecoverable::UnknownStream,
+                ..
+            }
+        ));
+        drop(r);
     }
 }

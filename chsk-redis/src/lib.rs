@@ -272,35 +272,78 @@ impl Keys {
         format!("{}{id}", self.node_prefix)
     }
 
-    /// The append script's call for a run (`channel` empty: not published).
-    #[allow(clippy::too_many_arguments)]
+    /// The append script's call for a batch of runs (`channel` empty: not published).
     pub(crate) fn append(
         &self,
         scripts: &Scripts,
-        key: &StreamKey,
-        body: &[u8],
-        offset: usize,
-        n: usize,
+        batch: &Batch,
         options: &HistoryOptions,
         channel: &str,
     ) -> Cmd {
-        let (meta, list) = self.stream(key);
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(scripts.append.get_hash())
-            .arg(2)
-            .arg(meta)
-            .arg(list)
-            .arg(body)
-            .arg(offset)
-            .arg(n)
-            .arg(history::new_epoch())
+        let kept = batch.runs.iter().filter(|r| r.stream.is_some()).count();
+        cmd.arg(scripts.append.get_hash()).arg(2 * kept);
+        for run in &batch.runs {
+            if let Some(key) = &run.stream {
+                let (meta, list) = self.stream(key);
+                cmd.arg(meta).arg(list);
+            }
+        }
+        cmd.arg(&batch.body)
             .arg(options.max_count)
             .arg(options.max_bytes)
             .arg(options.max_age.as_millis() as u64)
             .arg(options.stream_ttl.as_millis() as u64)
             .arg(channel)
-            .arg(history::OVERHEAD);
+            .arg(history::OVERHEAD)
+            .arg(batch.runs.len());
+        for run in &batch.runs {
+            cmd.arg(run.offset).arg(run.events);
+            match run.stream {
+                Some(_) => cmd.arg(history::new_epoch()),
+                None => cmd.arg(""),
+            };
+        }
         cmd
+    }
+}
+
+/// Runs of pushes for one script call: their bodies one after the other.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    body: Vec<u8>,
+    runs: Vec<BatchRun>,
+}
+
+#[derive(Debug)]
+struct BatchRun {
+    /// 1-based offset of the first event's length in `body`.
+    offset: usize,
+    events: usize,
+    /// The stream it is kept in (`None`: volatile).
+    stream: Option<StreamKey>,
+}
+
+impl Batch {
+    /// Adds a run of `events` to `target` (kept in its stream unless `volatile`).
+    pub(crate) fn add(
+        &mut self,
+        target: &Target,
+        flush: chsk::server::Flush,
+        events: &[bytes::Bytes],
+        volatile: bool,
+    ) {
+        let (body, offset) = wire::body(target, flush, events);
+        self.runs.push(BatchRun {
+            offset: self.body.len() + offset,
+            events: events.len(),
+            stream: (!volatile).then(|| stream_of(target)),
+        });
+        self.body.extend_from_slice(&body);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.runs.is_empty()
     }
 }
 

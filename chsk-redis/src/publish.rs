@@ -18,7 +18,7 @@ use chsk::{
 use redis::{Pipeline, Value};
 use tokio::sync::mpsc;
 
-use crate::{add, stream_of, wire, Shared};
+use crate::{add, stream_of, wire, Batch, Shared};
 
 /// The most jobs sent in one pipeline.
 const MAX_BATCH: usize = 512;
@@ -126,6 +126,8 @@ fn build(
 ) -> (u64, u64) {
     let keys = &shared.keys;
     let (mut pushes, mut commands) = (0u64, 0u64);
+    // Every run of the batch, in order, goes in one script call (one publication).
+    let mut runs = Batch::default();
     let mut i = 0;
     while i < batch.len() {
         match &batch[i] {
@@ -156,26 +158,8 @@ fn build(
                         _ => None,
                     })
                     .collect();
-                let (body, offset) = wire::body(target, *flush, &events);
-                if *volatile {
-                    pipe.cmd("PUBLISH")
-                        .arg(&keys.push_channel)
-                        .arg(wire::published(0, 0, &body))
-                        .ignore();
-                } else {
-                    pipe.add_command(keys.append(
-                        &shared.link.scripts,
-                        &stream_of(target),
-                        &body,
-                        offset,
-                        events.len(),
-                        &shared.options.history,
-                        &keys.push_channel,
-                    ))
-                    .ignore();
-                }
+                runs.add(target, *flush, &events, *volatile);
                 pushes += events.len() as u64;
-                commands += 1;
                 i = j;
             }
             Job::Presence {
@@ -227,6 +211,16 @@ fn build(
                 i += 1;
             }
         }
+    }
+    if !runs.is_empty() {
+        pipe.add_command(keys.append(
+            &shared.link.scripts,
+            &runs,
+            &shared.options.history,
+            &keys.push_channel,
+        ))
+        .ignore();
+        commands += 1;
     }
     (pushes, commands)
 }

@@ -11,57 +11,81 @@
 
 use redis::Script;
 
-/// Appends a run's events and publishes it. `KEYS`: hash, list. `ARGV`: body, 1-based offset
-/// of the first event's length in it, event count, epoch for a new stream, max count, max
-/// bytes, max age (ms), stream ttl (ms), channel (empty: do not publish), per-event overhead.
-/// Returns `{epoch, last seq}`.
+/// Appends a batch of runs, each to its stream, and publishes the batch as one message.
+/// `KEYS`: hash and list of each kept run, in order. `ARGV`: the bodies one after the other,
+/// max count, max bytes, max age (ms), stream ttl (ms), channel (empty: do not publish),
+/// per-event overhead, the number of runs, then per run: the 1-based offset of its first
+/// event's length in the bodies, its event count, and the epoch for a new stream (empty: a
+/// volatile run, not kept). Returns `{epoch, first seq}` per run (`0, 0` when volatile).
+/// Per kept run: one `HMGET`, one `RPUSH`, one `LINDEX` (plus one `LPOP` and `LINDEX` per
+/// event trimmed), one `HSET`, two `PEXPIRE`; one `PUBLISH` for the batch.
 const APPEND: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local e = redis.call('HGET', KEYS[1], 'e')
-if not e then
-  e = ARGV[4]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', e, 's', 0, 'b', 0)
-end
 local body = ARGV[1]
-local pos = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local over = tonumber(ARGV[10])
+local max_count = tonumber(ARGV[2])
+local max_bytes = tonumber(ARGV[3])
+local oldest = now - tonumber(ARGV[4])
+local ttl = ARGV[5]
+local over = tonumber(ARGV[7])
+local runs = tonumber(ARGV[8])
 local stamp = struct.pack('>d', now)
-local added = 0
-for i = 1, n do
-  local len = struct.unpack('>I4', body, pos)
-  pos = pos + 4
-  redis.call('RPUSH', KEYS[2], stamp .. string.sub(body, pos, pos + len - 1))
-  pos = pos + len
-  added = added + len + over
-end
-local s = redis.call('HINCRBY', KEYS[1], 's', n)
-local b = redis.call('HINCRBY', KEYS[1], 'b', added)
-local count = redis.call('LLEN', KEYS[2])
-local max_count = tonumber(ARGV[5])
-local max_bytes = tonumber(ARGV[6])
-local oldest = now - tonumber(ARGV[7])
-while count > 0 do
-  local head = redis.call('LINDEX', KEYS[2], 0)
-  if count > max_count or b > max_bytes or struct.unpack('>d', head) < oldest then
-    redis.call('LPOP', KEYS[2])
-    count = count - 1
-    b = b - (#head - 8 + over)
+local out = {}
+local header = {tostring(runs)}
+local k = 1
+for r = 1, runs do
+  local pos = tonumber(ARGV[6 + 3 * r])
+  local n = tonumber(ARGV[7 + 3 * r])
+  local new_epoch = ARGV[8 + 3 * r]
+  if new_epoch == '' then
+    out[#out + 1] = '0'
+    out[#out + 1] = '0'
+    header[#header + 1] = '0 0'
   else
-    break
+    local meta, list = KEYS[k], KEYS[k + 1]
+    k = k + 2
+    local m = redis.call('HMGET', meta, 'e', 's', 'b')
+    local e, s, b = m[1], tonumber(m[2]), tonumber(m[3])
+    if not e then
+      e, s, b = new_epoch, 0, 0
+      redis.call('DEL', list)
+    end
+    local vals = {}
+    for i = 1, n do
+      local len = struct.unpack('>I4', body, pos)
+      pos = pos + 4
+      vals[i] = stamp .. string.sub(body, pos, pos + len - 1)
+      pos = pos + len
+      b = b + len + over
+    end
+    local count = redis.call('RPUSH', list, unpack(vals))
+    local first = s + 1
+    s = s + n
+    while count > 0 do
+      local head = redis.call('LINDEX', list, 0)
+      if count > max_count or b > max_bytes or struct.unpack('>d', head) < oldest then
+        redis.call('LPOP', list)
+        count = count - 1
+        b = b - (#head - 8 + over)
+      else
+        break
+      end
+    end
+    redis.call('HSET', meta, 'e', e, 's', string.format('%d', s), 'b', string.format('%d', b))
+    redis.call('PEXPIRE', meta, ttl)
+    if count > 0 then
+      redis.call('PEXPIRE', list, ttl)
+    end
+    local f = string.format('%d', first)
+    out[#out + 1] = e
+    out[#out + 1] = f
+    header[#header + 1] = e .. ' ' .. f
   end
 end
-redis.call('HSET', KEYS[1], 'b', b)
-redis.call('PEXPIRE', KEYS[1], ARGV[8])
-if count > 0 then
-  redis.call('PEXPIRE', KEYS[2], ARGV[8])
+if ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[6], table.concat(header, ' ') .. ' ' .. body)
 end
-if ARGV[9] ~= '' then
-  redis.call('PUBLISH', ARGV[9], e .. ' ' .. string.format('%d', s - n + 1) .. ' ' .. body)
-end
-return {e, s}
+return out
 ";
 
 /// Reads a stream after a position, or only its position (`ARGV[1]` empty). `KEYS`: hash,

@@ -106,27 +106,29 @@ async fn handle(shared: &Arc<Shared>, msg: &Msg, push_channel: &str) {
     };
     if msg.get_channel_name() == push_channel {
         let payload = bytes::Bytes::copy_from_slice(msg.get_payload_bytes());
-        let run = match wire::parse(&payload) {
-            Ok(run) => run,
+        let runs = match wire::parse(&payload) {
+            Ok(runs) => runs,
             Err(e) => return malformed(shared, &e),
         };
-        add(&shared.counters.received_runs, 1);
-        if let Some((epoch, _)) = run.at {
-            remember_epoch(shared, &run.target, epoch);
-        }
-        let kind = match run.target {
-            Target::User(_) => StreamKind::User,
-            Target::Client(_) => StreamKind::Client,
-            _ => StreamKind::All,
-        };
+        add(&shared.counters.received_runs, runs.len() as u64);
         node.with(|local| {
-            for (i, event) in run.events.into_iter().enumerate() {
-                let at = run.at.map(|(epoch, seq)| Position {
-                    stream: kind,
-                    epoch,
-                    seq: seq + i as u64,
-                });
-                local.deliver_encoded(run.target.clone(), event, at, run.flush);
+            for run in runs {
+                if let Some((epoch, _)) = run.at {
+                    remember_epoch(shared, &run.target, epoch);
+                }
+                let kind = match run.target {
+                    Target::User(_) => StreamKind::User,
+                    Target::Client(_) => StreamKind::Client,
+                    _ => StreamKind::All,
+                };
+                for (i, event) in run.events.into_iter().enumerate() {
+                    let at = run.at.map(|(epoch, seq)| Position {
+                        stream: kind,
+                        epoch,
+                        seq: seq + i as u64,
+                    });
+                    local.deliver_encoded(run.target.clone(), event, at, run.flush);
+                }
             }
         });
         return;

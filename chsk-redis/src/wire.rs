@@ -1,12 +1,13 @@
-//! What goes over Redis: the body of a published push run, the prefix the append script puts
-//! before it, and the presence messages. Pure functions, unit-tested.
+//! What goes over Redis: the bodies of push runs, the batch message the append script
+//! publishes, and the presence messages. Pure functions, unit-tested.
 //!
-//! A push body: `P`, flags (bit 0: `Flush::Now`), the target (`a`, `u` or `c`, then its name
+//! A run's body: `P`, flags (bit 0: `Flush::Now`), the target (`a`, `u` or `c`, then its name
 //! as a 4-byte big-endian length and bytes), the number of events (4 bytes) and each event
-//! (4-byte length, then the encoded event: one element of a `Push` frame's event list). The
-//! append script reads the events from it (their offset and count are passed along), keeps
-//! them, and publishes `"<epoch> <first seq> "` followed by the body; a volatile run is
-//! published by the node as `"0 0 "` and the body.
+//! (4-byte length, then the encoded event: one element of a `Push` frame's event list). A node
+//! sends a batch of runs as one script call: the script keeps the events of each kept run
+//! (their offsets and counts are passed along) and publishes one message, `"<runs>"`, then
+//! `" <epoch> <first seq>"` per run (`0 0` for a volatile run), a space, and the bodies one
+//! after the other.
 
 use bytes::Bytes;
 use chsk::{
@@ -54,10 +55,16 @@ fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// A published message: `"<epoch> <seq> "` and a body (epoch 0: volatile).
-pub(crate) fn published(epoch: u64, seq: u64, body: &[u8]) -> Vec<u8> {
-    let mut out = format!("{epoch} {seq} ").into_bytes();
-    out.extend_from_slice(body);
+/// A batch message as the script publishes it (for tests and the in-Rust reference).
+#[cfg(test)]
+pub(crate) fn published(positions: &[(u64, u64)], bodies: &[u8]) -> Vec<u8> {
+    let mut out = positions.len().to_string();
+    for (e, s) in positions {
+        out.push_str(&format!(" {e} {s}"));
+    }
+    out.push(' ');
+    let mut out = out.into_bytes();
+    out.extend_from_slice(bodies);
     out
 }
 
@@ -66,16 +73,35 @@ pub(crate) fn published(epoch: u64, seq: u64, body: &[u8]) -> Vec<u8> {
 #[error("malformed message on the push channel: {0}")]
 pub(crate) struct Malformed(&'static str);
 
-/// Reads a published push message. The events are slices of `msg` (no copy).
-pub(crate) fn parse(msg: &Bytes) -> Result<Run, Malformed> {
+/// Reads a published batch message: its runs, in order. The events are slices of `msg` (no
+/// copy).
+pub(crate) fn parse(msg: &Bytes) -> Result<Vec<Run>, Malformed> {
     let mut rest = &msg[..];
-    let epoch = number(&mut rest)?;
-    let seq = number(&mut rest)?;
-    let start = msg.len() - rest.len();
+    let count = number(&mut rest)?;
+    let mut positions = Vec::with_capacity(count.min(4096) as usize);
+    for _ in 0..count {
+        let epoch = number(&mut rest)?;
+        let seq = number(&mut rest)?;
+        positions.push((epoch, seq));
+    }
     let mut r = Reader {
+        at: msg.len() - rest.len(),
         buf: rest,
-        at: start,
     };
+    let mut runs = Vec::with_capacity(positions.len());
+    for (epoch, seq) in positions {
+        runs.push(run(msg, &mut r, epoch, seq)?);
+    }
+    if !r.buf.is_empty() {
+        return Err(Malformed("trailing bytes"));
+    }
+    if runs.is_empty() {
+        return Err(Malformed("no run"));
+    }
+    Ok(runs)
+}
+
+fn run(msg: &Bytes, r: &mut Reader<'_>, epoch: u64, seq: u64) -> Result<Run, Malformed> {
     if r.take(1)? != b"P" {
         return Err(Malformed("not a push body"));
     }
@@ -101,9 +127,6 @@ pub(crate) fn parse(msg: &Bytes) -> Result<Run, Malformed> {
         let from = r.at;
         r.take(len)?;
         events.push(msg.slice(from..from + len));
-    }
-    if !r.buf.is_empty() {
-        return Err(Malformed("trailing bytes"));
     }
     if events.is_empty() {
         return Err(Malformed("no event"));
@@ -250,37 +273,44 @@ mod tests {
     }
 
     #[test]
-    fn a_run_round_trips_with_and_without_position() {
+    fn a_batch_round_trips_with_and_without_positions() {
         let events = vec![ev("one"), ev(""), ev("three")];
-        for (target, flush) in [
-            (Target::All, Flush::Batched),
-            (Target::User("alice ünïcode".into()), Flush::Now),
-            (Target::Client("c-1".into()), Flush::Batched),
-        ] {
-            let (run_body, offset) = body(&target, flush, &events);
+        let runs = [
+            (Target::All, Flush::Batched, None),
+            (
+                Target::User("alice ünïcode".into()),
+                Flush::Now,
+                Some((77, 5)),
+            ),
+            (Target::Client("c-1".into()), Flush::Batched, Some((1, 1))),
+        ];
+        let mut bodies = Vec::new();
+        let mut positions = Vec::new();
+        for (target, flush, at) in &runs {
+            let (run_body, offset) = body(target, *flush, &events);
             // The script reads the first event's length at `offset` (1-based).
             assert_eq!(&run_body[offset - 1..offset + 3], &3u32.to_be_bytes());
-            for at in [None, Some((77, 5))] {
-                let (e, s) = at.unwrap_or((0, 0));
-                let msg = Bytes::from(published(e, s, &run_body));
-                let run = parse(&msg).expect("parses");
-                assert_eq!(
-                    run,
-                    Run {
-                        target: target.clone(),
-                        flush,
-                        at,
-                        events: events.clone()
-                    }
-                );
-            }
+            bodies.extend_from_slice(&run_body);
+            positions.push(at.unwrap_or((0, 0)));
         }
+        let msg = Bytes::from(published(&positions, &bodies));
+        let got = parse(&msg).expect("parses");
+        let want: Vec<Run> = runs
+            .iter()
+            .map(|(target, flush, at)| Run {
+                target: target.clone(),
+                flush: *flush,
+                at: *at,
+                events: events.clone(),
+            })
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
     fn malformed_messages_are_errors_not_panics() {
         let (one, _) = body(&Target::All, Flush::Batched, &[ev("x")]);
-        let good = published(1, 1, &one);
+        let good = published(&[(1, 1)], &one);
         for cut in 0..good.len() {
             assert!(
                 parse(&Bytes::copy_from_slice(&good[..cut])).is_err(),
@@ -290,15 +320,20 @@ mod tests {
         let mut long = good.clone();
         long.push(0);
         assert_eq!(parse(&Bytes::from(long)), Err(Malformed("trailing bytes")));
-        assert!(parse(&Bytes::from(published(1, 0, &one))).is_err());
-        assert!(parse(&Bytes::from_static(b"1 1 Q")).is_err());
+        assert!(parse(&Bytes::from(published(&[(1, 0)], &one))).is_err());
+        assert!(parse(&Bytes::from_static(b"1 1 1 Q")).is_err());
+        assert_eq!(
+            parse(&Bytes::from(published(&[], &[]))),
+            Err(Malformed("no run"))
+        );
+        assert!(parse(&Bytes::from(published(&[], &one))).is_err());
         let (empty, _) = body(&Target::All, Flush::Batched, &[]);
         assert_eq!(
-            parse(&Bytes::from(published(0, 0, &empty))),
+            parse(&Bytes::from(published(&[(0, 0)], &empty))),
             Err(Malformed("no event"))
         );
         // A length past the end.
-        let mut bad = published(0, 0, &one);
+        let mut bad = published(&[(0, 0)], &one);
         let n = bad.len();
         bad[n - 5..n - 1].copy_from_slice(&1000u32.to_be_bytes());
         assert_eq!(parse(&Bytes::from(bad)), Err(Malformed("truncated")));

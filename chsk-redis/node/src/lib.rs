@@ -85,32 +85,44 @@ pub fn node_app(config: &NodeConfig) -> (Server, RedisCluster, Router) {
             .retry(Duration::from_millis(200)),
     )
     .unwrap();
+    let (server, app) = app(&config.node_id, config.grace, Some(cluster.clone()));
+    (server, cluster, app)
+}
+
+/// The same app on one process, without Redis (the in-memory history): the baseline.
+pub fn single_app(node_id: &str) -> (Server, Router) {
+    app(node_id, Duration::from_secs(1), None)
+}
+
+fn app(node_id: &str, grace: Duration, cluster: Option<RedisCluster>) -> (Server, Router) {
     let timings = Timings {
-        ws_grace: config.grace,
-        ajax_grace: config.grace,
+        ws_grace: grace,
+        ajax_grace: grace,
         ..Timings::default()
     };
-    let server = Server::builder::<NodeEvent, _>(config.node_id.clone())
+    let mut builder = Server::builder::<NodeEvent, _>(node_id.to_owned())
         .handler(who_am_i)
         .user_id(|req, _| req.query("uid").map(str::to_owned))
         .skip_csrf_check()
-        .timings(timings)
-        .adapter(cluster.clone())
-        .build();
+        .timings(timings);
+    if let Some(cluster) = &cluster {
+        builder = builder.adapter(cluster.clone());
+    }
+    let server = builder.build();
     let control = Router::new()
         .route("/push/all", post(push_all))
         .route("/push/user/{uid}", post(push_user))
         .route("/push/client/{id}", post(push_client))
         .route("/presence", get(presence))
         .route("/metrics", get(metrics))
-        .with_state((server.clone(), cluster.clone()));
+        .with_state((server.clone(), cluster));
     let app = Router::new()
         .nest("/chsk", chsk_axum::routes(server.clone()))
         .merge(control);
-    (server, cluster, app)
+    (server, app)
 }
 
-type Ctl = (Server, RedisCluster);
+type Ctl = (Server, Option<RedisCluster>);
 
 #[derive(Debug, serde::Deserialize)]
 struct PushQuery {
@@ -158,7 +170,7 @@ async fn presence(State((s, _)): State<Ctl>) -> String {
 }
 
 async fn metrics(State((s, c)): State<Ctl>) -> String {
-    let r = c.metrics();
+    let r = c.map(|c| c.metrics()).unwrap_or_default();
     let m = s.metrics();
     let lines = [
         ("redis_up", u64::from(r.redis_up)),
