@@ -3,11 +3,12 @@
 //! client's read sees a whole history or none.
 //!
 //! Per stream, a hash `<prefix>:{<stream>}:m` (`e` epoch, `s` last sequence number, `b`
-//! retained bytes) and a list `<prefix>:{<stream>}:l` of the retained events, oldest first,
-//! each an 8-byte big-endian `f64` time in milliseconds (Redis's clock) followed by the encoded
-//! event; the list's last item has sequence number `s`. Both expire `stream_ttl` after the
-//! stream's last use; a stream without its hash is unknown, and is created again in a new
-//! epoch (its old positions are then never recovered).
+//! retained bytes, `h` time of the oldest retained event, `x` when the expiry was last set) and
+//! a list `<prefix>:{<stream>}:l` of the retained events, oldest first, each an 8-byte
+//! big-endian `f64` time in milliseconds (Redis's clock) followed by the encoded event; the
+//! list's last item has sequence number `s`. Both expire between three quarters of
+//! `stream_ttl` and `stream_ttl` after the stream's last use; a stream without its hash is
+//! unknown, and is created again in a new epoch (its old positions are then never recovered).
 
 use redis::Script;
 
@@ -17,8 +18,8 @@ use redis::Script;
 /// per-event overhead, the number of runs, then per run: the 1-based offset of its first
 /// event's length in the bodies, its event count, and the epoch for a new stream (empty: a
 /// volatile run, not kept). Returns `{epoch, first seq}` per run (`0, 0` when volatile).
-/// Per kept run: one `HMGET`, one `RPUSH`, one `LINDEX` (plus one `LPOP` and `LINDEX` per
-/// event trimmed), one `HSET`, two `PEXPIRE`; one `PUBLISH` for the batch.
+/// Per kept run: one `HMGET`, one `RPUSH`, one `HSET` (plus one `LPOP` and `LINDEX` per
+/// event trimmed, and two `PEXPIRE` once per quarter of the ttl); one `PUBLISH` per batch.
 const APPEND: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -44,10 +45,11 @@ for r = 1, runs do
   else
     local meta, list = KEYS[k], KEYS[k + 1]
     k = k + 2
-    local m = redis.call('HMGET', meta, 'e', 's', 'b')
-    local e, s, b = m[1], tonumber(m[2]), tonumber(m[3])
+    -- e epoch, s last seq, b bytes kept, h time of the oldest kept event, x last expiry set
+    local m = redis.call('HMGET', meta, 'e', 's', 'b', 'h', 'x')
+    local e, s, b, h, x = m[1], tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
     if not e then
-      e, s, b = new_epoch, 0, 0
+      e, s, b, h, x = new_epoch, 0, 0, nil, nil
       redis.call('DEL', list)
     end
     local vals = {}
@@ -59,22 +61,36 @@ for r = 1, runs do
       b = b + len + over
     end
     local count = redis.call('RPUSH', list, unpack(vals))
+    if count == n then
+      h = now
+    end
     local first = s + 1
     s = s + n
-    while count > 0 do
-      local head = redis.call('LINDEX', list, 0)
-      if count > max_count or b > max_bytes or struct.unpack('>d', head) < oldest then
-        redis.call('LPOP', list)
-        count = count - 1
-        b = b - (#head - 8 + over)
-      else
-        break
+    -- Trim oldest first while a bound is passed (no read at all while none is).
+    while count > 0 and (count > max_count or b > max_bytes or h < oldest) do
+      local head = redis.call('LPOP', list)
+      count = count - 1
+      b = b - (#head - 8 + over)
+      if count > 0 then
+        h = struct.unpack('>d', redis.call('LINDEX', list, 0))
       end
     end
-    redis.call('HSET', meta, 'e', e, 's', string.format('%d', s), 'b', string.format('%d', b))
-    redis.call('PEXPIRE', meta, ttl)
-    if count > 0 then
-      redis.call('PEXPIRE', list, ttl)
+    if count == 0 then
+      h = now
+    end
+    -- The keys' expiry is pushed back at most every quarter of the ttl (a stream in use
+    -- never expires; a quiet one expires within the ttl and a quarter).
+    local refresh = (not x) or (now - x >= tonumber(ttl) / 4)
+    if refresh then
+      x = now
+    end
+    redis.call('HSET', meta, 'e', e, 's', string.format('%d', s), 'b', string.format('%d', b),
+      'h', string.format('%d', h), 'x', string.format('%d', x))
+    if refresh then
+      redis.call('PEXPIRE', meta, ttl)
+      if count > 0 then
+        redis.call('PEXPIRE', list, ttl)
+      end
     end
     local f = string.format('%d', first)
     out[#out + 1] = e

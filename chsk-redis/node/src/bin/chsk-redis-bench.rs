@@ -184,21 +184,28 @@ async fn measure(pusher: &Server, urls: &[String], name: &str) -> Figures {
     }
 }
 
-async fn total_commands(url: &str) -> u64 {
+/// Redis's commands processed so far, and its CPU seconds (user + system).
+async fn redis_totals(url: &str) -> (u64, f64) {
     let client = redis::Client::open(url).expect("url");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
     let info: String = redis::cmd("INFO")
-        .arg("stats")
+        .arg("all")
         .query_async(&mut conn)
         .await
         .expect("info");
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    let field = |name: &str| -> f64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        field("total_commands_processed") as u64,
+        field("used_cpu_user") + field("used_cpu_sys"),
+    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -229,10 +236,10 @@ async fn main() {
     while !(c1.metrics().subscribed && c2.metrics().subscribed) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let before = total_commands(&redis.url()).await;
+    let (before, cpu_before) = redis_totals(&redis.url()).await;
     let published_before = c1.metrics().published;
     let two = measure(&s1, &urls, "two nodes").await;
-    let after = total_commands(&redis.url()).await;
+    let (after, cpu_after) = redis_totals(&redis.url()).await;
     let m1 = c1.metrics();
     let pushes = (m1.published - published_before).max(1);
 
@@ -274,6 +281,12 @@ async fn main() {
         after - before,
         (after - before) as f64 / pushes as f64,
         c2.metrics().received_runs
+    );
+    println!(
+        "Redis CPU: {:.2} s in all for the two-node run ({:.1} µs per push made; the lone \
+         pushes and handshakes included).",
+        cpu_after - cpu_before,
+        (cpu_after - cpu_before) * 1e6 / pushes as f64
     );
     println!(
         "Publish failures: {} (n1), {} (n2).",
