@@ -234,7 +234,8 @@ mod tests {
 
     use super::*;
 
-    struct Redis(tokio::process::Child, u16);
+    /// The server (killed when dropped) and its port.
+    struct Redis(#[allow(dead_code)] tokio::process::Child, u16);
 
     async fn redis() -> Redis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")

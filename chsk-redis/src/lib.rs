@@ -1,4 +1,4 @@
-//! Scale-out for [chsk](chsk) on Redis: several server processes behind a load balancer behave
+//! Scale-out for [chsk] on Redis: several server processes behind a load balancer behave
 //! as one chsk server.
 //!
 //! Give every process the same [`RedisCluster`] configuration (the same Redis, prefix and

@@ -287,10 +287,8 @@ async fn ping(port: u16) -> bool {
         return false;
     }
     let mut buf = [0u8; 7];
-    matches!(
-        tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf).await,
-        Ok(_) if &buf == b"+PONG\r\n"
-    )
+    let read = tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf).await;
+    read.is_ok() && &buf == b"+PONG\r\n"
 }
 
 /// A free loopback port (bound, then released).
