@@ -7,16 +7,24 @@
 //! a [`StreamPosition`]: the stream's epoch and a sequence number. A client presents its last
 //! positions when it reconnects; [`History::since`] answers with every event after a position,
 //! in order, or says that it cannot ([`Since::NotRecovered`]) — never with part of them.
-//! `docs/recovery-design.md` describes the whole design; this module is its foundation and is
-//! wired into the server by `server/recovery.rs`.
+//! `docs/recovery-design.md` describes the whole design.
 //!
 //! Streams are keyed by who reads them ([`StreamKey`]: the broadcast stream, a user's stream, a
 //! client's stream), never by connection, so that another server process can find a client's
-//! missed pushes later (the Redis history of issue 12 implements the same [`History`] trait).
+//! missed pushes later (`chsk-redis` implements [`History`] on Redis).
 //!
-//! [`MemoryHistory`] is the default store: in memory, bounded per stream by
-//! [`HistoryOptions`] (count, bytes, age). A server restart loses it: every stream then starts
-//! in a new epoch, and every client is told it was not recovered.
+//! The default store is in this process's memory, bounded per stream by [`HistoryOptions`]
+//! (count, bytes, age). A server restart loses it: every stream then starts in a new epoch, and
+//! every client is told it was not recovered.
+//!
+//! ```
+//! use chsk::server::history::{StreamKey, StreamPosition};
+//! // A store may name its streams (Redis keys, say) after the key's display form.
+//! assert_eq!(StreamKey::user("alice").to_string(), "user:alice");
+//! assert_eq!(StreamKey::All.to_string(), "all");
+//! let fresh = StreamPosition { epoch: 7, seq: 0 }; // a stream with no event yet
+//! assert_eq!(fresh.seq, 0);
+//! ```
 
 mod backend;
 mod memory;
@@ -91,8 +99,8 @@ impl StreamRef<'_> {
     }
 }
 
-/// A key hashes as its borrowed form, so that maps keyed by [`StreamKey`] can be searched
-/// with a [`StreamRef`] (see [`AsStreamRef`]).
+/// A key hashes as its borrowed form, so that the in-memory store's maps can be searched
+/// with a push's target without building a key.
 impl std::hash::Hash for StreamKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.as_ref().hash(state);
@@ -297,9 +305,10 @@ pub enum HistoryError {
 ///
 /// The methods return futures (`-> impl Future + Send`, stable since Rust 1.75): an in-memory
 /// store answers at once with a ready future, a Redis store awaits its connection, and neither
-/// needs `async-trait`. The trait is not object-safe; the server keeps its store as a
-/// [`Backend`], which calls [`MemoryHistory`] without boxing anything and boxes the futures of
-/// any other store (one allocation next to a network round trip).
+/// needs `async-trait`. The trait is not object-safe; wrap a store in a [`HistoryStore`] to
+/// hand it to the server (its futures are then boxed: one allocation next to a network round
+/// trip; the in-memory default is called without boxing). The server checks every answer
+/// against the contract below (a replay with a gap is an error, never a partial replay).
 ///
 /// Contract, for every store:
 /// - a stream's events get consecutive sequence numbers from 1 in each epoch, in the order of
@@ -307,6 +316,54 @@ pub enum HistoryError {
 /// - [`since`](History::since) returns every event after the position or none
 ///   ([`Since::NotRecovered`]): never part of them;
 /// - a stream whose history is lost comes back in a new epoch, never in an old one.
+///
+/// ```
+/// use std::{collections::HashMap, sync::Mutex};
+/// use bytes::Bytes;
+/// use chsk::server::history::{
+///     History, HistoryError, HistoryStore, Since, StreamKey, StreamPosition, Unrecoverable,
+/// };
+/// use chsk::server::HistoryOptions;
+///
+/// /// Keeps everything, forever, in one epoch (a sketch: a real store bounds its streams).
+/// #[derive(Debug, Default)]
+/// struct Everything(Mutex<HashMap<String, Vec<Bytes>>>);
+///
+/// const EPOCH: u64 = 42;
+///
+/// impl History for Everything {
+///     async fn append(&self, key: &StreamKey, events: &[Bytes]) -> Result<StreamPosition, HistoryError> {
+///         let mut map = self.0.lock().unwrap();
+///         let log = map.entry(key.to_string()).or_default();
+///         log.extend_from_slice(events);
+///         Ok(StreamPosition { epoch: EPOCH, seq: log.len() as u64 })
+///     }
+///
+///     async fn position(&self, key: &StreamKey) -> Result<StreamPosition, HistoryError> {
+///         self.append(key, &[]).await
+///     }
+///
+///     async fn since(&self, key: &StreamKey, from: StreamPosition) -> Result<Since, HistoryError> {
+///         let top = self.position(key).await?;
+///         let map = self.0.lock().unwrap();
+///         let log = map.get(&key.to_string()).map(Vec::as_slice).unwrap_or_default();
+///         Ok(match from {
+///             StreamPosition { epoch: EPOCH, seq } if seq <= top.seq => Since::Recovered {
+///                 top,
+///                 events: log[seq as usize..].to_vec(),
+///             },
+///             StreamPosition { epoch: EPOCH, .. } => {
+///                 Since::NotRecovered { top, reason: Unrecoverable::BeyondTop }
+///             }
+///             _ => Since::NotRecovered { top, reason: Unrecoverable::OtherEpoch },
+///         })
+///     }
+/// }
+///
+/// // What a cluster adapter returns from `Adapter::history`.
+/// let store = HistoryStore::new(Everything::default(), HistoryOptions::default());
+/// # let _ = store;
+/// ```
 pub trait History: Send + Sync + fmt::Debug + 'static {
     /// Appends `events` (each one encoded push, in order) to `key`'s stream, creating the
     /// stream when missing; returns the position of the last of them. They get the sequence
