@@ -246,3 +246,73 @@ impl Presence {
         self.lock().remote.keys().map(|n| n.to_string()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(rx: &mut broadcast::Receiver<PresenceEvent>) -> Vec<PresenceEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    fn open(uid: &str) -> PresenceEvent {
+        PresenceEvent::UidPortOpen(uid.to_owned())
+    }
+
+    fn close(uid: &str) -> PresenceEvent {
+        PresenceEvent::UidPortClose(uid.to_owned())
+    }
+
+    #[test]
+    fn a_user_is_open_while_any_process_has_them_and_closes_once() {
+        let p = Presence::default();
+        let mut rx = p.subscribe();
+        // Another process has alice: she is open here too, once.
+        p.remote("n2", "alice", Transport::Ws, true);
+        p.remote("n3", "alice", Transport::Ajax, true);
+        assert_eq!(events(&mut rx), [open("alice")]);
+        let s = p.snapshot();
+        assert!(s.ws.contains("alice") && s.ajax.contains("alice"));
+        assert_eq!(*p.watch().borrow(), s);
+        // She also connects here: not a new open; the adapter is told (first local one).
+        assert!(p.opened("alice", Transport::Ws));
+        assert!(!p.opened("alice", Transport::Ws));
+        assert!(events(&mut rx).is_empty());
+        // She leaves here (after the grace period): still open elsewhere.
+        p.closed("alice", Transport::Ws);
+        assert!(p.settle("alice", Transport::Ws, Duration::ZERO, false));
+        assert!(events(&mut rx).is_empty());
+        p.remote("n2", "alice", Transport::Ws, false);
+        assert!(!p.snapshot().ws.contains("alice"));
+        assert!(events(&mut rx).is_empty(), "still on Ajax at n3");
+        // n3 is gone: she closes, once.
+        p.remote_node("n3", HashSet::new());
+        assert_eq!(events(&mut rx), [close("alice")]);
+        assert_eq!(p.snapshot(), ConnectedUids::default());
+        assert!(p.remote_nodes().is_empty());
+    }
+
+    #[test]
+    fn reading_a_process_again_replaces_its_users() {
+        let p = Presence::default();
+        let mut rx = p.subscribe();
+        p.remote("n2", "bob", Transport::Ws, true);
+        p.remote("n2", "carol", Transport::Ws, true);
+        assert!(p.opened("dave", Transport::Ajax));
+        assert_eq!(events(&mut rx), [open("bob"), open("carol"), open("dave")]);
+        let now: HashSet<_> = [
+            ("carol".to_owned(), Transport::Ws),
+            ("erin".to_owned(), Transport::Ajax),
+        ]
+        .into_iter()
+        .collect();
+        p.remote_node("n2", now);
+        let mut got = events(&mut rx);
+        got.sort_by_key(|e| format!("{e:?}"));
+        assert_eq!(got, [close("bob"), open("erin")]);
+        let any: Vec<_> = p.snapshot().any.into_iter().collect();
+        assert_eq!(any, ["carol", "dave", "erin"]);
+        assert_eq!(p.local_entries(), [("dave".to_owned(), Transport::Ajax)]);
+        assert_eq!(p.remote_nodes(), ["n2"]);
+    }
+}
