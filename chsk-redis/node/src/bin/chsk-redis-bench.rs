@@ -99,8 +99,24 @@ impl Clients {
     }
 }
 
+/// This process's CPU seconds (user + system), from `/proc/self/stat` (10 ms ticks).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of the file (utime, stime) are 11 and 12 after the command name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Figures {
+    /// CPU of this process (nodes and clients) per user push, µs.
+    user_cpu_us: f64,
+    /// Redis's CPU per user push, µs.
+    user_redis_us: f64,
     user_pushes_per_s: f64,
     broadcast_deliveries_per_s: f64,
     p50_us: f64,
@@ -108,7 +124,7 @@ struct Figures {
 }
 
 /// Runs the three measures with pushes made on `pusher` and clients on `urls`.
-async fn measure(pusher: &Server, urls: &[String], name: &str) -> Figures {
+async fn measure(pusher: &Server, urls: &[String], name: &str, redis: Option<&str>) -> Figures {
     let n = env("CLIENTS", 100);
     let rounds = env("ROUNDS", 200);
     let broadcasts = env("BROADCASTS", 500);
@@ -118,6 +134,11 @@ async fn measure(pusher: &Server, urls: &[String], name: &str) -> Figures {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Pushes to users: every user gets `rounds` pushes of its own.
+    let redis_before = match redis {
+        Some(url) => redis_totals(url).await.1,
+        None => 0.0,
+    };
+    let cpu_before = cpu_secs();
     let start = Instant::now();
     for round in 0..rounds {
         for k in 0..n {
@@ -134,6 +155,11 @@ async fn measure(pusher: &Server, urls: &[String], name: &str) -> Figures {
         "{name}: user pushes lost"
     );
     let user_pushes_per_s = (n * rounds) as f64 / start.elapsed().as_secs_f64();
+    let user_cpu_us = (cpu_secs() - cpu_before) * 1e6 / (n * rounds) as f64;
+    let user_redis_us = match redis {
+        Some(url) => (redis_totals(url).await.1 - redis_before) * 1e6 / (n * rounds) as f64,
+        None => 0.0,
+    };
 
     // Broadcasts: each reaches every client.
     let base = clients.received.load(Ordering::Relaxed);
@@ -177,6 +203,8 @@ async fn measure(pusher: &Server, urls: &[String], name: &str) -> Figures {
         c.disconnect();
     }
     Figures {
+        user_cpu_us,
+        user_redis_us,
         user_pushes_per_s,
         broadcast_deliveries_per_s,
         p50_us: pct(0.50),
@@ -221,7 +249,7 @@ async fn main() {
 
     let (single, app) = single_app("single");
     let url = serve(app).await;
-    let one = measure(&single, &[url], "one node").await;
+    let one = measure(&single, &[url], "one node", None).await;
 
     let config = |id: &str| NodeConfig {
         redis: redis.url(),
@@ -238,7 +266,7 @@ async fn main() {
     }
     let (before, cpu_before) = redis_totals(&redis.url()).await;
     let published_before = c1.metrics().published;
-    let two = measure(&s1, &urls, "two nodes").await;
+    let two = measure(&s1, &urls, "two nodes", Some(&redis.url())).await;
     let (after, cpu_after) = redis_totals(&redis.url()).await;
     let m1 = c1.metrics();
     let pushes = (m1.published - published_before).max(1);
@@ -251,6 +279,13 @@ async fn main() {
         one.user_pushes_per_s,
         two.user_pushes_per_s,
         two.user_pushes_per_s / one.user_pushes_per_s
+    );
+    println!(
+        "| CPU per user push, µs (nodes and clients; Redis) | {:.1} | {:.1}; {:.1} | {:.2}× |",
+        one.user_cpu_us,
+        two.user_cpu_us,
+        two.user_redis_us,
+        (two.user_cpu_us + two.user_redis_us) / one.user_cpu_us
     );
     println!(
         "| broadcast deliveries, /s | {:.0} | {:.0} | {:.2}× |",
