@@ -12,7 +12,9 @@ type ChatClient = Client<ChatEvent, ChatPush>;
 async fn start() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = chat_server::app(std::env::temp_dir().join("chsk-chat-no-bundle"));
+    let app = chat_server::app(chat_server::ChatOptions::new(
+        std::env::temp_dir().join("chsk-chat-no-bundle"),
+    ));
     tokio::spawn(async move { axum::serve(listener, app).await });
     base
 }

@@ -44,7 +44,9 @@ impl ChatServer {
             .unwrap();
         rt.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app = chat_server::app(std::env::temp_dir().join("chsk-chat-no-bundle"));
+            let app = chat_server::app(chat_server::ChatOptions::new(
+                std::env::temp_dir().join("chsk-chat-no-bundle"),
+            ));
             let _ = axum::serve(listener, app).await;
         });
         Self { rt: Some(rt), addr }

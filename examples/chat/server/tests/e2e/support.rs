@@ -49,7 +49,11 @@ impl ChatServer {
         rt.spawn(async move {
             match tokio::net::TcpListener::from_std(listener) {
                 Ok(listener) => {
-                    let _ = axum::serve(listener, chat_server::app(dist)).await;
+                    let _ = axum::serve(
+                        listener,
+                        chat_server::app(chat_server::ChatOptions::new(dist)),
+                    )
+                    .await;
                 }
                 Err(e) => eprintln!("e2e: {e}"),
             }
