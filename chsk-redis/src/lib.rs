@@ -350,6 +350,18 @@ impl Batch {
 /// The most streams whose epoch a node remembers (see `Shared::epochs`).
 pub(crate) const MAX_EPOCHS: usize = 100_000;
 
+/// A stream's identity as a number (no allocation), for [`Shared::epochs`].
+pub(crate) fn stream_hash(target: &Target) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    match target {
+        Target::User(uid) => (1u8, uid.as_str()).hash(&mut h),
+        Target::Client(id) => (2u8, id.as_str()).hash(&mut h),
+        _ => (0u8, "").hash(&mut h),
+    }
+    h.finish()
+}
+
 /// The stream a push to `target` goes to.
 pub(crate) fn stream_of(target: &Target) -> StreamKey {
     match target {
@@ -373,9 +385,9 @@ pub(crate) struct Shared {
     /// Streams with pushes that could not be published, with the epoch they were lost from
     /// (when known): reset (new epoch) with the next batch, if still in that epoch.
     dirty: Mutex<HashMap<StreamKey, Option<u64>>>,
-    /// The last epoch received for each stream (bounded: cleared when it grows past
-    /// `MAX_EPOCHS`; an unknown epoch makes a reset unconditional).
-    epochs: Mutex<HashMap<StreamKey, u64>>,
+    /// The last epoch received for each stream, by [`stream_hash`] (bounded: cleared when it
+    /// grows past `MAX_EPOCHS`; an unknown epoch makes a reset unconditional).
+    epochs: Mutex<HashMap<u64, u64>>,
     /// This node's presence must be published again in full (a change could not be).
     presence_dirty: std::sync::atomic::AtomicBool,
 }

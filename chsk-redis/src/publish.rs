@@ -240,9 +240,8 @@ pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>
                 flush,
             } => {
                 if !volatile {
-                    let key = stream_of(&target);
-                    let epoch = epochs.get(&key).copied();
-                    dirty.entry(key).or_insert(epoch);
+                    let epoch = epochs.get(&crate::stream_hash(&target)).copied();
+                    dirty.entry(stream_of(&target)).or_insert(epoch);
                 }
                 local.deliver_encoded(target, data, None, flush);
                 failed += 1;

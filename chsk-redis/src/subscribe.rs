@@ -164,7 +164,7 @@ async fn handle(shared: &Arc<Shared>, msg: &Msg, push_channel: &str) {
 
 /// Notes the epoch a stream is in (what a reset after a failed publication is conditional on).
 fn remember_epoch(shared: &Shared, target: &Target, epoch: u64) {
-    let key = crate::stream_of(target);
+    let key = crate::stream_hash(target);
     let mut epochs = shared.epochs.lock().unwrap_or_else(|e| e.into_inner());
     if epochs.get(&key) == Some(&epoch) {
         return;

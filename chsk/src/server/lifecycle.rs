@@ -96,30 +96,34 @@ impl Inner {
         let data = Bytes::from(self.config.codec.encode(&event)?);
         let flush = options.flush;
         let Some(recovery) = self.recovery.as_ref().filter(|_| !options.volatile) else {
-            return Ok(self.hand_off(target, Queued { data, at: None }, flush));
+            return Ok(self.hand_off(target, Queued { data, at: None }, flush, true));
         };
         let (at, locked) = recovery.append(&target, &data).map_err(|e| {
             Counters::inc(&self.counters.pushes_history_failed);
             tracing::error!(error = %e, event = %event.id, "chsk: push history failed; push refused");
             PushError::History(e.to_string())
         })?;
-        let reached = self.hand_off(target, Queued { data, at: Some(at) }, flush);
+        let reached = self.hand_off(target, Queued { data, at: Some(at) }, flush, true);
         drop(locked);
         Ok(reached)
     }
 
     /// Counts the connections `target` reaches now and hands the event to the batcher of each
-    /// transport; `0` (counted in `pushes_undeliverable`) when none.
+    /// transport; `0` when none (counted in `pushes_undeliverable` when `count_none`: a push
+    /// from another process may well have no recipient here).
     pub(crate) fn hand_off(
         self: &Arc<Self>,
         target: Target,
         queued: Queued,
         flush: Flush,
+        count_none: bool,
     ) -> usize {
         let (ws, ajax) = self.registry.count(&target);
         if ws + ajax == 0 {
-            Counters::inc(&self.counters.pushes_undeliverable);
-            tracing::debug!(?target, "chsk: push has no recipient");
+            if count_none {
+                Counters::inc(&self.counters.pushes_undeliverable);
+                tracing::debug!(?target, "chsk: push has no recipient");
+            }
             return 0;
         }
         match (ws > 0, ajax > 0) {

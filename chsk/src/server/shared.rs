@@ -257,8 +257,9 @@ impl LocalNode<'_> {
     /// matched by `target`, as it is: with its stream position `at` (appended to the shared
     /// history by the adapter), or none for a volatile push. Nothing is appended here. Call it
     /// in the order of the stream's positions (e.g. from one subscription): every connection
-    /// gets pushes in the order they are delivered. Returns how many connections it reaches
-    /// (`0`, counted in `pushes_undeliverable`, when none).
+    /// gets pushes in the order they are delivered. Returns how many connections it reaches;
+    /// `0` is not counted in `pushes_undeliverable` (the push may have recipients on other
+    /// processes; the adapter counts what it could not deliver anywhere).
     pub fn deliver_encoded(
         &self,
         target: Target,
@@ -266,8 +267,12 @@ impl LocalNode<'_> {
         at: Option<Position>,
         flush: Flush,
     ) -> usize {
-        self.inner
-            .hand_off(target, super::push::Queued { data: event, at }, flush)
+        self.inner.hand_off(
+            target,
+            super::push::Queued { data: event, at },
+            flush,
+            false,
+        )
     }
 
     /// How many of this process's connections `target` reaches now.
