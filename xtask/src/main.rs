@@ -1,6 +1,9 @@
 //! Developer tasks for chsk (`cargo run -p xtask -- <task>`, or `cargo xtask <task>`).
 //!
 //! - `demo [--addr HOST:PORT] [--no-opt]`: build the chat demo's wasm bundle and run its server.
+//! - `demo --nodes N [--addr HOST:PORT] [--no-opt]`: the same on N server processes sharing a
+//!   `redis-server` of their own and one CSRF token, behind a TCP balancer at the address (each
+//!   new connection to the next node; a node that refuses passes it on): see `nodes.rs`.
 //! - `build-web [--out DIR] [--no-opt]`: build the bundle only (`index.html` is served by the
 //!   server; the bundle is `chat_web.js` + `chat_web_bg.wasm`, each with a brotli `.br` and a
 //!   gzip `.gz` copy beside it, which the server sends to browsers that accept them).
@@ -26,9 +29,11 @@ use std::{
     time::{Instant, UNIX_EPOCH},
 };
 
+mod nodes;
+
 type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
 
-const USAGE: &str = "usage: cargo run -p xtask -- <demo [--addr HOST:PORT] [--no-opt] | build-web [--out DIR] [--no-opt] | size>";
+const USAGE: &str = "usage: cargo run -p xtask -- <demo [--nodes N] [--addr HOST:PORT] [--no-opt] | build-web [--out DIR] [--no-opt] | size>";
 const WEB_CRATE: &str = "chat-web";
 const SERVER_CRATE: &str = "chat-server";
 const STEM: &str = "chat_web";
@@ -49,6 +54,8 @@ struct Opts {
     addr: String,
     out: Option<PathBuf>,
     opt: bool,
+    /// `demo --nodes N`: N chat servers behind a balancer.
+    nodes: Option<usize>,
 }
 
 fn run(args: Vec<String>) -> Result {
@@ -57,6 +64,7 @@ fn run(args: Vec<String>) -> Result {
         addr: "127.0.0.1:8080".into(),
         out: None,
         opt: true,
+        nodes: None,
     };
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
@@ -64,14 +72,28 @@ fn run(args: Vec<String>) -> Result {
             "--addr" => opts.addr = it.next().ok_or("--addr needs a value")?.clone(),
             "--out" => opts.out = Some(it.next().ok_or("--out needs a value")?.into()),
             "--no-opt" => opts.opt = false,
+            "--nodes" => {
+                let n = it.next().ok_or("--nodes needs a value")?;
+                match n.parse() {
+                    Ok(n) if (1..=nodes::MAX_NODES).contains(&n) => opts.nodes = Some(n),
+                    _ => {
+                        let max = nodes::MAX_NODES;
+                        return Err(format!("--nodes {n}: a number from 1 to {max}").into());
+                    }
+                }
+            }
             other => return Err(format!("unknown argument `{other}`\n{USAGE}").into()),
         }
     }
     match task.as_str() {
         "demo" => {
             let dist = build_web(&opts)?;
-            run_server(&dist, &opts.addr)
+            match opts.nodes {
+                Some(n) => nodes::run(&dist, &opts.addr, n),
+                None => run_server(&dist, &opts.addr),
+            }
         }
+        _ if opts.nodes.is_some() => Err(format!("--nodes is for `demo`\n{USAGE}").into()),
         "build-web" => build_web(&opts).map(drop),
         "size" => {
             let dist = build_web(&opts)?;
