@@ -30,7 +30,7 @@
 //!   the same order; each connection gets pushes in the order its process received them. A
 //!   run is encoded once by its sender and delivered as it is by every process (encoded once
 //!   per process, not per client). All processes must use the same codec.
-//! - **Recovery**: the history lives in Redis (per stream a hash and a bounded list, see
+//! - **Recovery**: the history lives in Redis (per stream a meta key and a bounded list, see
 //!   [`RedisOptions::history`]), so a client that reconnects to another process, or to a
 //!   restarted one, is recovered (`recovered: true`) with what it missed; epochs change only
 //!   when Redis lost a stream's history (an expired or evicted key, a Redis restart without
@@ -289,6 +289,12 @@ impl Keys {
                 cmd.arg(meta).arg(list);
             }
         }
+        let mut packed = Vec::with_capacity(9 * batch.runs.len());
+        for run in &batch.runs {
+            packed.extend_from_slice(&wire::len32(run.offset).to_be_bytes());
+            packed.extend_from_slice(&wire::len32(run.events).to_be_bytes());
+            packed.push(u8::from(run.stream.is_some()));
+        }
         cmd.arg(&batch.body)
             .arg(options.max_count)
             .arg(options.max_bytes)
@@ -296,14 +302,9 @@ impl Keys {
             .arg(options.stream_ttl.as_millis() as u64)
             .arg(channel)
             .arg(history::OVERHEAD)
-            .arg(batch.runs.len());
-        for run in &batch.runs {
-            cmd.arg(run.offset).arg(run.events);
-            match run.stream {
-                Some(_) => cmd.arg(history::new_epoch()),
-                None => cmd.arg(""),
-            };
-        }
+            .arg(batch.runs.len())
+            .arg(history::new_epoch())
+            .arg(packed);
         cmd
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::{add, stream_of, wire, Batch, Shared};
 
 /// The most jobs sent in one pipeline.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 4096;
 
 /// What the publisher sends.
 #[derive(Debug)]

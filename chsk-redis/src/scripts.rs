@@ -2,24 +2,28 @@
 //! are one step (every node receives a stream's pushes in sequence order), and a reconnecting
 //! client's read sees a whole history or none.
 //!
-//! Per stream, a hash `<prefix>:{<stream>}:m` (`e` epoch, `s` last sequence number, `b`
-//! retained bytes, `h` time of the oldest retained event, `x` when the expiry was last set) and
-//! a list `<prefix>:{<stream>}:l` of the retained events, oldest first, each an 8-byte
-//! big-endian `f64` time in milliseconds (Redis's clock) followed by the encoded event; the
-//! list's last item has sequence number `s`. Both expire between three quarters of
-//! `stream_ttl` and `stream_ttl` after the stream's last use; a stream without its hash is
-//! unknown, and is created again in a new epoch (its old positions are then never recovered).
+//! Per stream, a meta string `<prefix>:{<stream>}:m` (four big-endian `f64`s: last sequence
+//! number, retained bytes, time of the oldest retained event, time the expiry was last set;
+//! then the epoch in decimal) and a list `<prefix>:{<stream>}:l` of the retained events, oldest
+//! first, each an 8-byte big-endian `f64` time in milliseconds (Redis's clock) followed by the
+//! encoded event; the list's last item has the last sequence number. Numbers are packed, never
+//! formatted: the scripts do no number-to-text conversion per push. Both keys expire between
+//! three quarters of `stream_ttl` and `stream_ttl` after the stream's last use; a stream
+//! without its meta is unknown, and is created again in a new epoch (its old positions are then
+//! never recovered).
 
 use redis::Script;
 
 /// Appends a batch of runs, each to its stream, and publishes the batch as one message.
-/// `KEYS`: hash and list of each kept run, in order. `ARGV`: the bodies one after the other,
+/// `KEYS`: meta and list of each kept run, in order. `ARGV`: the bodies one after the other,
 /// max count, max bytes, max age (ms), stream ttl (ms), channel (empty: do not publish),
-/// per-event overhead, the number of runs, then per run: the 1-based offset of its first
-/// event's length in the bodies, its event count, and the epoch for a new stream (empty: a
-/// volatile run, not kept). Returns `{epoch, first seq}` per run (`0, 0` when volatile).
-/// Per kept run: one `HMGET`, one `RPUSH`, one `HSET` (plus one `LPOP` and `LINDEX` per
-/// event trimmed, and two `PEXPIRE` once per quarter of the ttl); one `PUBLISH` per batch.
+/// per-event overhead, the number of runs, the epoch for the streams it creates (random; one
+/// per batch is enough: it only has to differ from each stream's earlier epochs), and the runs
+/// packed, 9 bytes each: the 1-based offset of the run's first event's length in the bodies
+/// and its event count (4-byte big-endian each), then 1 when it is kept, 0 when volatile.
+/// Returns `{epoch, first seq}` per run (`0, 0` when volatile).
+/// Per kept run: one `GET`, one `RPUSH`, one `SET` (plus one `LPOP` and `LINDEX` per event
+/// trimmed, and one `PEXPIRE` once per quarter of the ttl); one `PUBLISH` per batch.
 const APPEND: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -30,26 +34,29 @@ local oldest = now - tonumber(ARGV[4])
 local ttl = ARGV[5]
 local over = tonumber(ARGV[7])
 local runs = tonumber(ARGV[8])
+local new_epoch = ARGV[9]
+local packed = ARGV[10]
 local stamp = struct.pack('>d', now)
 local out = {}
 local header = {tostring(runs)}
 local k = 1
 for r = 1, runs do
-  local pos = tonumber(ARGV[6 + 3 * r])
-  local n = tonumber(ARGV[7 + 3 * r])
-  local new_epoch = ARGV[8 + 3 * r]
-  if new_epoch == '' then
+  local pos, n, kept = struct.unpack('>I4I4B', packed, 9 * r - 8)
+  if kept == 0 then
     out[#out + 1] = '0'
     out[#out + 1] = '0'
     header[#header + 1] = '0 0'
   else
     local meta, list = KEYS[k], KEYS[k + 1]
     k = k + 2
-    -- e epoch, s last seq, b bytes kept, h time of the oldest kept event, x last expiry set
-    local m = redis.call('HMGET', meta, 'e', 's', 'b', 'h', 'x')
-    local e, s, b, h, x = m[1], tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
-    if not e then
-      e, s, b, h, x = new_epoch, 0, 0, nil, nil
+    -- s last seq, b bytes kept, h time of the oldest kept event, x last expiry set, e epoch
+    local v = redis.call('GET', meta)
+    local s, b, h, x, e
+    if v then
+      s, b, h, x = struct.unpack('>dddd', v)
+      e = string.sub(v, 33)
+    else
+      s, b, h, x, e = 0, 0, now, nil, new_epoch
       redis.call('DEL', list)
     end
     local vals = {}
@@ -84,13 +91,14 @@ for r = 1, runs do
     if refresh then
       x = now
     end
-    redis.call('HSET', meta, 'e', e, 's', string.format('%d', s), 'b', string.format('%d', b),
-      'h', string.format('%d', h), 'x', string.format('%d', x))
+    local packed = struct.pack('>dddd', s, b, h, x) .. e
     if refresh then
-      redis.call('PEXPIRE', meta, ttl)
+      redis.call('SET', meta, packed, 'PX', ttl)
       if count > 0 then
         redis.call('PEXPIRE', list, ttl)
       end
+    else
+      redis.call('SET', meta, packed, 'KEEPTTL')
     end
     local f = string.format('%d', first)
     out[#out + 1] = e
@@ -104,20 +112,20 @@ end
 return out
 ";
 
-/// Reads a stream after a position, or only its position (`ARGV[1]` empty). `KEYS`: hash,
+/// Reads a stream after a position, or only its position (`ARGV[1]` empty). `KEYS`: meta,
 /// list. `ARGV`: epoch presented, sequence number presented, epoch for a new stream, stream
 /// ttl (ms), max age (ms). Returns `{epoch, last seq, status[, events]}` with status `top`,
 /// `unknown` (created now), `epoch`, `beyond`, `trimmed` or `ok` (then the events after the
 /// position, each with its 8-byte time).
 const SINCE: &str = r"
-local e = redis.call('HGET', KEYS[1], 'e')
-if not e then
+local v = redis.call('GET', KEYS[1])
+if not v then
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', ARGV[3], 's', 0, 'b', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('SET', KEYS[1], struct.pack('>dddd', 0, 0, 0, 0) .. ARGV[3], 'PX', ARGV[4])
   return {ARGV[3], 0, 'unknown'}
 end
-local s = tonumber(redis.call('HGET', KEYS[1], 's'))
+local s = struct.unpack('>d', v)
+local e = string.sub(v, 33)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -179,10 +187,10 @@ return dead
 
 /// Starts a stream again in a new epoch (its next use creates it) because pushes to it could
 /// not be kept: only if it is still in the epoch they were lost from (`ARGV[1]`; empty: any).
-/// `KEYS`: hash, list. Returns 1 when it was reset.
+/// `KEYS`: meta, list. Returns 1 when it was reset.
 const RESET: &str = r"
-local e = redis.call('HGET', KEYS[1], 'e')
-if e and (ARGV[1] == '' or e == ARGV[1]) then
+local v = redis.call('GET', KEYS[1])
+if v and (ARGV[1] == '' or string.sub(v, 33) == ARGV[1]) then
   redis.call('DEL', KEYS[1], KEYS[2])
   return 1
 end

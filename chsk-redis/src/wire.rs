@@ -50,7 +50,7 @@ pub(crate) fn body(target: &Target, flush: Flush, events: &[Bytes]) -> (Vec<u8>,
     (out, offset)
 }
 
-fn len32(n: usize) -> u32 {
+pub(crate) fn len32(n: usize) -> u32 {
     // An event is at most `max_send_frame_bytes` and a name a user id: far below 4 GiB.
     u32::try_from(n).unwrap_or(u32::MAX)
 }
