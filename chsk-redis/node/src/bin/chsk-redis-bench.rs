@@ -269,44 +269,56 @@ async fn main() {
     while !(c1.metrics().subscribed && c2.metrics().subscribed) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // One node on Redis (every client on n1): the cost of Redis alone.
+    let on_redis = measure(&s1, &urls[..1], "one node on Redis", Some(&redis.url())).await;
     let (before, cpu_before) = redis_totals(&redis.url()).await;
-    let published_before = c1.metrics().published;
+    let m_before = c1.metrics();
     let two = measure(&s1, &urls, "two nodes", Some(&redis.url())).await;
     let (after, cpu_after) = redis_totals(&redis.url()).await;
     let m1 = c1.metrics();
-    let pushes = (m1.published - published_before).max(1);
+    let pushes = (m1.published - m_before.published).max(1);
+    let batches = m1.batches - m_before.batches;
+    let commands = m1.commands - m_before.commands;
 
     println!();
-    println!("| | one node (no Redis) | two nodes on Redis | ratio |");
-    println!("|---|---|---|---|");
     println!(
-        "| pushes to users, /s (each user its own stream) | {:.0} | {:.0} | {:.2}× |",
+        "| | one node (no Redis) | one node on Redis | two nodes on Redis | two nodes / one node |"
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| pushes to users, /s (each user its own stream) | {:.0} | {:.0} | {:.0} | {:.2}× |",
         one.user_pushes_per_s,
+        on_redis.user_pushes_per_s,
         two.user_pushes_per_s,
         two.user_pushes_per_s / one.user_pushes_per_s
     );
     println!(
-        "| CPU per user push, µs (nodes and clients; Redis) | {:.1} | {:.1}; {:.1} | {:.2}× |",
+        "| CPU per user push, µs (nodes and clients + Redis) | {:.1} | {:.1} + {:.1} | {:.1} + {:.1} | {:.2}× |",
         one.user_cpu_us,
+        on_redis.user_cpu_us,
+        on_redis.user_redis_us,
         two.user_cpu_us,
         two.user_redis_us,
         (two.user_cpu_us + two.user_redis_us) / one.user_cpu_us
     );
     println!(
-        "| broadcast deliveries, /s | {:.0} | {:.0} | {:.2}× |",
+        "| broadcast deliveries, /s | {:.0} | {:.0} | {:.0} | {:.2}× |",
         one.broadcast_deliveries_per_s,
+        on_redis.broadcast_deliveries_per_s,
         two.broadcast_deliveries_per_s,
         two.broadcast_deliveries_per_s / one.broadcast_deliveries_per_s
     );
     println!(
-        "| lone push latency p50 | {:.0} µs | {:.0} µs | +{:.0} µs |",
+        "| lone push latency p50 | {:.0} µs | {:.0} µs | {:.0} µs | +{:.0} µs |",
         one.p50_us,
+        on_redis.p50_us,
         two.p50_us,
         two.p50_us - one.p50_us
     );
     println!(
-        "| lone push latency p99 | {:.0} µs | {:.0} µs | +{:.0} µs |",
+        "| lone push latency p99 | {:.0} µs | {:.0} µs | {:.0} µs | +{:.0} µs |",
         one.p99_us,
+        on_redis.p99_us,
         two.p99_us,
         two.p99_us - one.p99_us
     );
@@ -315,9 +327,9 @@ async fn main() {
         "Redis: {pushes} pushes published by n1 in {} pipelines of {} commands ({:.3} commands per push); \
          Redis processed {} commands in all meanwhile ({:.3} per push, heartbeats and handshakes included); \
          n2 received {} runs.",
-        m1.batches,
-        m1.commands,
-        m1.commands as f64 / pushes as f64,
+        batches,
+        commands,
+        commands as f64 / pushes as f64,
         after - before,
         (after - before) as f64 / pushes as f64,
         c2.metrics().received_runs
