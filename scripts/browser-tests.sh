@@ -3,9 +3,11 @@
 #  1. chsk-web's wasm-bindgen tests (chsk-web/tests/*.rs) against a real chsk server on loopback
 #     (chsk-web/test-server, started here and stopped by its PID);
 #  2. the chat demo end to end (examples/chat/server/tests/e2e/, fantoccini + chromedriver),
-#     which saves a screenshot to target/e2e/chat.png.
-# Installs what a fresh machine lacks: Chromium + ChromeDriver (apt), the wasm32 target, and
-# wasm-bindgen-test-runner at the exact wasm-bindgen version of Cargo.lock (cached in
+#     which saves a screenshot to target/e2e/chat.png, and the chat on two chat-server
+#     processes sharing a redis-server (e2e/cluster.rs: a tab moved to the other node when its
+#     node is killed recovers what it missed).
+# Installs what a fresh machine lacks: Chromium + ChromeDriver + redis-server (apt), the wasm32
+# target, and wasm-bindgen-test-runner at the exact wasm-bindgen version of Cargo.lock (cached in
 # $HOME/.cache/chsk/bin). Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +18,18 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 step() { printf '\n=== browser tests: %s (%ss)\n' "$1" "$SECONDS"; }
 
 step "toolchain"
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+HAD_REDIS=""
+if command -v redis-server >/dev/null; then HAD_REDIS=1; fi
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || [ -z "$HAD_REDIS" ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
     $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+        redis-server >/dev/null
+    if [ -z "$HAD_REDIS" ]; then
+        # The package starts a system service on port 6379; the tests start their own servers.
+        $SUDO service redis-server stop >/dev/null 2>&1 || true
+    fi
 fi
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
 WB_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')"

@@ -5,13 +5,15 @@
 //! reloaded); saves a screenshot. Then the server restarts on the same port with a new CSRF token: both open tabs
 //! of alice open again by themselves (the web client fetches the new token when the old one is
 //! refused), are told their missed pushes are lost (`not-recovered`), and exchange messages,
-//! without a reload. The harness is in `support.rs`.
+//! without a reload. The harness is in `support.rs`; the same chat on two nodes sharing a
+//! Redis is in `cluster.rs`.
 //!
 //! Ignored by default: `scripts/browser-tests.sh` builds the bundle and runs it with
 //! `CHAT_DIST=<bundle dir> cargo test -p chat-server --test e2e -- --ignored`.
 //! `CHROMEDRIVER` (default `chromedriver` on PATH) and `CHAT_SCREENSHOT` (default
 //! `target/e2e/chat.png`) may be set.
 
+mod cluster;
 mod support;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -23,13 +25,8 @@ use support::{ChatServer, Result};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium, chromedriver and the wasm bundle: run scripts/browser-tests.sh"]
 async fn chat_end_to_end() -> Result {
-    let dist =
-        PathBuf::from(std::env::var("CHAT_DIST").map_err(|_| "set CHAT_DIST to the bundle dir")?);
-    assert!(
-        dist.join("chat_web_bg.wasm").exists(),
-        "no bundle in {}",
-        dist.display()
-    );
+    let _one_at_a_time = support::ONE_AT_A_TIME.lock().await;
+    let dist = support::dist()?;
     let (server, addr) = ChatServer::start(([127, 0, 0, 1], 0).into(), dist.clone()).await?;
     let base = format!("http://{addr}");
 

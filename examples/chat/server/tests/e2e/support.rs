@@ -1,9 +1,10 @@
-//! The harness of the end-to-end test: the chat server on its own runtime, chromedriver,
-//! headless Chromium sessions, and waiting for what a page shows.
+//! The harness of the end-to-end tests: the chat server on its own runtime, chat-server
+//! processes on Redis, chromedriver, headless Chromium sessions, and waiting for what a page
+//! shows.
 
 use std::{
     net::{SocketAddr, TcpListener},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -11,6 +12,20 @@ use std::{
 use fantoccini::{Client, ClientBuilder, Locator};
 
 pub(crate) type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+/// The browser tests run one at a time (each drives several Chromium sessions; the machine may
+/// have few cores): each holds this while it runs.
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The bundle's directory (`CHAT_DIST`), checked.
+pub(crate) fn dist() -> Result<PathBuf> {
+    let dist =
+        PathBuf::from(std::env::var("CHAT_DIST").map_err(|_| "set CHAT_DIST to the bundle dir")?);
+    if !dist.join("chat_web_bg.wasm").exists() {
+        return Err(format!("no bundle in {}", dist.display()).into());
+    }
+    Ok(dist)
+}
 
 /// chromedriver, killed on drop.
 pub(crate) struct Driver(Child, u16);
@@ -67,6 +82,59 @@ impl Drop for ChatServer {
         if let Some(rt) = self.0.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// A `chat-server` process on Redis (`--redis`), one node of several, killed (SIGKILL) when
+/// dropped; its output is printed with its id.
+pub(crate) struct NodeProcess {
+    /// Where it serves.
+    pub(crate) addr: SocketAddr,
+    child: tokio::process::Child,
+}
+
+impl NodeProcess {
+    /// Starts node `id` on a free port, on the Redis at `redis`, with the CSRF token `token`
+    /// and the bundle in `dist`; waits until it serves.
+    pub(crate) async fn start(dist: &Path, redis: &str, token: &str, id: &str) -> Result<Self> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
+            .arg("--dist")
+            .arg(dist)
+            .args(["--addr", "127.0.0.1:0", "--redis", redis])
+            .args(["--csrf-token", token, "--node-id", id])
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        // It prints `… open http://ADDR/ …` once it listens.
+        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[{id}] {line}");
+                if let Some(rest) = line.split("open http://").nth(1) {
+                    return rest.split('/').next().and_then(|a| a.parse().ok());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("node {id} did not start"))?;
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[{id}] {line}");
+            }
+        });
+        Ok(Self { addr, child })
+    }
+
+    /// `kill -9`: its sockets close, it says goodbye to nobody (not to Redis either).
+    pub(crate) async fn kill(&mut self) -> Result {
+        self.child.kill().await?;
+        Ok(())
     }
 }
 
