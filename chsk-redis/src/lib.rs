@@ -393,6 +393,22 @@ pub(crate) struct Shared {
     presence_dirty: std::sync::atomic::AtomicBool,
 }
 
+impl Shared {
+    /// The heartbeat script's call (also sent when the node's presence is published in full).
+    pub(crate) fn heartbeat_cmd(&self) -> Cmd {
+        let keys = &self.keys;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.link.scripts.heartbeat.get_hash())
+            .arg(1)
+            .arg(&keys.nodes)
+            .arg(&self.node_id)
+            .arg(self.options.node_timeout.as_millis() as u64)
+            .arg(&keys.node_prefix)
+            .arg(&keys.presence_channel);
+        cmd
+    }
+}
+
 /// The Redis adapter: pass it to `ServerBuilder::adapter` on every process (see the crate
 /// docs). Cheap to clone; the clones share one state.
 #[derive(Clone)]

@@ -201,8 +201,7 @@ fn build(
                     pipe.add_command(hset).ignore();
                     commands += 1;
                 }
-                pipe.add_command(crate::subscribe::heartbeat_cmd(shared))
-                    .ignore();
+                pipe.add_command(shared.heartbeat_cmd()).ignore();
                 pipe.cmd("PUBLISH")
                     .arg(&keys.presence_channel)
                     .arg(wire::Presence::Hello(shared.node_id.clone()).encode())

@@ -20,23 +20,9 @@ use chsk::{
     server::Target,
 };
 use futures_util::StreamExt;
-use redis::{Cmd, Msg};
+use redis::Msg;
 
 use crate::{add, publish::Job, wire, Shared};
-
-/// The heartbeat script's call (also used when the node's presence is published in full).
-pub(crate) fn heartbeat_cmd(shared: &Shared) -> Cmd {
-    let keys = &shared.keys;
-    let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(shared.link.scripts.heartbeat.get_hash())
-        .arg(1)
-        .arg(&keys.nodes)
-        .arg(&shared.node_id)
-        .arg(shared.options.node_timeout.as_millis() as u64)
-        .arg(&keys.node_prefix)
-        .arg(&keys.presence_channel);
-    cmd
-}
 
 pub(crate) async fn run(weak: Weak<Shared>) {
     let mut ever = false;
@@ -296,7 +282,8 @@ pub(crate) async fn heartbeat(weak: Weak<Shared>) {
         let Ok(mut conn) = shared.link.get().await else {
             continue;
         };
-        match heartbeat_cmd(&shared)
+        match shared
+            .heartbeat_cmd()
             .query_async::<Vec<String>>(&mut conn)
             .await
         {
