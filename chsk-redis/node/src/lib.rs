@@ -5,7 +5,7 @@
 //!
 //! The node (`chsk-redis-node --port P --redis URL --node-id ID`) serves chsk at `/chsk`
 //! (user id from the `uid` query parameter, no CSRF check: a test app) and control routes:
-//! `POST /push/{all|user/<uid>|client/<id>}?from=N&count=K[&volatile=1]` pushes
+//! `POST /push/{all|user/<uid>|client/<id>}?from=N&count=K[&volatile=1][&local=1]` pushes
 //! `NodePush::Seq` `N..N+K` and answers how many local connections they reached;
 //! `GET /presence` answers the connected users (`any`), comma-separated; `GET /metrics` the
 //! adapter's and the server's counters, one `name value` per line. It prints
@@ -130,10 +130,14 @@ struct PushQuery {
     count: u64,
     #[serde(default)]
     volatile: u8,
+    #[serde(default)]
+    local: u8,
 }
 
 fn push(server: &Server, target: Target, q: &PushQuery) -> String {
-    let options = PushOptions::default().volatile(q.volatile == 1);
+    let options = PushOptions::default()
+        .volatile(q.volatile == 1)
+        .local(q.local == 1);
     let mut reached = 0;
     for n in q.from..q.from + q.count {
         match server.push(target.clone(), NodePush::Seq(n), options) {

@@ -113,7 +113,8 @@ async fn get(node: &NodeProcess, path: &str) -> String {
 
 /// Pushes `from..from+count` to `to` (`all`, `user/<uid>`, `client/<id>`) from `node`.
 async fn push(node: &NodeProcess, to: &str, from: u64, count: u64) {
-    let url = format!("{}/push/{to}?from={from}&count={count}", node.base());
+    let sep = if to.contains('?') { "&" } else { "?" };
+    let url = format!("{}/push/{to}{sep}from={from}&count={count}", node.base());
     let answer = reqwest::Client::new()
         .post(url)
         .send()
@@ -194,12 +195,32 @@ async fn pushes_to_user_client_and_all_cross_nodes_in_order() {
         range(&got[0], 5_000, 5_100).is_empty(),
         "alice got bob's pushes"
     );
+    // Volatile pushes cross nodes too (no position); a local one stays on its node.
+    push(n2, "all?volatile=1", 7_000, 3).await;
+    push(n1, "all?local=1", 8_000, 3).await;
+    for (g, who) in got.iter().zip(["alice ws", "alice ajax", "bob"]) {
+        has_exactly(g, 7_000, 7_003, who).await;
+    }
+    has_exactly(&got[0], 8_000, 8_003, "alice ws (on n1)").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        range(&got[1], 8_000, 8_003).is_empty(),
+        "a local push left n1"
+    );
+    assert!(
+        range(&got[2], 8_000, 8_003).is_empty(),
+        "a local push left n1"
+    );
     for g in &got {
         assert_eq!(g.lock().unwrap().not_recovered, 0);
     }
     // A run of pushes is one script call (and one message) per batch, not one per push.
     let m1 = get(n1, "/metrics").await;
-    assert_eq!(metric(&m1, "published"), 300);
+    assert_eq!(
+        metric(&m1, "published"),
+        300,
+        "the local push is not published"
+    );
     assert_eq!(metric(&m1, "publish_failed"), 0);
     assert!(metric(&m1, "commands") <= 300, "{m1}");
 }

@@ -186,6 +186,10 @@ impl Server {
                 max,
             });
         }
+        if options.local {
+            options.volatile = true;
+            return self.inner.deliver_local(target, frame, options);
+        }
         self.inner
             .config
             .adapter

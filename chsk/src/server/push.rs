@@ -101,6 +101,9 @@ pub enum Flush {
 /// let typing = PushOptions::default().volatile(true);
 /// assert_eq!(PushOptions::from(Flush::Now).flush, Flush::Now);
 /// assert!(typing.volatile && !PushOptions::default().volatile);
+/// // For this process's clients only (e.g. a snapshot every process pushes).
+/// let here = PushOptions::default().local(true);
+/// assert!(here.local);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -111,6 +114,12 @@ pub struct PushOptions {
     /// does not get it back (typing indicators, cursor moves, progress ticks). Default
     /// `false`; an event variant marked `#[event(volatile)]` is volatile whatever this says.
     pub volatile: bool,
+    /// Delivered to this process's connections only, not through the adapter (so with a
+    /// cluster adapter, not to the other processes' clients), and volatile. For what every
+    /// process pushes to its own clients anyway, such as a presence snapshot each process
+    /// computes from the cluster-wide `connected_uids`: without it, every client would get it
+    /// once per process. Default `false`; the same as a normal push on one process.
+    pub local: bool,
 }
 
 impl PushOptions {
@@ -125,13 +134,19 @@ impl PushOptions {
         self.volatile = volatile;
         self
     }
+
+    /// Sets [`local`](Self::local).
+    pub fn local(mut self, local: bool) -> Self {
+        self.local = local;
+        self
+    }
 }
 
 impl From<Flush> for PushOptions {
     fn from(flush: Flush) -> Self {
         Self {
             flush,
-            volatile: false,
+            ..Self::default()
         }
     }
 }

@@ -17,7 +17,10 @@ use std::{collections::HashMap, fmt, path::PathBuf, sync::Arc};
 
 use axum::{extract::Query, routing::get, Router};
 use chat_events::{ChatEvent, ChatPush, Message, ROOMS};
-use chsk::{server::Server, Ctx};
+use chsk::{
+    server::{PushOptions, Server, Target},
+    Ctx,
+};
 use chsk_redis::{RedisCluster, RedisOptions};
 
 mod bundle;
@@ -189,15 +192,16 @@ fn chsk_server(state: AppState, csrf_token: String, adapter: Option<RedisCluster
 /// Needs a tokio runtime; runs until the server is dropped.
 ///
 /// On several nodes, each node's watch follows the users of every node (through the Redis
-/// adapter), and each node pushes to all: a tab gets the same list once per node (a volatile
-/// push, cheap; the last one it gets is always the current list).
+/// adapter), and each node pushes the list to its own tabs only (a local push), so a tab gets
+/// each list once.
 pub fn spawn_presence(server: &Server) {
     let mut uids = server.watch_connected_uids();
     let server = server.clone();
     tokio::spawn(async move {
         while uids.changed().await.is_ok() {
             let online: Vec<String> = uids.borrow_and_update().any.iter().cloned().collect();
-            if let Err(e) = server.send_to_all(ChatPush::Online(online)) {
+            let here = PushOptions::default().local(true);
+            if let Err(e) = server.push(Target::All, ChatPush::Online(online), here) {
                 eprintln!("chat: could not push the online users: {e}");
             }
         }
