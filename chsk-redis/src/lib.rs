@@ -20,6 +20,7 @@
 //! server.send_to_user("alice", Ev::A)?;
 //! println!("{:?}", cluster.metrics());
 //! # Ok(()) }
+//! # fn main() {}
 //! ```
 //!
 //! # What is guaranteed across processes
