@@ -487,3 +487,87 @@ impl Cluster {
         self.redis.pid().expect("redis runs")
     }
 }
+
+/// Clients moved between three nodes at random while all three push: every client gets every
+/// push exactly once and in order, on both transports, and is never told to reload (every
+/// move is a reconnect to another node that recovers from the history in Redis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_moved_between_nodes_under_load_lose_nothing() {
+    const CLIENTS: usize = 24;
+    const ROUNDS: u64 = 150;
+    let c = cluster(3).await;
+    let mut clients = Vec::new();
+    for k in 0..CLIENTS {
+        let switch = Switch::start(c.nodes[k % 3].addr).await;
+        let mode = if k % 2 == 0 {
+            TransportMode::Ws
+        } else {
+            TransportMode::Ajax
+        };
+        let client = open(&switch.url(), opts(mode, &format!("m{k}"))).await;
+        let got = collect(&client);
+        clients.push((switch, client, got));
+    }
+    let switches: Vec<Switch> = clients.iter().map(|(s, _, _)| s.clone()).collect();
+    let addrs: Vec<_> = c.nodes.iter().map(|n| n.addr).collect();
+    let chaos = tokio::spawn(async move {
+        let mut moves = 0usize;
+        let mut turn = 0usize;
+        loop {
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            // A third of the clients move to the next node, in turns.
+            for (k, s) in switches.iter().enumerate() {
+                if (k + turn) % 3 == 0 {
+                    s.switch_to(addrs[(k + turn + 1) % 3]);
+                    moves += 1;
+                }
+            }
+            turn += 1;
+            if turn > 1_000 {
+                return moves;
+            }
+        }
+    });
+    let users = CLIENTS as u64;
+    for round in 0..ROUNDS {
+        let from = &c.nodes[round as usize % 3];
+        push(from, "all", round, 1).await;
+        let user = round % users;
+        push(
+            &c.nodes[(round as usize + 1) % 3],
+            &format!("user/m{user}"),
+            10_000 + round,
+            1,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(8)).await;
+    }
+    chaos.abort();
+    for (k, (_, client, got)) in clients.iter().enumerate() {
+        let who = format!("m{k}");
+        has_exactly(got, 0, ROUNDS, &who).await;
+        let mine: Vec<u64> = (0..ROUNDS)
+            .filter(|r| r % users == k as u64)
+            .map(|r| 10_000 + r)
+            .collect();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let have = range(got, 10_000, 10_000 + ROUNDS);
+            if have.len() >= mine.len() || tokio::time::Instant::now() > deadline {
+                assert_eq!(have, mine, "{who}: its user's pushes");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(got.lock().unwrap().not_recovered, 0, "{who}");
+        assert_eq!(client.metrics().not_recovered, 0, "{who}");
+    }
+    let mut recoveries = 0;
+    for node in &c.nodes {
+        recoveries += metric(&get(node, "/metrics").await, "recoveries");
+    }
+    assert!(
+        recoveries >= CLIENTS as u64,
+        "moves recovered on other nodes: {recoveries}"
+    );
+}
