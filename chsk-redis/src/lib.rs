@@ -510,7 +510,7 @@ impl Adapter for RedisCluster {
             tracing::warn!(
                 "chsk-redis: too many pushes waiting to be published; delivered here only"
             );
-            publish::fail_locally(&self.shared, node, vec![job]);
+            publish::fail_locally(&self.shared, node, vec![job], true);
         }
         Ok(reached)
     }

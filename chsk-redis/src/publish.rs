@@ -59,7 +59,7 @@ async fn send(shared: &Arc<Shared>, mut batch: Vec<Job>) {
     };
     let conn = shared.link.get().await;
     let Ok(mut conn) = conn else {
-        node.with(|local| fail_locally(shared, local, batch));
+        node.with(|local| fail_locally(shared, local, batch, true));
         return;
     };
     if shared.presence_dirty.swap(false, Ordering::AcqRel) {
@@ -112,7 +112,15 @@ async fn send(shared: &Arc<Shared>, mut batch: Vec<Job>) {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .extend(dirty);
-            node.with(|local| fail_locally(shared, local, batch));
+            if e.is_timeout() {
+                // Redis may still run it (it was sent, the answer did not come in time): then
+                // every process delivers it with its position, and a local copy now would
+                // be a second one. Not delivered here; its streams are reset all the same, so
+                // if it never ran, its readers are told they missed something.
+                node.with(|local| fail_locally(shared, local, batch, false));
+            } else {
+                node.with(|local| fail_locally(shared, local, batch, true));
+            }
         }
     }
 }
@@ -224,9 +232,10 @@ fn build(
     (pushes, commands)
 }
 
-/// Delivers pushes that could not be published to this node's clients only (no position),
-/// counts them, and marks their streams for a new epoch; presence is sent again in full later.
-pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>) {
+/// Pushes that could not be published: counted, their streams marked for a new epoch, and
+/// (when `deliver`) delivered to this node's clients only, without a position; presence is
+/// sent again in full later.
+pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>, deliver: bool) {
     let mut failed = 0u64;
     let epochs = shared.epochs.lock().unwrap_or_else(|e| e.into_inner());
     let mut dirty = shared.dirty.lock().unwrap_or_else(|e| e.into_inner());
@@ -242,7 +251,9 @@ pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>
                     let epoch = epochs.get(&crate::stream_hash(&target)).copied();
                     dirty.entry(stream_of(&target)).or_insert(epoch);
                 }
-                local.deliver_encoded(target, data, None, flush);
+                if deliver {
+                    local.deliver_encoded(target, data, None, flush);
+                }
                 failed += 1;
             }
             Job::Presence { .. } | Job::SyncPresence => {
