@@ -571,3 +571,42 @@ async fn clients_moved_between_nodes_under_load_lose_nothing() {
         "moves recovered on other nodes: {recoveries}"
     );
 }
+
+/// A node restarted (same address) is one its clients come back to and recover from: the
+/// history is in Redis, not in the process that died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_a_restarted_node_recover_on_it() {
+    let mut c = cluster(2).await;
+    let addr = c.nodes[0].addr;
+    let mut clients = Vec::new();
+    for (k, mode) in [TransportMode::Ws, TransportMode::Ajax]
+        .into_iter()
+        .enumerate()
+    {
+        let client = open(&c.nodes[0].url(), opts(mode, &format!("r{k}"))).await;
+        let got = collect(&client);
+        clients.push((client, got));
+    }
+    push(&c.nodes[1], "all", 0, 5).await;
+    push(&c.nodes[1], "user/r0", 100, 3).await;
+    for (k, (_, got)) in clients.iter().enumerate() {
+        has_exactly(got, 0, 5, &format!("r{k}")).await;
+    }
+    // kill -9, pushes meanwhile (from the other node), then the same node again.
+    c.nodes[0].kill().await;
+    push(&c.nodes[1], "all", 5, 5).await;
+    push(&c.nodes[1], "user/r0", 103, 3).await;
+    push(&c.nodes[1], "user/r1", 200, 2).await;
+    let restarted =
+        NodeProcess::start_on(BIN, &c.redis.url(), "n1", addr.port(), GRACE, NODE_TIMEOUT).await;
+    for (k, (client, got)) in clients.iter().enumerate() {
+        let who = format!("r{k}");
+        has_exactly(got, 0, 10, &who).await;
+        eventually(|| async { client.state().open }).await;
+        assert_eq!(client.state().recovery, Recovery::Recovered, "{who}");
+        assert_eq!(got.lock().unwrap().not_recovered, 0, "{who}");
+    }
+    has_exactly(&clients[0].1, 100, 106, "r0").await;
+    has_exactly(&clients[1].1, 200, 202, "r1").await;
+    assert!(metric(&get(&restarted, "/metrics").await, "recoveries") >= 2);
+}
