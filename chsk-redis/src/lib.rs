@@ -101,6 +101,15 @@ pub enum Error {
     /// A push failed (see [`PushError`]).
     #[error(transparent)]
     Push(#[from] PushError),
+    /// Pushes could not be published to Redis (see [`RedisCluster::flush`]).
+    #[error("{pushes} pushes could not be published to Redis (delivered on this process at most)")]
+    Unpublished {
+        /// How many failed since the previous flush.
+        pushes: u64,
+    },
+    /// The adapter's tasks are not running.
+    #[error("the Redis adapter is not running")]
+    Stopped,
 }
 
 /// How a [`RedisCluster`] runs.
@@ -390,6 +399,10 @@ pub(crate) struct Shared {
     /// The last epoch received for each stream, by [`stream_hash`] (bounded: cleared when it
     /// grows past `MAX_EPOCHS`; an unknown epoch makes a reset unconditional).
     epochs: Mutex<HashMap<u64, u64>>,
+    /// `publish_failed` as the last `flush` reported it.
+    reported_failed: AtomicU64,
+    /// Whether the publisher task runs.
+    running: std::sync::atomic::AtomicBool,
     /// This node's presence must be published again in full (a change could not be).
     presence_dirty: std::sync::atomic::AtomicBool,
 }
@@ -456,6 +469,8 @@ impl RedisCluster {
                 dirty: Mutex::default(),
                 epochs: Mutex::default(),
                 presence_dirty: Default::default(),
+                running: Default::default(),
+                reported_failed: AtomicU64::new(0),
             }),
         })
     }
@@ -463,6 +478,41 @@ impl RedisCluster {
     /// This process's id among the others.
     pub fn node_id(&self) -> &str {
         &self.shared.node_id
+    }
+
+    /// Waits until every push made on this process before the call has been sent to Redis
+    /// (published to every process) or has failed, and tells whether any push failed since the
+    /// previous `flush` returned (or since the adapter started).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unpublished`] when pushes failed since the previous flush (they reached this
+    /// process's clients at most, and are counted in [`RedisMetrics::publish_failed`]);
+    /// [`Error::Stopped`] when the adapter is not running (the server was not built inside a
+    /// tokio runtime).
+    ///
+    /// ```no_run
+    /// # #[chsk::events(ns = "x")] #[derive(Debug, Clone)] enum P { Done }
+    /// # async fn f(cluster: chsk_redis::RedisCluster, server: chsk::Server) -> Result<(), chsk_redis::Error> {
+    /// server.send_to_all(P::Done)?;
+    /// cluster.flush().await?; // every process has been sent it
+    /// # Ok(()) }
+    /// # fn main() {}
+    /// ```
+    pub async fn flush(&self) -> Result<(), Error> {
+        if !self.shared.running.load(Ordering::Acquire) {
+            return Err(Error::Stopped);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.shared.jobs.send(Job::Flush(tx)).await.is_err() || rx.await.is_err() {
+            return Err(Error::Stopped);
+        }
+        let now = self.shared.counters.publish_failed.load(Ordering::Acquire);
+        let before = self.shared.reported_failed.swap(now, Ordering::AcqRel);
+        match now.saturating_sub(before) {
+            0 => Ok(()),
+            pushes => Err(Error::Unpublished { pushes }),
+        }
     }
 
     /// What this adapter did.
@@ -531,6 +581,7 @@ impl Adapter for RedisCluster {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(rx) = rx {
+            self.shared.running.store(true, Ordering::Release);
             rt.spawn(publish::run(Arc::downgrade(&self.shared), rx));
             rt.spawn(subscribe::run(Arc::downgrade(&self.shared)));
             rt.spawn(subscribe::heartbeat(Arc::downgrade(&self.shared)));

@@ -16,7 +16,7 @@ use chsk::{
     Transport,
 };
 use redis::{Pipeline, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{add, stream_of, wire, Batch, Shared};
 
@@ -42,6 +42,8 @@ pub(crate) enum Job {
     /// This node's users, all of them again (after a (re)subscription or a failed change): its
     /// presence hash rewritten, its heartbeat, and a hello so the others read it.
     SyncPresence,
+    /// Answered once everything queued before it was sent to Redis (or failed).
+    Flush(oneshot::Sender<()>),
 }
 
 pub(crate) async fn run(weak: Weak<Shared>, mut rx: mpsc::Receiver<Job>) {
@@ -52,8 +54,27 @@ pub(crate) async fn run(weak: Weak<Shared>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Sends one batch as a pipeline; on failure, delivers its pushes locally.
+/// Sends one batch as a pipeline (on failure, delivers its pushes locally), then answers the
+/// flushes it held.
 async fn send(shared: &Arc<Shared>, mut batch: Vec<Job>) {
+    let mut flushes = Vec::new();
+    batch.retain_mut(|job| match job {
+        Job::Flush(tx) => {
+            let (dummy, _) = oneshot::channel();
+            flushes.push(std::mem::replace(tx, dummy));
+            false
+        }
+        _ => true,
+    });
+    if !batch.is_empty() {
+        send_jobs(shared, batch).await;
+    }
+    for tx in flushes {
+        let _ = tx.send(());
+    }
+}
+
+async fn send_jobs(shared: &Arc<Shared>, mut batch: Vec<Job>) {
     let Some(node) = shared.node.get() else {
         return;
     };
@@ -193,6 +214,8 @@ fn build(
                 commands += 1;
                 i += 1;
             }
+            // Taken out of the batch before (see `send`).
+            Job::Flush(_) => i += 1,
             Job::SyncPresence => {
                 let hash = keys.node(&shared.node_id);
                 let users = node
@@ -256,6 +279,7 @@ pub(crate) fn fail_locally(shared: &Shared, local: LocalNode<'_>, jobs: Vec<Job>
                 }
                 failed += 1;
             }
+            Job::Flush(_) => {}
             Job::Presence { .. } | Job::SyncPresence => {
                 shared.presence_dirty.store(true, Ordering::Release);
             }

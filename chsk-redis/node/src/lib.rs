@@ -7,6 +7,7 @@
 //! (user id from the `uid` query parameter, no CSRF check: a test app) and control routes:
 //! `POST /push/{all|user/<uid>|client/<id>}?from=N&count=K[&volatile=1][&local=1]` pushes
 //! `NodePush::Seq` `N..N+K` and answers how many local connections they reached;
+//! `GET /flush` waits until the node's pushes are sent to Redis (`ok` or `unpublished N`);
 //! `GET /presence` answers the connected users (`any`), comma-separated; `GET /metrics` the
 //! adapter's and the server's counters, one `name value` per line. It prints
 //! `LISTENING <addr>` once it serves.
@@ -115,6 +116,7 @@ fn app(node_id: &str, grace: Duration, cluster: Option<RedisCluster>) -> (Server
         .route("/push/client/{id}", post(push_client))
         .route("/presence", get(presence))
         .route("/metrics", get(metrics))
+        .route("/flush", get(flush))
         .with_state((server.clone(), cluster));
     let app = Router::new()
         .nest("/chsk", chsk_axum::routes(server.clone()))
@@ -171,6 +173,17 @@ async fn push_client(
 async fn presence(State((s, _)): State<Ctl>) -> String {
     let uids: Vec<String> = s.connected_uids().any.into_iter().collect();
     uids.join(",")
+}
+
+async fn flush(State((_, c)): State<Ctl>) -> String {
+    match c {
+        Some(c) => match c.flush().await {
+            Ok(()) => "ok".to_owned(),
+            Err(chsk_redis::Error::Unpublished { pushes }) => format!("unpublished {pushes}"),
+            Err(e) => format!("error {e}"),
+        },
+        None => "ok".to_owned(),
+    }
 }
 
 async fn metrics(State((s, c)): State<Ctl>) -> String {

@@ -390,8 +390,11 @@ async fn a_redis_restart_is_counted_survived_and_told_exactly() {
     has_exactly(&got_b, 0, 5, "b").await;
 
     // Redis goes away: n1's clients still get n1's pushes; n2's cannot; every one is counted.
+    assert_eq!(get(&c.nodes[0], "/flush").await, "ok");
     c.redis.stop().await;
     push(&c.nodes[0], "all", 5, 3).await;
+    // The app can ask: they did not reach Redis.
+    assert_eq!(get(&c.nodes[0], "/flush").await, "unpublished 3");
     has_exactly(&got_a, 5, 8, "a (local while Redis is down)").await;
     let m1 = get(&c.nodes[0], "/metrics").await;
     assert_eq!(metric(&m1, "publish_failed"), 3, "{m1}");
