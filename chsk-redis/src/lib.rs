@@ -56,7 +56,8 @@
 //!   clients recover what they missed from the history. New connections are refused
 //!   (`503 history unavailable`, retried by clients) while the history cannot be read.
 //! - A push returns how many of **this process's** connections it reaches (the other processes
-//!   deliver it when they receive it).
+//!   deliver it when they receive it); it is queued, not awaited. [`RedisCluster::flush`]
+//!   waits until the pushes so far were sent to Redis and reports those that could not be.
 //! - Presence events fire on every process (each process's app sees every user's open/close).
 //! - One Redis (or Valkey) server, not Redis Cluster (the scripts use keys of several streams).
 //! - Requests/replies (`call`) stay on the process the client is connected to.
