@@ -169,13 +169,16 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 ";
 
-/// The node's heartbeat; also forgets the nodes whose heartbeat stopped (their presence hash
+/// The node's heartbeat (also published, `b <node>`: a node that hears nothing, not even its
+/// own, for `node_timeout` knows its subscription is dead); also forgets the nodes whose
+/// heartbeat stopped (their presence hash
 /// deleted, `g <node>` published). `KEYS`: the nodes' sorted set. `ARGV`: node id, timeout
 /// (ms), prefix of the nodes' hashes, presence channel. Returns the nodes forgotten.
 const HEARTBEAT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PUBLISH', ARGV[4], 'b ' .. ARGV[1])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 for _, node in ipairs(dead) do
   redis.call('ZREM', KEYS[1], node)

@@ -76,13 +76,25 @@ pub(crate) async fn run(weak: Weak<Shared>) {
         read_nodes(&shared).await;
         drop(shared);
         let mut messages = ps.into_on_message();
-        while let Some(msg) = messages.next().await {
-            let Some(shared) = weak.upgrade() else { return };
-            handle(&shared, &msg, &push_channel).await;
-        }
+        // Every node's heartbeat is published (this one's too): a subscription silent for the
+        // node timeout is dead even if its socket looks open (a cut network, say).
+        let silence = match weak.upgrade() {
+            Some(shared) => shared.options.node_timeout,
+            None => return,
+        };
+        let lost = loop {
+            match tokio::time::timeout(silence, messages.next()).await {
+                Ok(Some(msg)) => {
+                    let Some(shared) = weak.upgrade() else { return };
+                    handle(&shared, &msg, &push_channel).await;
+                }
+                Ok(None) => break "closed",
+                Err(_) => break "silent for the node timeout",
+            }
+        };
         let Some(shared) = weak.upgrade() else { return };
         shared.subscribed.store(false, Ordering::Release);
-        tracing::warn!("chsk-redis: subscription lost; reconnecting");
+        tracing::warn!(why = lost, "chsk-redis: subscription lost; reconnecting");
     }
 }
 

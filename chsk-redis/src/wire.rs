@@ -194,6 +194,8 @@ pub(crate) enum Presence {
     Gone(String),
     /// `h <node>`: read its users again.
     Hello(String),
+    /// `b <node>`: its heartbeat (keeps every subscription's silence short).
+    Beat(String),
 }
 
 impl Presence {
@@ -211,6 +213,7 @@ impl Presence {
             ),
             Self::Gone(node) => format!("g {node}"),
             Self::Hello(node) => format!("h {node}"),
+            Self::Beat(node) => format!("b {node}"),
         }
     }
 
@@ -233,6 +236,7 @@ impl Presence {
             }
             "g" => Ok(Self::Gone(rest.to_owned())),
             "h" => Ok(Self::Hello(rest.to_owned())),
+            "b" => Ok(Self::Beat(rest.to_owned())),
             _ => Err(Malformed("presence kind")),
         }
     }
@@ -356,6 +360,7 @@ mod tests {
             },
             Presence::Gone("n3".into()),
             Presence::Hello("n4".into()),
+            Presence::Beat("n5".into()),
         ] {
             assert_eq!(Presence::parse(msg.encode().as_bytes()), Ok(msg));
         }
