@@ -1,18 +1,50 @@
 //! A TCP relay whose backend can be switched, and whose connections can be cut (no close
 //! handshake): it moves a client from one node to another, as a load balancer does when a
-//! node dies or a client reconnects elsewhere.
+//! node dies or a client reconnects elsewhere. It can also swallow every byte while leaving the
+//! sockets open (a network that died without telling either side).
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
 };
 
-use tokio::{net::TcpListener, task::AbortHandle};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpListener,
+    task::AbortHandle,
+};
 
 #[derive(Debug)]
 struct Inner {
     backend: Mutex<SocketAddr>,
     conns: Mutex<Vec<AbortHandle>>,
+    /// Bytes are read and dropped, in both directions.
+    blackhole: AtomicBool,
+}
+
+/// Copies `from` to `to` until either ends, dropping what is read while the relay is a black
+/// hole.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    relay: Arc<Inner>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if relay.blackhole.load(Ordering::Acquire) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// A running relay.
@@ -31,14 +63,21 @@ impl Switch {
         let inner = Arc::new(Inner {
             backend: Mutex::new(backend),
             conns: Mutex::default(),
+            blackhole: AtomicBool::new(false),
         });
         let relay = inner.clone();
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let to = *relay.backend.lock().unwrap();
+                let pumps = relay.clone();
                 let task = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(to).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = tokio::net::TcpStream::connect(to).await {
+                        let (cr, cw) = client.into_split();
+                        let (sr, sw) = server.into_split();
+                        tokio::select! {
+                            () = pump(cr, sw, pumps.clone()) => {}
+                            () = pump(sr, cw, pumps) => {}
+                        }
                     }
                 });
                 let mut conns = relay.conns.lock().unwrap();
@@ -58,6 +97,11 @@ impl Switch {
     pub fn switch_to(&self, backend: SocketAddr) {
         *self.inner.backend.lock().unwrap() = backend;
         self.cut_all();
+    }
+
+    /// While `on`, every byte is swallowed (both ways) and the sockets stay open.
+    pub fn blackhole(&self, on: bool) {
+        self.inner.blackhole.store(on, Ordering::Release);
     }
 
     /// Cuts every relayed connection (both sides just see the socket close).

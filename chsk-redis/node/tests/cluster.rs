@@ -613,3 +613,35 @@ async fn clients_of_a_restarted_node_recover_on_it() {
     has_exactly(&clients[1].1, 200, 202, "r1").await;
     assert!(metric(&get(&restarted, "/metrics").await, "recoveries") >= 2);
 }
+
+/// The network between a node and Redis dies without closing anything (every byte lost, the
+/// sockets open): the node's subscription hears no heartbeat for the node timeout, is made
+/// again once the network is back, and its clients recover the pushes they missed — without
+/// any further push to reveal the gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_dead_link_to_redis_is_noticed_and_recovered_from() {
+    let redis = RedisServer::start().await;
+    let relay = Switch::start(([127, 0, 0, 1], redis.port).into()).await;
+    let via_relay = format!("redis://{}/", relay.addr);
+    let n1 = NodeProcess::start(BIN, &via_relay, "n1", GRACE, NODE_TIMEOUT).await;
+    let n2 = NodeProcess::start(BIN, &redis.url(), "n2", GRACE, NODE_TIMEOUT).await;
+    for node in [&n1, &n2] {
+        eventually(|| async { metric(&get(node, "/metrics").await, "subscribed") == 1 }).await;
+    }
+    let alice = open(&n1.url(), opts(TransportMode::Ws, "alice")).await;
+    let got = collect(&alice);
+    push(&n2, "user/alice", 0, 3).await;
+    has_exactly(&got, 0, 3, "alice").await;
+
+    relay.blackhole(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    push(&n2, "user/alice", 3, 4).await; // lost on the way to n1
+    tokio::time::sleep(NODE_TIMEOUT + Duration::from_millis(1_500)).await;
+    relay.blackhole(false);
+    // No further push: n1 must notice by itself.
+    has_exactly(&got, 0, 7, "alice").await;
+    eventually(|| async { alice.state().open }).await;
+    assert_eq!(alice.state().recovery, Recovery::Recovered);
+    assert_eq!(got.lock().unwrap().not_recovered, 0);
+    assert!(metric(&get(&n1, "/metrics").await, "resubscribed") >= 1);
+}
