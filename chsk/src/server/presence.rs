@@ -40,9 +40,8 @@ pub enum PresenceEvent {
 
 #[derive(Debug, Default)]
 struct State {
-    /// What is published: this process's users and the other processes' (see `remote`).
-    uids: ConnectedUids,
-    /// This process's users, by transport.
+    /// This process's users, by transport. (What is published, this process's users and the
+    /// other processes', is only in the watch: one copy.)
     local_ws: HashSet<String>,
     local_ajax: HashSet<String>,
     /// When a user's last connection on a transport closed (pending settle).
@@ -90,7 +89,7 @@ impl Presence {
     }
 
     pub(crate) fn snapshot(&self) -> ConnectedUids {
-        self.lock().uids.clone()
+        self.watch.borrow().clone()
     }
 
     pub(crate) fn watch(&self) -> watch::Receiver<ConnectedUids> {
@@ -101,50 +100,33 @@ impl Presence {
         self.events.subscribe()
     }
 
-    /// Mirrors `uid`'s membership into the watched copy: O(log users) per change, where
-    /// cloning every set made each connect O(users).
-    fn publish(&self, uid: &str, now: &ConnectedUids) {
-        self.watch.send_modify(|w| {
-            for (src, dst) in [
-                (&now.ws, &mut w.ws),
-                (&now.ajax, &mut w.ajax),
-                (&now.any, &mut w.any),
-            ] {
-                if !src.contains(uid) {
-                    dst.remove(uid);
-                } else if !dst.contains(uid) {
-                    dst.insert(uid.to_owned());
-                }
-            }
-        });
-    }
-
-    /// Recomputes `uid`'s published membership from this process's and the others'; sends
-    /// the open/close event when the user appeared or left everywhere.
-    fn update(&self, st: &mut State, uid: &str) {
+    /// Recomputes `uid`'s published membership (in the watched copy, updated in place:
+    /// O(log users) per change) from this process's users and the others'; sends the
+    /// open/close event when the user appeared or left everywhere. Called under the state's
+    /// lock, so events and the watch change in the order of the changes.
+    fn update(&self, st: &State, uid: &str) {
         let ws = st.local_ws.contains(uid) || st.remote_has(uid, Transport::Ws);
         let ajax = st.local_ajax.contains(uid) || st.remote_has(uid, Transport::Ajax);
-        let mut changed = false;
-        for (set, member) in [(&mut st.uids.ws, ws), (&mut st.uids.ajax, ajax)] {
-            changed |= if member {
-                !set.contains(uid) && set.insert(uid.to_owned())
-            } else {
-                set.remove(uid)
-            };
-        }
         let any = ws || ajax;
-        if any && !st.uids.any.contains(uid) {
-            st.uids.any.insert(uid.to_owned());
-            changed = true;
+        let mut was_any = false;
+        self.watch.send_if_modified(|w| {
+            was_any = w.any.contains(uid);
+            let mut changed = false;
+            for (set, member) in [(&mut w.ws, ws), (&mut w.ajax, ajax), (&mut w.any, any)] {
+                changed |= if member {
+                    !set.contains(uid) && set.insert(uid.to_owned())
+                } else {
+                    set.remove(uid)
+                };
+            }
+            changed
+        });
+        if any && !was_any {
             let _ = self.events.send(PresenceEvent::UidPortOpen(uid.to_owned()));
-        } else if !any && st.uids.any.remove(uid) {
-            changed = true;
+        } else if !any && was_any {
             let _ = self
                 .events
                 .send(PresenceEvent::UidPortClose(uid.to_owned()));
-        }
-        if changed {
-            self.publish(uid, &st.uids);
         }
     }
 
@@ -160,7 +142,7 @@ impl Presence {
             return false;
         }
         set.insert(uid.to_owned());
-        self.update(&mut st, uid);
+        self.update(&st, uid);
         true
     }
 
@@ -195,7 +177,7 @@ impl Presence {
         }
         let removed = st.local(transport).is_some_and(|set| set.remove(uid));
         if removed {
-            self.update(&mut st, uid);
+            self.update(&st, uid);
         }
         removed
     }
@@ -212,7 +194,7 @@ impl Presence {
                 st.remote.remove(node);
             }
         }
-        self.update(&mut st, uid);
+        self.update(&st, uid);
     }
 
     /// Another process's users are exactly `entries` (it was read again), or it is gone
@@ -229,7 +211,7 @@ impl Presence {
         let touched: BTreeSet<String> =
             old.into_iter().chain(entries).map(|(uid, _)| uid).collect();
         for uid in touched {
-            self.update(&mut st, &uid);
+            self.update(&st, &uid);
         }
     }
 
