@@ -4,7 +4,7 @@
 //! `retry` and callers fail at once in between (pushes then go to local clients only, counted).
 
 use std::{
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicU8, Ordering},
     time::Duration,
 };
 
@@ -13,14 +13,18 @@ use tokio::{sync::Mutex, time::Instant};
 
 use crate::scripts::Scripts;
 
+const UNKNOWN: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+
 #[derive(Debug)]
 pub(crate) struct Link {
     client: Client,
     config: AsyncConnectionConfig,
     retry: Duration,
     state: Mutex<State>,
-    /// Whether the last command succeeded (the `redis_up` metric).
-    up: AtomicBool,
+    /// The last command's outcome (the `redis_up` metric): `UNKNOWN` before the first.
+    up: AtomicU8,
     pub(crate) scripts: Scripts,
 }
 
@@ -41,7 +45,7 @@ impl Link {
             config,
             retry,
             state: Mutex::default(),
-            up: AtomicBool::new(false),
+            up: AtomicU8::new(UNKNOWN),
             scripts: Scripts::default(),
         }
     }
@@ -99,21 +103,22 @@ impl Link {
         }
     }
 
+    /// Logged once per outage (and at the first failure).
     fn failed(&self, e: &RedisError) {
-        if self.up.swap(false, Ordering::AcqRel) {
+        if self.up.swap(DOWN, Ordering::AcqRel) != DOWN {
             tracing::warn!(error = %e, "chsk-redis: Redis unreachable; serving local clients only");
         }
     }
 
     /// A command succeeded.
     pub(crate) fn ok(&self) {
-        if !self.up.swap(true, Ordering::AcqRel) {
+        if self.up.swap(UP, Ordering::AcqRel) != UP {
             tracing::info!("chsk-redis: Redis reachable");
         }
     }
 
     pub(crate) fn is_up(&self) -> bool {
-        self.up.load(Ordering::Acquire)
+        self.up.load(Ordering::Acquire) == UP
     }
 }
 
