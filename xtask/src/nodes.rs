@@ -149,12 +149,18 @@ pub(crate) fn run(dist: &Path, addr: &str, nodes: usize) -> Result {
 
 /// `redis-server` on a free loopback port, nothing saved; waits until it answers.
 fn start_redis() -> Result<(Proc, u16)> {
-    let bin = ["redis-server", "/usr/bin/redis-server"]
-        .into_iter()
-        .find(|b| crate::on_path(b))
-        .ok_or(
-            "redis-server not found: install it (Debian/Ubuntu: apt-get install redis-server)",
-        )?;
+    let find = || {
+        ["redis-server", "/usr/bin/redis-server"]
+            .into_iter()
+            .find(|b| crate::on_path(b))
+    };
+    if find().is_none() {
+        install_redis();
+    }
+    let bin = find().ok_or(
+        "redis-server not found and could not be installed: install it \
+         (Debian/Ubuntu: apt-get install redis-server)",
+    )?;
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let port_arg = port.to_string();
     let child = Command::new(bin)
@@ -180,6 +186,37 @@ fn start_redis() -> Result<(Proc, u16)> {
         thread::sleep(Duration::from_millis(50));
     }
     Ok((proc, port))
+}
+
+/// Installs Debian's `redis-server` (as the test scripts do), and stops the system service the
+/// package starts: the demo runs a server of its own. Errors are left to the caller's check.
+fn install_redis() {
+    eprintln!("redis-server is missing: installing it with apt-get (Debian's package)");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let run = |args: &[&str]| {
+        let mut cmd = if root {
+            Command::new(args[0])
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg(args[0]);
+            c
+        };
+        let _ = cmd.args(&args[1..]).status();
+    };
+    run(&["apt-get", "update", "-qq"]);
+    run(&[
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "redis-server",
+    ]);
+    run(&["service", "redis-server", "stop"]);
 }
 
 fn redis_pong(port: u16) -> bool {
