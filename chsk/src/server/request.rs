@@ -37,11 +37,33 @@ impl HandshakeRequest {
     }
 
     /// What a connection keeps of the request that opened it, for its lifetime: the method, the
-    /// URI, the extensions, and only the headers named in `keep`, at most `max_bytes` of URI
+    /// URI (without its `csrf-token` and `since` parameters), the extensions, and only the
+    /// headers named in `keep`, at most `max_bytes` of URI
     /// and headers together (a header past the cap is left out and logged). Copies what it
     /// keeps into allocations of its own: a server parses a request as slices of its read
     /// buffer (hyper does), so a kept slice would keep that whole buffer (8–16 KiB) alive.
     pub(crate) fn detach(mut self, keep: &[http::HeaderName], max_bytes: usize) -> Self {
+        // The CSRF token (a secret: no handler needs it, no log should get it) and the
+        // recovery positions (used once, at the opening) are not kept.
+        let dropped = |key: &str| matches!(key, "csrf-token" | "since");
+        self.query.retain(|(k, _)| !dropped(k));
+        if let Some(query) = self.parts.uri.query() {
+            let rest: Vec<&str> = query
+                .split('&')
+                .filter(|kv| {
+                    let key = kv.split_once('=').map_or(*kv, |(k, _)| k);
+                    !kv.is_empty() && !dropped(key)
+                })
+                .collect();
+            let path = self.parts.uri.path();
+            let uri = match rest.is_empty() {
+                true => path.to_owned(),
+                false => format!("{path}?{}", rest.join("&")),
+            };
+            if let Ok(uri) = uri.parse::<Uri>() {
+                self.parts.uri = uri;
+            }
+        }
         let uri = self.parts.uri.to_string();
         let mut kept = uri.len();
         if kept > max_bytes {
@@ -264,6 +286,22 @@ mod tests {
         assert_eq!(ones, ["1", "2"]);
         assert_eq!(req.header("authorization"), Some("secret"));
         assert_eq!(req.query("x"), Some("1"));
+        // The CSRF token and the recovery positions are not kept.
+        let (parts, ()) = http::Request::get("/chsk?csrf-token=s3cret&client-id=a&since=a.1.2&v=2")
+            .body(())
+            .expect("valid request")
+            .into_parts();
+        let req = HandshakeRequest::new(parts).detach(&[], 1 << 20);
+        assert_eq!(req.uri().to_string(), "/chsk?client-id=a&v=2");
+        assert_eq!(req.query("csrf-token"), None);
+        assert_eq!(req.query("since"), None);
+        assert_eq!(req.client_id(), Some("a"));
+        let (parts, ()) = http::Request::get("/chsk?csrf-token=s3cret")
+            .body(())
+            .expect("valid request")
+            .into_parts();
+        let req = HandshakeRequest::new(parts).detach(&[], 1 << 20);
+        assert_eq!(req.uri().to_string(), "/chsk");
     }
 
     #[test]
