@@ -49,11 +49,11 @@ trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
 up=""
 for _ in $(seq 100); do
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-    if (exec 3<>/dev/tcp/127.0.0.1/38473) 2>/dev/null; then up=1; break; fi
+    if (exec 3<>/dev/tcp/127.0.0.1/28473) 2>/dev/null; then up=1; break; fi
     sleep 0.1
 done
 if [ -z "$up" ]; then
-    echo "the test server did not start (ports 38471-38473 busy?)" >&2
+    echo "the test server did not start (ports 28471-28473 busy?)" >&2
     exit 1
 fi
 

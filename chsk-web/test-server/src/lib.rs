@@ -30,12 +30,15 @@
 //! `/chsk` answers a POSTed event whose id is in the `stray/` namespace with
 //! `400 unknown event id` (a stand-in until the server itself answers unknown Ajax events so).
 
+// Fixed ports below Linux's ephemeral range (32768–60999): a port in it may be held by a
+// client socket of an earlier test (TIME_WAIT) when the test server starts.
+
 /// Where the chsk routes listen.
-pub const CHSK_ADDR: &str = "127.0.0.1:38471";
+pub const CHSK_ADDR: &str = "127.0.0.1:28471";
 /// The relay in front of [`CHSK_ADDR`], whose connections `POST /cut` cuts.
-pub const RELAY_ADDR: &str = "127.0.0.1:38473";
+pub const RELAY_ADDR: &str = "127.0.0.1:28473";
 /// Where the control routes listen.
-pub const CONTROL_ADDR: &str = "127.0.0.1:38472";
+pub const CONTROL_ADDR: &str = "127.0.0.1:28472";
 /// The CSRF token the server expects.
 pub const CSRF_TOKEN: &str = "test-token";
 /// How many pushes per stream the history of `/chsk-short` keeps.
