@@ -56,21 +56,17 @@ pub(crate) async fn run(weak: Weak<Shared>, mut rx: mpsc::Receiver<Job>) {
 
 /// Sends one batch as a pipeline (on failure, delivers its pushes locally), then answers the
 /// flushes it held.
-async fn send(shared: &Arc<Shared>, mut batch: Vec<Job>) {
-    let mut flushes = Vec::new();
-    batch.retain_mut(|job| match job {
-        Job::Flush(tx) => {
-            let (dummy, _) = oneshot::channel();
-            flushes.push(std::mem::replace(tx, dummy));
-            false
-        }
-        _ => true,
-    });
-    if !batch.is_empty() {
-        send_jobs(shared, batch).await;
+async fn send(shared: &Arc<Shared>, batch: Vec<Job>) {
+    let (flushes, jobs): (Vec<Job>, Vec<Job>) = batch
+        .into_iter()
+        .partition(|job| matches!(job, Job::Flush(_)));
+    if !jobs.is_empty() {
+        send_jobs(shared, jobs).await;
     }
-    for tx in flushes {
-        let _ = tx.send(());
+    for job in flushes {
+        if let Job::Flush(tx) = job {
+            let _ = tx.send(());
+        }
     }
 }
 

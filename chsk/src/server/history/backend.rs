@@ -158,9 +158,7 @@ impl Backend {
             }
         }
     }
-}
 
-impl Backend {
     /// See [`History::keep`].
     pub(crate) async fn keep(&self, keys: &[StreamKey]) -> Result<(), HistoryError> {
         match self {

@@ -163,12 +163,6 @@ impl MemoryHistory {
         }
     }
 
-    /// The bounds.
-    #[allow(dead_code)]
-    pub(crate) fn options(&self) -> &HistoryOptions {
-        &self.options
-    }
-
     /// What the history holds now.
     pub(crate) fn stats(&self) -> HistoryStats {
         HistoryStats {
