@@ -5,8 +5,9 @@
 //!
 //! The node (`chsk-redis-node --port P --redis URL --node-id ID`) serves chsk at `/chsk`
 //! (user id from the `uid` query parameter, no CSRF check: a test app) and control routes:
-//! `POST /push/{all|user/<uid>|client/<id>}?from=N&count=K[&volatile=1][&local=1]` pushes
-//! `NodePush::Seq` `N..N+K` and answers how many local connections they reached;
+//! `POST /push/{all|user/<uid>|client/<id>}?from=N&count=K[&volatile=1][&local=1][&pad=P]`
+//! pushes `NodePush::Seq` (or `Padded` with `P`) `N..N+K` and answers how many local
+//! connections they reached;
 //! `GET /flush` waits until the node's pushes are sent to Redis (`ok` or `unpublished N`);
 //! `GET /presence` answers the connected users (`any`), comma-separated; `GET /metrics` the
 //! adapter's and the server's counters, one `name value` per line. It prints
@@ -52,6 +53,8 @@ pub enum NodeEvent {
 pub enum NodePush {
     /// A numbered push.
     Seq(u64),
+    /// A numbered push made larger by its padding.
+    Padded(u64, String),
 }
 
 #[chsk::handler(NodeEvent::WhoAmI)]
@@ -134,6 +137,9 @@ struct PushQuery {
     volatile: u8,
     #[serde(default)]
     local: u8,
+    /// When not empty, the pushes are `Padded` with it.
+    #[serde(default)]
+    pad: String,
 }
 
 fn push(server: &Server, target: Target, q: &PushQuery) -> String {
@@ -142,7 +148,11 @@ fn push(server: &Server, target: Target, q: &PushQuery) -> String {
         .local(q.local == 1);
     let mut reached = 0;
     for n in q.from..q.from + q.count {
-        match server.push(target.clone(), NodePush::Seq(n), options) {
+        let event = match q.pad.is_empty() {
+            true => NodePush::Seq(n),
+            false => NodePush::Padded(n, q.pad.clone()),
+        };
+        match server.push(target.clone(), event, options) {
             Ok(r) => reached += r,
             Err(e) => return format!("error {e}"),
         }
@@ -206,6 +216,11 @@ async fn metrics(State((s, c)): State<Ctl>) -> String {
         ("pushes_replayed", m.pushes_replayed),
         ("push_deliveries", m.push_deliveries),
         ("pushes_written", m.pushes_written),
+        ("pushes_dropped", m.pushes_dropped()),
+        (
+            "pushes_dropped_slow_consumer",
+            m.pushes_dropped_slow_consumer,
+        ),
         ("ws_open", m.ws_opened - m.ws_closed),
         ("ajax_clients", m.ajax_clients),
     ];

@@ -83,7 +83,7 @@ fn collect(client: &TestClient) -> Arc<Mutex<Got>> {
         while let Some(item) = pushes.recv().await {
             let mut g = sink.lock().unwrap();
             match item {
-                Ok(NodePush::Seq(n)) => g.seqs.push(n),
+                Ok(NodePush::Seq(n) | NodePush::Padded(n, _)) => g.seqs.push(n),
                 Err(RecvError::NotRecovered) => g.not_recovered += 1,
                 Err(e) => panic!("unexpected push error: {e}"),
             }
@@ -644,4 +644,51 @@ async fn a_silently_dead_link_to_redis_is_noticed_and_recovered_from() {
     assert_eq!(alice.state().recovery, Recovery::Recovered);
     assert_eq!(got.lock().unwrap().not_recovered, 0);
     assert!(metric(&get(&n1, "/metrics").await, "resubscribed") >= 1);
+}
+
+/// A burst from one node to a client of another that stops reading: that node closes it as a
+/// slow consumer (its queue bound), a reading client of the same node gets every push of the
+/// same burst in order, and every push handed to a connection there is written or counted as
+/// dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_on_another_node_is_closed_and_accounted() {
+    let c = cluster(2).await;
+    let [n1, n2] = &c.nodes[..] else { panic!() };
+    // A WebSocket with a tiny receive buffer that never reads after its handshake.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(n2.addr).await.unwrap();
+    let url = format!(
+        "ws://{}/chsk?v={}&client-id=frozen&uid=frozen",
+        n2.addr,
+        chsk::protocol::VERSION
+    );
+    let (_frozen, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    let reader = open(&n2.url(), opts(TransportMode::Ws, "reader")).await;
+    let got = collect(&reader);
+    eventually(|| async { presence(n1).await.contains(&"frozen".to_owned()) }).await;
+
+    // 12,000 pushes of ~1 KiB to the frozen user (more than its 8 MiB queue), interleaved with
+    // pushes to the reader, all from n1.
+    let pad = "x".repeat(1_000);
+    let client = reqwest::Client::new();
+    for chunk in 0..12u64 {
+        let url = format!(
+            "{}/push/user/frozen?from={}&count=1000&pad={pad}",
+            n1.base(),
+            chunk * 1_000
+        );
+        client.post(url).send().await.unwrap();
+        push(n1, "user/reader", chunk * 10, 10).await;
+    }
+    has_exactly(&got, 0, 120, "reader").await;
+    eventually(|| async {
+        let m = get(n2, "/metrics").await;
+        metric(&m, "pushes_dropped_slow_consumer") > 0
+            && metric(&m, "push_deliveries")
+                == metric(&m, "pushes_written") + metric(&m, "pushes_dropped")
+    })
+    .await;
+    eventually(|| async { !presence(n2).await.contains(&"frozen".to_owned()) }).await;
+    assert_eq!(got.lock().unwrap().not_recovered, 0);
 }

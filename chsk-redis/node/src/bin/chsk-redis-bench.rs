@@ -75,7 +75,7 @@ async fn connect(
                 counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 if let Some(report) = &report {
                     for p in batch.into_iter().flatten() {
-                        let NodePush::Seq(n) = p;
+                        let (NodePush::Seq(n) | NodePush::Padded(n, _)) = p;
                         let _ = report.send((n, now));
                     }
                 }
