@@ -29,7 +29,7 @@ use axum::{
     Router,
 };
 use chsk::{
-    server::{PushOptions, Target, Timings},
+    server::{Limits, PushOptions, Target, Timings},
     Ctx, Server,
 };
 use chsk_redis::{RedisCluster, RedisOptions};
@@ -75,6 +75,9 @@ pub struct NodeConfig {
     pub node_timeout: Duration,
     /// [`RedisOptions::heartbeat`].
     pub heartbeat: Duration,
+    /// [`Limits::send_queue_bytes`] (the harness's nodes use 1 MiB, so that a test overflows a
+    /// connection's queue whatever the kernel's socket buffers absorb).
+    pub send_queue_bytes: usize,
 }
 
 /// Builds the node's server and router (inside a tokio runtime).
@@ -89,16 +92,25 @@ pub fn node_app(config: &NodeConfig) -> (Server, RedisCluster, Router) {
             .retry(Duration::from_millis(200)),
     )
     .unwrap();
-    let (server, app) = app(&config.node_id, config.grace, Some(cluster.clone()));
+    let limits = Limits {
+        send_queue_bytes: config.send_queue_bytes,
+        ..Limits::default()
+    };
+    let (server, app) = app(&config.node_id, config.grace, limits, Some(cluster.clone()));
     (server, cluster, app)
 }
 
 /// The same app on one process, without Redis (the in-memory history): the baseline.
 pub fn single_app(node_id: &str) -> (Server, Router) {
-    app(node_id, Duration::from_secs(1), None)
+    app(node_id, Duration::from_secs(1), Limits::default(), None)
 }
 
-fn app(node_id: &str, grace: Duration, cluster: Option<RedisCluster>) -> (Server, Router) {
+fn app(
+    node_id: &str,
+    grace: Duration,
+    limits: Limits,
+    cluster: Option<RedisCluster>,
+) -> (Server, Router) {
     let timings = Timings {
         ws_grace: grace,
         ajax_grace: grace,
@@ -108,7 +120,8 @@ fn app(node_id: &str, grace: Duration, cluster: Option<RedisCluster>) -> (Server
         .handler(who_am_i)
         .user_id(|req, _| req.query("uid").map(str::to_owned))
         .skip_csrf_check()
-        .timings(timings);
+        .timings(timings)
+        .limits(limits);
     if let Some(cluster) = &cluster {
         builder = builder.adapter(cluster.clone());
     }
@@ -377,6 +390,8 @@ impl NodeProcess {
                 &grace.as_millis().to_string(),
                 "--node-timeout-ms",
                 &node_timeout.as_millis().to_string(),
+                "--send-queue-bytes",
+                &(1usize << 20).to_string(),
             ])
             .stdout(Stdio::piped())
             .kill_on_drop(true)

@@ -1,8 +1,10 @@
-//! `chsk-redis-node --port P --redis URL --node-id ID [--grace-ms MS] [--node-timeout-ms MS]`:
+//! `chsk-redis-node --port P --redis URL --node-id ID [--grace-ms MS] [--node-timeout-ms MS]
+//! [--heartbeat-ms MS] [--send-queue-bytes N]`:
 //! one chsk server process on chsk-redis (see the crate docs). Prints `LISTENING <addr>`.
 
 use std::time::Duration;
 
+use chsk::server::Limits;
 use chsk_redis_node::{node_app, NodeConfig};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -37,6 +39,9 @@ async fn main() -> std::io::Result<()> {
         grace: ms(&args, "--grace-ms", 1_000),
         node_timeout: ms(&args, "--node-timeout-ms", 10_000),
         heartbeat: ms(&args, "--heartbeat-ms", 500),
+        send_queue_bytes: arg(&args, "--send-queue-bytes")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(Limits::default().send_queue_bytes),
     };
     let (_server, _cluster, app) = node_app(&config);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

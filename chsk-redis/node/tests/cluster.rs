@@ -672,7 +672,8 @@ async fn a_client_that_stops_reading_on_another_node_is_closed_and_accounted() {
     let got = collect(&reader);
     eventually(|| async { presence(n1).await.contains(&"frozen".to_owned()) }).await;
 
-    // 12,000 pushes of ~1 KiB to the frozen user (more than its 8 MiB queue), interleaved with
+    // 12,000 pushes of ~1 KiB to the frozen user (more than its 1 MiB queue and the kernel's
+    // socket buffers together), interleaved with
     // pushes to the reader, all from n1.
     let pad = "x".repeat(1_000);
     let client = reqwest::Client::new();

@@ -262,6 +262,7 @@ async fn main() {
         grace: Duration::from_secs(1),
         node_timeout: Duration::from_secs(10),
         heartbeat: Duration::from_secs(2),
+        send_queue_bytes: chsk::server::Limits::default().send_queue_bytes,
     };
     let (s1, c1, app1) = node_app(&config("n1"));
     let (_s2, c2, app2) = node_app(&config("n2"));
