@@ -4,8 +4,8 @@
 //! - `GET` without: an Ajax handshake or long-poll;
 //! - `POST`: an Ajax send.
 //!
-//! WebSocket buffer sizes are [`WsOptions`] (small by default: an idle connection's memory is
-//! mostly its read buffer), set with [`routes_with`].
+//! WebSocket buffer sizes are [`WsOptions`] (small by default: an idle connection holds no read
+//! buffer but tungstenite's small one), set with [`routes_with`].
 //!
 //! Every check (client id, codec, reject hook, CSRF, origin, authorization, connections per
 //! user) runs in chsk before any state exists; this crate only converts types.
@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod io;
 mod router;
 mod ws;
 

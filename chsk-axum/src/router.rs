@@ -2,27 +2,32 @@
 
 use axum::{
     body::{to_bytes, Body},
-    extract::{FromRequestParts, Request, State, WebSocketUpgrade},
+    extract::{Request, State},
     http::{header, HeaderValue},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
     Router,
 };
 use chsk::server::{mount::HttpResponse, HandshakeRequest, Rejection, Server};
 use http::StatusCode;
+use tungstenite_server::tungstenite::protocol::WebSocketConfig;
 
-/// Buffer sizes of the WebSocket connections the routes accept (tungstenite's, set through
-/// axum's [`WebSocketUpgrade`]). Every open connection holds its read buffer for its whole
-/// life, so the read buffer is what an idle connection costs most.
+/// Buffer sizes of the WebSocket connections the routes accept (tungstenite's).
+///
+/// An open connection keeps tungstenite's read buffer for its whole life, so that buffer is
+/// small by default; reads from the socket are not limited by it: each takes up to 16 KiB into
+/// a buffer of the worker thread, and what tungstenite has no room for waits in a buffer of
+/// the connection that is freed as soon as tungstenite has taken it. A burst of frames costs
+/// one read per 16 KiB, and an idle connection holds no read buffer but tungstenite's.
 ///
 /// | option | default | axum's default | |
 /// |---|---|---|---|
-/// | [`read_buffer_size`](Self::read_buffer_size) | 4 KiB | 128 KiB | allocated at the upgrade, kept while the connection is open; a larger message grows it |
+/// | [`read_buffer_size`](Self::read_buffer_size) | 512 B | 128 KiB | tungstenite's buffer, kept while the connection is open; a larger message grows it |
 /// | [`write_buffer_size`](Self::write_buffer_size) | 8 KiB | 128 KiB | written frames gather up to this size before a write to the socket (chsk flushes at the end of every burst anyway); grows only as frames are written |
 ///
 /// ```no_run
 /// # fn f(server: chsk::Server) {
-/// let options = chsk_axum::WsOptions::default().read_buffer_size(2 * 1024);
+/// let options = chsk_axum::WsOptions::default().read_buffer_size(4 * 1024);
 /// let app: axum::Router = axum::Router::new().nest("/chsk", chsk_axum::routes_with(server, options));
 /// # }
 /// ```
@@ -35,16 +40,17 @@ pub struct WsOptions {
 impl Default for WsOptions {
     fn default() -> Self {
         Self {
-            read_buffer_size: 4 * 1024,
+            read_buffer_size: 512,
             write_buffer_size: 8 * 1024,
         }
     }
 }
 
 impl WsOptions {
-    /// The read buffer of each connection, bytes (default 4 KiB). It is the largest read from
-    /// the socket at a time: a larger buffer costs every connection memory, a smaller one
-    /// costs more reads for large messages.
+    /// tungstenite's read buffer of each connection, bytes (default 512 B): what it takes
+    /// from the socket at a time (reads from the socket itself are up to 16 KiB, see
+    /// [`WsOptions`]). A larger buffer costs every open connection memory; a smaller one costs
+    /// more steps (not more reads from the socket) for large messages.
     #[must_use]
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes;
@@ -104,9 +110,9 @@ async fn on_get(State(Routes { server, options }): State<Routes>, request: Reque
     if !upgrade {
         return into_axum(server.ajax_get(HandshakeRequest::new(parts)).await);
     }
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+    let upgrade = match crate::ws::Upgrade::from_parts(&mut parts) {
+        Ok(upgrade) => upgrade,
+        Err(response) => return response,
     };
     let accepted = match server.accept(HandshakeRequest::new(parts)) {
         Ok(accepted) => accepted,
@@ -116,13 +122,16 @@ async fn on_get(State(Routes { server, options }): State<Routes>, request: Reque
     // larger ones are cut by tungstenite before they are buffered whole.
     let max = server.limits().max_frame_bytes;
     let cap = max.saturating_mul(2).max(max.saturating_add(64 * 1024));
-    ws.read_buffer_size(options.read_buffer_size)
+    let config = WebSocketConfig::default()
+        .read_buffer_size(options.read_buffer_size)
         .write_buffer_size(options.write_buffer_size)
-        .max_message_size(cap)
-        .max_frame_size(cap)
-        // The connection's future as it is: wrapped in an `async` block of our own, the socket
-        // and `accepted` would be held twice for the connection's life.
-        .on_upgrade(move |socket| server.serve_ws(accepted, crate::ws::adapt(socket)))
+        .max_message_size(Some(cap))
+        .max_frame_size(Some(cap));
+    // The connection's future as it is: wrapped in an `async` block of our own, the socket
+    // and `accepted` would be held twice for the connection's life.
+    upgrade.answer(config, move |socket| {
+        server.serve_ws(accepted, crate::ws::adapt(socket))
+    })
 }
 
 async fn on_post(State(Routes { server, .. }): State<Routes>, request: Request) -> Response {

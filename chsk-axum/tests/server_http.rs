@@ -212,3 +212,126 @@ async fn json_codec_uses_text_frames() {
         (400, "codec mismatch: server uses json")
     );
 }
+
+/// Sends `request` (HTTP/1.1 text) on a new connection and returns the response's status and
+/// body (the server closes or the body ends within a second).
+async fn raw_http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if got.windows(4).any(|w| w == b"\r\n\r\n") && !got.starts_with(b"HTTP/1.1 101") {
+            let text = String::from_utf8_lossy(&got);
+            let len = text
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            let head = text.find("\r\n\r\n").unwrap() + 4;
+            if got.len() >= head + len {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn malformed_websocket_upgrades_are_refused_with_a_reason() {
+    let (_server, _state, running) = start().await;
+    let path = format!("/chsk?v={}&client-id=bad&uid=u", chsk::protocol::VERSION);
+    let host = running.addr;
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let cases: [(&str, u16, &str); 4] = [
+        (
+            "Connection: keep-alive\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: KEY\r\n",
+            400,
+            "`Connection` header did not include `upgrade`",
+        ),
+        (
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: KEY\r\n",
+            400,
+            "`Sec-WebSocket-Version` header missing",
+        ),
+        (
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: KEY\r\n",
+            426,
+            "`Sec-WebSocket-Version` must be 13",
+        ),
+        (
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+            400,
+            "`Sec-WebSocket-Key` header missing",
+        ),
+    ];
+    for (headers, status, reason) in cases {
+        let headers = headers.replace("KEY", key);
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n");
+        assert_eq!(
+            raw_http(host, &request).await,
+            (status, reason.to_owned()),
+            "{headers}"
+        );
+    }
+    // A valid upgrade gets the accept key of RFC 6455's example.
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive, Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+    );
+    let (status, _) = raw_http(host, &request).await;
+    assert_eq!(status, 101);
+    // And the server serves others as before.
+    let (mut ws, _) = running.ws("client-id=after&uid=alice").await;
+    ws.send(&Frame::Ping).await;
+    assert_eq!(ws.frame().await, Frame::Pong);
+}
+
+#[tokio::test]
+async fn a_burst_of_frames_larger_than_the_read_buffer_arrives_whole() {
+    // tungstenite's read buffer is 512 B by default; reads from the socket are larger and what
+    // does not fit waits for the next step. 300 requests of ~1 KiB written at once, then one
+    // request of 200 KiB: every reply, each once.
+    let (_server, _state, running) = start().await;
+    let (mut ws, _) = running.ws("client-id=burst&uid=bob").await;
+    let text = "y".repeat(1_000);
+    for id in 1..=300u32 {
+        ws.send(&request(
+            id,
+            CEvent::Echo {
+                text: format!("{id}:{text}"),
+            },
+        ))
+        .await;
+    }
+    let mut got = Vec::new();
+    while got.len() < 300 {
+        let (id, reply) = reply_ok::<String>(ws.frame().await);
+        assert_eq!(reply, format!("{id}:{text} from bob"));
+        got.push(id);
+    }
+    got.sort_unstable();
+    assert_eq!(got, (1..=300).collect::<Vec<_>>());
+    let big = "z".repeat(200 * 1024);
+    ws.send(&request(1_000, CEvent::Echo { text: big.clone() }))
+        .await;
+    assert_eq!(
+        reply_ok::<String>(ws.frame().await),
+        (1_000, format!("{big} from bob"))
+    );
+}
