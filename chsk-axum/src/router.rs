@@ -112,7 +112,7 @@ async fn on_get(State(Routes { server, options }): State<Routes>, request: Reque
     }
     let upgrade = match crate::ws::Upgrade::from_parts(&mut parts) {
         Ok(upgrade) => upgrade,
-        Err(response) => return response,
+        Err(refused) => return crate::ws::refusal(refused),
     };
     let accepted = match server.accept(HandshakeRequest::new(parts)) {
         Ok(accepted) => accepted,

@@ -39,52 +39,46 @@ pub(crate) struct Upgrade {
 
 impl Upgrade {
     /// Checks the request's upgrade headers and takes the connection's upgrade handle; a
-    /// request that is not a valid upgrade gets an error response saying what is wrong.
-    pub(crate) fn from_parts(parts: &mut Parts) -> Result<Self, Response> {
-        let refuse = |status: StatusCode, why: &'static str| (status, why).into_response();
+    /// request that is not a valid upgrade gets a [`refusal`] saying what is wrong.
+    pub(crate) fn from_parts(parts: &mut Parts) -> Result<Self, (StatusCode, &'static str)> {
         if parts.method != Method::GET {
-            return Err(refuse(
+            return Err((
                 StatusCode::METHOD_NOT_ALLOWED,
                 "a WebSocket upgrade must be a GET",
             ));
         }
         if !has_token(&parts.headers, header::CONNECTION, "upgrade") {
-            return Err(refuse(
+            return Err((
                 StatusCode::BAD_REQUEST,
                 "`Connection` header did not include `upgrade`",
             ));
         }
         if !has_token(&parts.headers, header::UPGRADE, "websocket") {
-            return Err(refuse(
+            return Err((
                 StatusCode::BAD_REQUEST,
                 "`Upgrade` header did not include `websocket`",
             ));
         }
         let Some(version) = parts.headers.get(header::SEC_WEBSOCKET_VERSION) else {
-            return Err(refuse(
+            return Err((
                 StatusCode::BAD_REQUEST,
                 "`Sec-WebSocket-Version` header missing",
             ));
         };
         if version.as_bytes() != b"13" {
-            let mut response = refuse(
+            return Err((
                 StatusCode::UPGRADE_REQUIRED,
                 "`Sec-WebSocket-Version` must be 13",
-            );
-            response.headers_mut().insert(
-                header::SEC_WEBSOCKET_VERSION,
-                HeaderValue::from_static("13"),
-            );
-            return Err(response);
+            ));
         }
         let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
-            return Err(refuse(
+            return Err((
                 StatusCode::BAD_REQUEST,
                 "`Sec-WebSocket-Key` header missing",
             ));
         };
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
-            return Err(refuse(
+            return Err((
                 StatusCode::UPGRADE_REQUIRED,
                 "this connection cannot be upgraded",
             ));
@@ -123,6 +117,19 @@ impl Upgrade {
         }
         response
     }
+}
+
+/// The answer to a refused upgrade: `status` and `why` as plain text (a `426` names the
+/// supported version, as RFC 6455 asks).
+pub(crate) fn refusal((status, why): (StatusCode, &'static str)) -> Response {
+    let mut response = (status, why).into_response();
+    if status == StatusCode::UPGRADE_REQUIRED {
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+    }
+    response
 }
 
 /// Whether header `name` lists `token` (comma-separated, any case).

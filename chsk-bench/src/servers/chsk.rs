@@ -69,8 +69,10 @@ pub fn chsk_server_with(history: bool) -> chsk::Server {
         .user_id(|req, _client_id| req.query("uid").map(str::to_owned))
         .skip_csrf_check()
         // the one-user fan-out has 100 clients of one user (the default cap is 64)
+        // and the idle Ajax step may hold more than the default 10,000 clients
         .limits(chsk::server::Limits {
             max_conns_per_user: 1024,
+            max_ajax_clients: 200_000,
             ..chsk::server::Limits::default()
         })
         .build()

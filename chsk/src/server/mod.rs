@@ -69,7 +69,7 @@
 //! | [`history`](ServerBuilder::history) / [`without_history`](ServerBuilder::without_history) | in memory, per stream 1,000 events / 1 MiB / 2 minutes; a quiet stream forgotten 10 minutes after its last use | what a reconnecting client can get back (see [Recovery](#recovery)); a cluster adapter's shared store replaces the in-memory one |
 //! | [`Timings`] | `ws_kalive` 25 s (sliding), `ws_ping_timeout` 10 s, `lp_timeout` 20 s, `send_buf_ws` 30 ms / `send_buf_ajax` 100 ms (the longest a push is held while the previous frame to its target is being written; an idle target gets it at once), grace 2.5 s WS / 5 s Ajax, `ajax_reply_timeout` 20 s, `write_timeout` 10 s | |
 //! | [`Limits`] | `max_frame_bytes` 1 MiB, `max_send_frame_bytes` 1 MiB, `send_queue` 1024 frames / 8 MiB, `max_in_flight` 64 calls / 8 MiB, `max_conns_per_user` 64, `max_ajax_clients` 10,000, `max_kept_request_bytes` 8 KiB, `rate_limit` none | |
-//! | `chsk_axum::WsOptions` (the adapter's) | read buffer 4 KiB, write buffer 8 KiB (axum's are 128 KiB) | per WebSocket connection; the read buffer is most of an idle connection's memory |
+//! | `chsk_axum::WsOptions` (the adapter's) | tungstenite read buffer 512 B (socket reads up to 16 KiB go through a per-thread buffer), write buffer 8 KiB (axum's are 128 KiB) | per WebSocket connection; an idle connection holds no other read buffer |
 //!
 //! # Delivery
 //!
