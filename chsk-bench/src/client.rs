@@ -2,12 +2,13 @@
 //! directly, so that the client does as little as possible and the server is what is measured.
 
 use std::{
-    net::SocketAddr,
+    net::{Ipv4Addr, SocketAddr},
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
 use futures_util::{stream::FuturesUnordered, SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
     client_async_with_config,
     tungstenite::{self, protocol::WebSocketConfig, Message},
@@ -73,8 +74,25 @@ fn anonymous() -> bool {
 /// Opens a WebSocket and completes the protocol's handshake (sio: `0{…}` → `40` → `40{…}`;
 /// chsk: the `Handshake` frame).
 pub async fn connect(addr: SocketAddr, proto: Proto, path: &str) -> Result<Ws, Error> {
-    let tcp = TcpStream::connect(addr).await.map_err(err)?;
+    let tcp = tcp_connect(addr).await.map_err(err)?;
     connect_on(tcp, addr, proto, path).await
+}
+
+/// Source addresses the bench's loopback connections take in turn: each has its own ~28,000
+/// ephemeral ports, so that 100,000 connections to one server port do not run out of them.
+const SOURCES: usize = 8;
+
+/// A TCP connection to `addr`; to a loopback IPv4 address from `127.0.0.1` to `127.0.0.8` in
+/// turn.
+pub async fn tcp_connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    if !(addr.is_ipv4() && addr.ip().is_loopback()) {
+        return TcpStream::connect(addr).await;
+    }
+    let k = NEXT.fetch_add(1, Ordering::Relaxed) % SOURCES;
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, 1 + k as u8), 0)))?;
+    socket.connect(addr).await
 }
 
 /// [`connect`] on a TCP connection already opened (e.g. with a small receive buffer).
@@ -94,7 +112,7 @@ pub async fn open(
     proto: Proto,
     path: &str,
 ) -> Result<(Ws, Option<Message>), Error> {
-    let tcp = TcpStream::connect(addr).await.map_err(err)?;
+    let tcp = tcp_connect(addr).await.map_err(err)?;
     open_on(tcp, addr, proto, path).await
 }
 

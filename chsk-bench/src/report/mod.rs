@@ -233,10 +233,13 @@ impl Results {
             let kib = |kind: &str| self.idle_of(kind, n).map(|p| p.bytes_per_conn / 1024.0);
             let cell = |kind: &str| match self.idle_of(kind, n) {
                 Some(p) => format!(
-                    "{:.1} KiB/conn (RSS {:.1} MiB; opened in {:.1} s)",
+                    "{:.1} KiB/conn (RSS {:.1} MiB; opened in {:.1} s{})",
                     p.bytes_per_conn / 1024.0,
                     p.rss_kib as f64 / 1024.0,
-                    p.connect_secs
+                    p.connect_secs,
+                    p.broadcast_ms
+                        .map(|ms| format!("; one push to all received by all in {ms:.1} ms"))
+                        .unwrap_or_default()
                 ),
                 None => "n/a".into(),
             };

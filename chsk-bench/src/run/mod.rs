@@ -310,10 +310,13 @@ fn idle_connections(plan: &Plan, rt: &Runtime, res: &mut Results) {
             let mut line = String::new();
             for pt in pts {
                 line.push_str(&format!(
-                    "{} conns: {:.1} KiB/conn (step opened in {:.1} s); ",
+                    "{} conns: {:.1} KiB/conn (step opened in {:.1} s{}); ",
                     pt.conns - 10,
                     pt.bytes_per_conn / 1024.0,
-                    pt.connect_secs
+                    pt.connect_secs,
+                    pt.broadcast_ms
+                        .map(|ms| format!(", a push to all in {ms:.1} ms"))
+                        .unwrap_or_default()
                 ));
             }
             format!("{line}(RSS at 10 connections {base} KiB)")

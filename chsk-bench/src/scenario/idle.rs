@@ -11,12 +11,12 @@ use std::{
 };
 
 use futures_util::{Sink, Stream, StreamExt};
-use tokio::task::JoinHandle;
+use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     client::{self, classify, err, Error, Ws},
-    http::HttpConn,
+    http::{self, HttpConn},
     proc, servers,
     wire::{In, Proto},
 };
@@ -32,6 +32,9 @@ pub struct IdlePoint {
     pub bytes_per_conn: f64,
     /// Seconds it took to open the connections of this step (64 handshakes in parallel).
     pub connect_secs: f64,
+    /// chsk only: one push to all (`Target::All`), from the trigger until every open
+    /// connection had it, ms (median of 3).
+    pub broadcast_ms: Option<f64>,
 }
 
 /// Opens idle connections up to each count in `steps` and reads the server's RSS at each.
@@ -44,9 +47,10 @@ pub async fn idle(
     // A few connections first so lazily-initialised server state is not charged to the
     // per-connection figure; they stay open and are counted.
     let base_socks = client::connect_users(addr, proto, 0, 10, 10).await?;
+    let (got_tx, mut got_rx) = mpsc::unbounded_channel::<Instant>();
     let mut held: Vec<JoinHandle<String>> = base_socks
         .into_iter()
-        .map(|ws| tokio::spawn(hold(ws, proto)))
+        .map(|ws| tokio::spawn(hold(ws, proto, got_tx.clone())))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base = proc::rss_kib(pid);
@@ -56,7 +60,11 @@ pub async fn idle(
         let t0 = Instant::now();
         if target > have {
             let socks = client::connect_users(addr, proto, have, target - have, 64).await?;
-            held.extend(socks.into_iter().map(|ws| tokio::spawn(hold(ws, proto))));
+            held.extend(
+                socks
+                    .into_iter()
+                    .map(|ws| tokio::spawn(hold(ws, proto, got_tx.clone()))),
+            );
         }
         let connect_secs = t0.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -76,17 +84,53 @@ pub async fn idle(
                 n - live,
             ));
         }
+        let broadcast_ms = if proto == Proto::Chsk {
+            Some(broadcast(addr, held.len(), &mut got_rx).await?)
+        } else {
+            None
+        };
         points.push(IdlePoint {
             conns: held.len(),
             rss_kib: rss,
             bytes_per_conn: (rss.saturating_sub(base) as f64 * 1024.0) / (held.len() - 10) as f64,
             connect_secs,
+            broadcast_ms,
         });
     }
     for h in held {
         h.abort();
     }
     Ok((base, points))
+}
+
+/// Times one push to all `n` open connections (each reports its arrival on `got`), three
+/// times: the median, ms.
+async fn broadcast(
+    addr: SocketAddr,
+    n: usize,
+    got: &mut mpsc::UnboundedReceiver<Instant>,
+) -> Result<f64, Error> {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let resp = http::get(addr, "/trigger?mode=all&m=1&n=1")
+            .await
+            .map_err(err)?;
+        if resp.status != 200 {
+            return Err(format!("broadcast trigger: {}", resp.status));
+        }
+        let mut last = t0;
+        for i in 0..n {
+            match tokio::time::timeout(Duration::from_secs(60), got.recv()).await {
+                Ok(Some(at)) => last = last.max(at),
+                _ => return Err(format!("broadcast: {i} of {n} connections got it")),
+            }
+        }
+        times.push(last.duration_since(t0).as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[1])
 }
 
 /// The server's memory per idle Ajax client (chsk only).
@@ -161,8 +205,9 @@ pub async fn idle_ajax(addr: SocketAddr, pid: u32, n: usize) -> Result<AjaxIdle,
     })
 }
 
-/// Holds an idle connection open, answering protocol pings; returns why it ended.
-async fn hold(mut ws: Ws, proto: Proto) -> String {
+/// Holds an idle connection open, answering protocol pings and reporting when a push arrives;
+/// returns why it ended.
+async fn hold(mut ws: Ws, proto: Proto, got: mpsc::UnboundedSender<Instant>) -> String {
     loop {
         let msg = match ws.next().await {
             Some(Ok(msg)) => msg,
@@ -174,6 +219,9 @@ async fn hold(mut ws: Ws, proto: Proto) -> String {
                 if let Err(e) = client::answer_ping(&mut ws, proto).await {
                     return format!("write error: {e}");
                 }
+            }
+            In::Push(_) => {
+                let _ = got.send(Instant::now());
             }
             _ => {
                 if let Message::Close(frame) = &msg {
