@@ -18,6 +18,7 @@ use std::{
     time::Duration,
 };
 
+use foldhash::fast::RandomState as FastHash;
 use tokio::sync::oneshot;
 
 use bytes::Bytes;
@@ -259,12 +260,12 @@ pub(crate) fn estimate(codec: Codec, event: &crate::protocol::EventFrame) -> usi
 struct State {
     /// Batches to one user, by user id: found in O(1), and a push to a user need not look at
     /// the other users' batches (users never overlap each other).
-    users: HashMap<String, Batch>,
+    users: HashMap<String, Batch, FastHash>,
     /// Batches to `All` or to one client.
     others: Vec<Batch>,
     next_gen: u64,
     /// The last frame delivered to each target, while it may still be being written.
-    flights: HashMap<Target, Flight>,
+    flights: HashMap<Target, Flight, FastHash>,
     /// `flights` is cleared of written frames when it grows past this.
     prune_at: usize,
 }
@@ -296,17 +297,13 @@ impl State {
         }
     }
 
-    fn take_gen(&mut self, gen: u64) -> Option<Batch> {
-        let uid = self
-            .users
-            .iter()
-            .find(|(_, b)| b.gen == gen)
-            .map(|(uid, _)| uid.clone());
-        if let Some(uid) = uid {
-            return self.users.remove(&uid);
+    /// The open batch to `target` if it is batch `gen` (not one opened since).
+    fn take_gen(&mut self, target: &Target, gen: u64) -> Option<Batch> {
+        if self.get_mut(target)?.gen == gen {
+            self.take(target)
+        } else {
+            None
         }
-        let pos = self.others.iter().position(|b| b.gen == gen)?;
-        Some(self.others.remove(pos))
     }
 
     /// Whether the last frame to `target` is still being written somewhere.
@@ -437,6 +434,7 @@ impl Batcher {
                 let weak: Weak<N> = Arc::downgrade(inner);
                 let window = self.window;
                 let transport = self.transport;
+                let target = target.clone();
                 rt.spawn(async move {
                     match written {
                         Some(written) => {
@@ -445,7 +443,7 @@ impl Batcher {
                         None => tokio::time::sleep(window).await,
                     }
                     if let Some(inner) = weak.upgrade() {
-                        inner.batcher(transport).flush_gen(&inner, gen);
+                        inner.batcher(transport).flush_gen(&inner, &target, gen);
                     }
                 });
             }
@@ -457,10 +455,10 @@ impl Batcher {
         }
     }
 
-    /// The batch's timer: flushes the batch `gen` if it is still open.
-    fn flush_gen<N: Node>(&self, inner: &Arc<N>, gen: u64) {
+    /// The batch's timer: flushes the batch `gen` to `target` if it is still open.
+    fn flush_gen<N: Node>(&self, inner: &Arc<N>, target: &Target, gen: u64) {
         let mut st = self.lock();
-        if let Some(batch) = st.take_gen(gen) {
+        if let Some(batch) = st.take_gen(target, gen) {
             self.deliver(inner, &mut st, batch);
         }
     }

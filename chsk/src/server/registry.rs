@@ -6,6 +6,7 @@ use std::{
     time::Duration,
 };
 
+use foldhash::fast::RandomState as FastHash;
 use tokio::time::Instant;
 
 use super::{conn::Conn, options::Limits, push::Target};
@@ -14,10 +15,10 @@ use crate::transport::Transport;
 #[derive(Debug, Default)]
 struct Inner {
     /// Client id → its one live connection.
-    clients: HashMap<String, Arc<Conn>>,
+    clients: HashMap<String, Arc<Conn>, FastHash>,
     /// User id → its live connections (a few at most: a short list, no set; pushes to a user
     /// reach them without looking their client ids up again).
-    by_uid: HashMap<String, Vec<Arc<Conn>>>,
+    by_uid: HashMap<String, Vec<Arc<Conn>>, FastHash>,
     /// Client ids whose connection closed recently (for the handshake's `first` flag).
     recently_closed: HashMap<String, Instant>,
     /// Live Ajax client states.
@@ -204,7 +205,7 @@ fn others(conns: &[Arc<Conn>], client_id: &str) -> usize {
 }
 
 /// Takes `conn` out of its user's list (the list goes with its last connection).
-fn remove_from_user(by_uid: &mut HashMap<String, Vec<Arc<Conn>>>, conn: &Conn) {
+fn remove_from_user(by_uid: &mut HashMap<String, Vec<Arc<Conn>>, FastHash>, conn: &Conn) {
     let Some(uid) = &conn.info.uid else { return };
     if let Some(conns) = by_uid.get_mut(uid) {
         conns.retain(|c| c.id() != conn.id());
