@@ -89,32 +89,20 @@ impl RedisHistory {
         key: &StreamKey,
         from: Option<StreamPosition>,
     ) -> Result<Since, HistoryError> {
-        let mut conn = self.link.get().await.map_err(store)?;
         let (meta, list) = self.keys.stream(key);
         let (epoch, seq) = from.map_or((String::new(), 0), |p| (p.epoch.to_string(), p.seq));
-        let answer: Result<Value, RedisError> = self
-            .link
-            .scripts
-            .since
-            .key(meta)
-            .key(list)
+        let mut call = self.link.scripts.since.key(meta);
+        call.key(list)
             .arg(epoch)
             .arg(seq)
             .arg(new_epoch())
             .arg(self.options.stream_ttl.as_millis() as u64)
-            .arg(self.options.max_age.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await;
-        let answer = match answer {
-            Ok(v) => {
-                self.link.ok();
-                v
-            }
-            Err(e) => {
-                self.link.failed_on(&e).await;
-                return Err(store(e));
-            }
-        };
+            .arg(self.options.max_age.as_millis() as u64);
+        let answer: Value = self
+            .link
+            .run(|mut conn| async move { call.invoke_async(&mut conn).await })
+            .await
+            .map_err(store)?;
         let Value::Array(items) = answer else {
             return Err(bad("since answer"));
         };
@@ -174,24 +162,19 @@ impl History for RedisHistory {
         };
         let mut batch = crate::Batch::default();
         batch.add(&target, chsk::server::Flush::Batched, events, false);
-        let mut conn = self.link.get().await.map_err(store)?;
         let cmd = self
             .keys
             .append(&self.link.scripts, &batch, &self.options, "");
-        match cmd.query_async::<Value>(&mut conn).await {
-            Ok(v) => {
-                self.link.ok();
-                let first = top_of(&v)?;
-                Ok(StreamPosition {
-                    epoch: first.epoch,
-                    seq: first.seq + events.len() as u64 - 1,
-                })
-            }
-            Err(e) => {
-                self.link.failed_on(&e).await;
-                Err(store(e))
-            }
-        }
+        let answer: Value = self
+            .link
+            .run(|mut conn| async move { cmd.query_async(&mut conn).await })
+            .await
+            .map_err(store)?;
+        let first = top_of(&answer)?;
+        Ok(StreamPosition {
+            epoch: first.epoch,
+            seq: first.seq + events.len() as u64 - 1,
+        })
     }
 
     async fn position(&self, key: &StreamKey) -> Result<StreamPosition, HistoryError> {
@@ -206,7 +189,6 @@ impl History for RedisHistory {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut conn = self.link.get().await.map_err(store)?;
         let ttl = self.options.stream_ttl.as_millis() as u64;
         for chunk in keys.chunks(1_000) {
             let mut pipe = redis::pipe();
@@ -215,12 +197,11 @@ impl History for RedisHistory {
                 pipe.cmd("PEXPIRE").arg(meta).arg(ttl).ignore();
                 pipe.cmd("PEXPIRE").arg(list).arg(ttl).ignore();
             }
-            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-                self.link.failed_on(&e).await;
-                return Err(store(e));
-            }
+            self.link
+                .run(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+                .await
+                .map_err(store)?;
         }
-        self.link.ok();
         Ok(())
     }
 }

@@ -605,7 +605,8 @@ impl Adapter for RedisCluster {
             connected,
         };
         if self.shared.jobs.try_send(job).is_err() {
-            // Resent in full with the next presence sync.
+            // Resent in full with the next presence sync (the heartbeat sends one).
+            self.shared.presence_dirty.store(true, Ordering::Release);
             tracing::warn!(
                 uid,
                 "chsk-redis: presence change not published (queue full)"

@@ -4,6 +4,7 @@
 //! `retry` and callers fail at once in between (pushes then go to local clients only, counted).
 
 use std::{
+    future::Future,
     sync::atomic::{AtomicU8, Ordering},
     time::Duration,
 };
@@ -87,6 +88,26 @@ impl Link {
             script.load_async(&mut conn).await?;
         }
         Ok(conn)
+    }
+
+    /// Runs `command` on the connection ([`get`](Self::get)): the link is marked up when it
+    /// succeeds, and a failure goes through [`failed_on`](Self::failed_on).
+    pub(crate) async fn run<T, F, Fut>(&self, command: F) -> RedisResult<T>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let conn = self.get().await?;
+        match command(conn).await {
+            Ok(v) => {
+                self.ok();
+                Ok(v)
+            }
+            Err(e) => {
+                self.failed_on(&e).await;
+                Err(e)
+            }
+        }
     }
 
     /// A command on `conn` failed: the connection is dropped (the next `get` makes another)

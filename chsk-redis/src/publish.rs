@@ -129,15 +129,12 @@ async fn send_jobs(shared: &Arc<Shared>, mut batch: Vec<Job>) {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .extend(dirty);
-            if e.is_timeout() {
-                // Redis may still run it (it was sent, the answer did not come in time): then
-                // every process delivers it with its position, and a local copy now would
-                // be a second one. Not delivered here; its streams are reset all the same, so
-                // if it never ran, its readers are told they missed something.
-                node.with(|local| fail_locally(shared, local, batch, false));
-            } else {
-                node.with(|local| fail_locally(shared, local, batch, true));
-            }
+            // After a timeout Redis may still run the pipeline (it was sent, the answer did
+            // not come in time): then every process delivers it with its position, and a
+            // local copy now would be a second one. Not delivered here; its streams are reset
+            // all the same, so if it never ran, its readers are told they missed something.
+            let deliver = !e.is_timeout();
+            node.with(|local| fail_locally(shared, local, batch, deliver));
         }
     }
 }

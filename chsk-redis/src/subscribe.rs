@@ -183,21 +183,14 @@ fn malformed(shared: &Shared, e: &wire::Malformed) {
 /// Reads every other node's users (after a (re)subscription); nodes known here but gone from
 /// Redis are forgotten after the grace period.
 async fn read_nodes(shared: &Arc<Shared>) {
-    let Ok(mut conn) = shared.link.get().await else {
-        return;
-    };
-    let nodes: Vec<String> = match redis::cmd("ZRANGE")
-        .arg(&shared.keys.nodes)
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut conn)
+    let mut cmd = redis::cmd("ZRANGE");
+    cmd.arg(&shared.keys.nodes).arg(0).arg(-1);
+    let Ok(nodes) = shared
+        .link
+        .run(|mut conn| async move { cmd.query_async::<Vec<String>>(&mut conn).await })
         .await
-    {
-        Ok(nodes) => nodes,
-        Err(e) => {
-            shared.link.failed_on(&e).await;
-            return;
-        }
+    else {
+        return;
     };
     for n in nodes.iter().filter(|n| **n != shared.node_id) {
         read_node(shared, n).await;
@@ -216,19 +209,14 @@ async fn read_nodes(shared: &Arc<Shared>) {
 
 /// Reads one node's users and takes them as its whole list.
 async fn read_node(shared: &Arc<Shared>, id: &str) {
-    let Ok(mut conn) = shared.link.get().await else {
-        return;
-    };
-    let fields: Vec<String> = match redis::cmd("HKEYS")
-        .arg(shared.keys.node(id))
-        .query_async(&mut conn)
+    let mut cmd = redis::cmd("HKEYS");
+    cmd.arg(shared.keys.node(id));
+    let Ok(fields) = shared
+        .link
+        .run(|mut conn| async move { cmd.query_async::<Vec<String>>(&mut conn).await })
         .await
-    {
-        Ok(fields) => fields,
-        Err(e) => {
-            shared.link.failed_on(&e).await;
-            return;
-        }
+    else {
+        return;
     };
     let users: HashSet<_> = fields
         .iter()
@@ -291,23 +279,18 @@ pub(crate) async fn heartbeat(weak: Weak<Shared>) {
         if shared.presence_dirty.swap(false, Ordering::AcqRel) || streams_dirty {
             let _ = shared.jobs.send(Job::SyncPresence).await;
         }
-        let Ok(mut conn) = shared.link.get().await else {
+        let cmd = shared.heartbeat_cmd();
+        let Ok(dead) = shared
+            .link
+            .run(|mut conn| async move { cmd.query_async::<Vec<String>>(&mut conn).await })
+            .await
+        else {
             continue;
         };
-        match shared
-            .heartbeat_cmd()
-            .query_async::<Vec<String>>(&mut conn)
-            .await
-        {
-            Ok(dead) => {
-                shared.link.ok();
-                add(&shared.counters.commands, 1);
-                // The others are forgotten when their `g` message arrives (on every node).
-                if dead.contains(&shared.node_id) {
-                    let _ = shared.jobs.send(Job::SyncPresence).await;
-                }
-            }
-            Err(e) => shared.link.failed_on(&e).await,
+        add(&shared.counters.commands, 1);
+        // The others are forgotten when their `g` message arrives (on every node).
+        if dead.contains(&shared.node_id) {
+            let _ = shared.jobs.send(Job::SyncPresence).await;
         }
     }
 }
