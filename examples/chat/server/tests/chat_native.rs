@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
-use chat_events::{chat_event, ChatEvent, ChatPush, Message};
-use chsk::client::{Client, ClientOptions, TransportMode};
+use chat_events::{chat_event, ChatPush, Message};
+use chsk::client::TransportMode;
+use support::{client, csrf_token, next_push, options, ChatClient};
 
-type ChatClient = Client<ChatEvent, ChatPush>;
+mod support;
+
+const WAIT: Duration = Duration::from_secs(5);
 
 async fn start() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -22,42 +25,6 @@ async fn start() -> String {
 async fn get(url: &str) -> (u16, String) {
     let resp = reqwest::get(url).await.unwrap();
     (resp.status().as_u16(), resp.text().await.unwrap())
-}
-
-fn csrf_token(page: &str) -> String {
-    let tag = r#"name="csrf-token" content=""#;
-    let start = page.find(tag).expect("the meta tag") + tag.len();
-    page[start..].split('"').next().unwrap().to_string()
-}
-
-async fn client(base: &str, token: &str, user: &str, transport: TransportMode) -> ChatClient {
-    let client = ChatClient::connect(
-        &format!("{base}/chsk"),
-        ClientOptions {
-            transport,
-            csrf_token: Some(token.into()),
-            params: vec![("user".into(), user.into())],
-            ..Default::default()
-        },
-    );
-    if let Err(e) = client.wait_open(Duration::from_secs(5)).await {
-        panic!("{e}: {:?}", client.state());
-    }
-    client
-}
-
-/// The next push that is not a presence update.
-async fn next_push(pushes: &mut chsk::client::Pushes<ChatPush>) -> ChatPush {
-    loop {
-        let push = tokio::time::timeout(Duration::from_secs(5), pushes.recv())
-            .await
-            .expect("a push in time")
-            .expect("the client is alive")
-            .expect("a push that decodes");
-        if !matches!(push, ChatPush::Online(_)) {
-            return push;
-        }
-    }
 }
 
 #[tokio::test]
@@ -82,8 +49,8 @@ async fn page_and_bundle_routes() {
 async fn chat_over_websocket_and_ajax() {
     let base = start().await;
     let token = csrf_token(&get(&format!("{base}/?user=alice")).await.1);
-    let alice = client(&base, &token, "alice", TransportMode::Ws).await;
-    let bob = client(&base, &token, "bob", TransportMode::Ajax).await;
+    let alice = client(&base, &token, "alice", TransportMode::Ws, WAIT).await;
+    let bob = client(&base, &token, "bob", TransportMode::Ajax, WAIT).await;
     let mut bob_pushes = bob.pushes();
     assert_eq!(alice.state().uid.as_deref(), Some("alice"));
 
@@ -99,7 +66,7 @@ async fn chat_over_websocket_and_ajax() {
         text: "hi bob".into(),
     };
     assert_eq!(
-        next_push(&mut bob_pushes).await,
+        next_push(&mut bob_pushes, WAIT).await,
         ChatPush::NewMessage(hi.clone())
     );
     // Unknown rooms and empty texts are ignored.
@@ -139,7 +106,7 @@ async fn chat_over_websocket_and_ajax() {
         .send(chat_event::Nudge { user: "bob".into() })
         .unwrap();
     assert_eq!(
-        next_push(&mut bob_pushes).await,
+        next_push(&mut bob_pushes, WAIT).await,
         ChatPush::Nudged { by: "alice".into() }
     );
 }
@@ -149,12 +116,7 @@ async fn a_wrong_csrf_token_is_refused() {
     let base = start().await;
     let client = ChatClient::connect(
         &format!("{base}/chsk"),
-        ClientOptions {
-            transport: TransportMode::Ajax,
-            csrf_token: Some("wrong".into()),
-            params: vec![("user".into(), "mallory".into())],
-            ..Default::default()
-        },
+        options("wrong", "mallory", TransportMode::Ajax),
     );
     assert!(client.wait_open(Duration::from_millis(1500)).await.is_err());
 }

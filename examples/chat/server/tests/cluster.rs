@@ -7,12 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use chat_events::{chat_event, ChatEvent, ChatPush, Message};
+use chat_events::{chat_event, ChatPush, Message};
 use chat_server::ChatOptions;
-use chsk::client::{Client, ClientOptions, TransportMode};
+use chsk::client::TransportMode;
 use chsk_redis_node::RedisServer;
+use support::{client, next_push, page_token, ChatClient};
 
-type ChatClient = Client<ChatEvent, ChatPush>;
+mod support;
 
 const TOKEN: &str = "the-token-of-every-node";
 const WAIT: Duration = Duration::from_secs(10);
@@ -28,36 +29,6 @@ async fn node(redis: &str, id: &str) -> String {
     let app = chat_server::app(options);
     tokio::spawn(async move { axum::serve(listener, app).await });
     base
-}
-
-async fn client(base: &str, user: &str, transport: TransportMode) -> ChatClient {
-    let client = ChatClient::connect(
-        &format!("{base}/chsk"),
-        ClientOptions {
-            transport,
-            csrf_token: Some(TOKEN.into()),
-            params: vec![("user".into(), user.into())],
-            ..Default::default()
-        },
-    );
-    if let Err(e) = client.wait_open(WAIT).await {
-        panic!("{e}: {:?}", client.state());
-    }
-    client
-}
-
-/// The next push that is not a presence update.
-async fn next_push(pushes: &mut chsk::client::Pushes<ChatPush>) -> ChatPush {
-    loop {
-        let push = tokio::time::timeout(WAIT, pushes.recv())
-            .await
-            .expect("a push in time")
-            .expect("the client is alive")
-            .expect("a push that decodes");
-        if !matches!(push, ChatPush::Online(_)) {
-            return push;
-        }
-    }
 }
 
 /// Asks `Online` until `pred` holds on the answer (at most [`WAIT`]).
@@ -94,17 +65,11 @@ async fn two_nodes_share_messages_history_presence_and_nudges() {
     let a = node(&redis.url(), "a").await;
     let b = node(&redis.url(), "b").await;
     for base in [&a, &b] {
-        let page = reqwest::get(format!("{base}/?user=x"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(page.contains(&format!(r#"name="csrf-token" content="{TOKEN}""#)));
+        assert_eq!(page_token(base).await, TOKEN);
     }
 
-    let alice = client(&a, "alice", TransportMode::Ws).await;
-    let bob = client(&b, "bob", TransportMode::Ajax).await;
+    let alice = client(&a, TOKEN, "alice", TransportMode::Ws, WAIT).await;
+    let bob = client(&b, TOKEN, "bob", TransportMode::Ajax, WAIT).await;
     let (mut alice_pushes, mut bob_pushes) = (alice.pushes(), bob.pushes());
 
     // Each node counts the users of both.
@@ -121,11 +86,11 @@ async fn two_nodes_share_messages_history_presence_and_nudges() {
         })
         .unwrap();
     assert_eq!(
-        next_push(&mut bob_pushes).await,
+        next_push(&mut bob_pushes, WAIT).await,
         ChatPush::NewMessage(hi.clone())
     );
     assert_eq!(
-        next_push(&mut alice_pushes).await,
+        next_push(&mut alice_pushes, WAIT).await,
         ChatPush::NewMessage(hi.clone())
     );
     assert_eq!(history(&bob).await, Ok(vec![hi.clone()]));
@@ -138,7 +103,7 @@ async fn two_nodes_share_messages_history_presence_and_nudges() {
     })
     .unwrap();
     assert_eq!(
-        next_push(&mut alice_pushes).await,
+        next_push(&mut alice_pushes, WAIT).await,
         ChatPush::NewMessage(back.clone())
     );
     assert_eq!(history(&alice).await, Ok(vec![hi, back]));
@@ -149,7 +114,7 @@ async fn two_nodes_share_messages_history_presence_and_nudges() {
     })
     .unwrap();
     assert_eq!(
-        next_push(&mut alice_pushes).await,
+        next_push(&mut alice_pushes, WAIT).await,
         ChatPush::Nudged { by: "bob".into() }
     );
 }

@@ -6,13 +6,13 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use chat_events::{chat_event, ChatEvent, ChatPush, Message};
+use chat_events::{chat_event, ChatPush, Message};
 use chsk::client::{
-    Client, ClientOptions, CloseReason, Credentials, CredentialsRequest, Recovery, RecvError,
-    TransportMode,
+    CloseReason, Credentials, CredentialsRequest, Recovery, RecvError, TransportMode,
 };
+use support::{options, page_token, ChatClient};
 
-type ChatClient = Client<ChatEvent, ChatPush>;
+mod support;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -69,18 +69,6 @@ impl Drop for ChatServer {
     }
 }
 
-async fn page_token(base: &str) -> String {
-    let page = reqwest::get(format!("{base}/?user=x"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let tag = r#"name="csrf-token" content=""#;
-    let start = page.find(tag).expect("the meta tag") + tag.len();
-    page[start..].split('"').next().unwrap().to_string()
-}
-
 /// Keeps the token until it is refused, then fetches `/csrf-token` (what the web client does
 /// with `chsk_web::refresh_csrf_from("/csrf-token")`).
 fn provider(
@@ -108,12 +96,7 @@ fn provider(
 fn connect(base: &str, token: &str, user: &str, transport: TransportMode) -> ChatClient {
     ChatClient::connect_with_credentials(
         &format!("{base}/chsk"),
-        ClientOptions {
-            transport,
-            csrf_token: Some(token.into()),
-            params: vec![("user".into(), user.into())],
-            ..Default::default()
-        },
+        options(token, user, transport),
         provider(base.to_string()),
     )
 }
