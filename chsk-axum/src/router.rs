@@ -102,12 +102,7 @@ struct Routes {
 
 async fn on_get(State(Routes { server, options }): State<Routes>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
-    let upgrade = parts
-        .headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    if !upgrade {
+    if !crate::ws::asks_upgrade(&parts.headers) {
         return into_axum(server.ajax_get(HandshakeRequest::new(parts)).await);
     }
     let upgrade = match crate::ws::Upgrade::from_parts(&mut parts) {

@@ -38,8 +38,9 @@ pub(crate) struct Upgrade {
 }
 
 impl Upgrade {
-    /// Checks the request's upgrade headers and takes the connection's upgrade handle; a
-    /// request that is not a valid upgrade gets a [`refusal`] saying what is wrong.
+    /// Checks the upgrade headers of a request that [`asks_upgrade`] and takes the
+    /// connection's upgrade handle; a request that is not a valid upgrade gets a [`refusal`]
+    /// saying what is wrong.
     pub(crate) fn from_parts(parts: &mut Parts) -> Result<Self, (StatusCode, &'static str)> {
         if parts.method != Method::GET {
             return Err((
@@ -51,12 +52,6 @@ impl Upgrade {
             return Err((
                 StatusCode::BAD_REQUEST,
                 "`Connection` header did not include `upgrade`",
-            ));
-        }
-        if !has_token(&parts.headers, header::UPGRADE, "websocket") {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                "`Upgrade` header did not include `websocket`",
             ));
         }
         let Some(version) = parts.headers.get(header::SEC_WEBSOCKET_VERSION) else {
@@ -130,6 +125,12 @@ pub(crate) fn refusal((status, why): (StatusCode, &'static str)) -> Response {
         );
     }
     response
+}
+
+/// Whether the request asks for a WebSocket (its `Upgrade` header lists `websocket`): the
+/// routes' choice between a WebSocket and Ajax.
+pub(crate) fn asks_upgrade(headers: &HeaderMap) -> bool {
+    has_token(headers, header::UPGRADE, "websocket")
 }
 
 /// Whether header `name` lists `token` (comma-separated, any case).
