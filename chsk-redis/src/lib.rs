@@ -406,9 +406,23 @@ pub(crate) struct Shared {
     running: std::sync::atomic::AtomicBool,
     /// This node's presence must be published again in full (a change could not be).
     presence_dirty: std::sync::atomic::AtomicBool,
+    /// The publisher's queue was found full since its last batch (logged once per episode).
+    queue_full: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
+    /// The publisher's queue is full (`max_pending`): logged once until the publisher has sent
+    /// a batch since, however many pushes or presence changes find it full meanwhile.
+    fn queue_full(&self) {
+        if !self.queue_full.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                "chsk-redis: too many changes waiting to be published: pushes are delivered on \
+                 this process only (counted in publish_failed), presence is sent again in full \
+                 later"
+            );
+        }
+    }
+
     /// The heartbeat script's call (also sent when the node's presence is published in full).
     pub(crate) fn heartbeat_cmd(&self) -> Cmd {
         let keys = &self.keys;
@@ -470,6 +484,7 @@ impl RedisCluster {
                 dirty: Mutex::default(),
                 epochs: Mutex::default(),
                 presence_dirty: Default::default(),
+                queue_full: Default::default(),
                 running: Default::default(),
                 reported_failed: AtomicU64::new(0),
             }),
@@ -558,9 +573,7 @@ impl Adapter for RedisCluster {
                     job
                 }
             };
-            tracing::warn!(
-                "chsk-redis: too many pushes waiting to be published; delivered here only"
-            );
+            self.shared.queue_full();
             publish::fail_locally(&self.shared, node, vec![job], true);
         }
         Ok(reached)
@@ -607,10 +620,43 @@ impl Adapter for RedisCluster {
         if self.shared.jobs.try_send(job).is_err() {
             // Resent in full with the next presence sync (the heartbeat sends one).
             self.shared.presence_dirty.store(true, Ordering::Release);
-            tracing::warn!(
-                uid,
-                "chsk-redis: presence change not published (queue full)"
-            );
+            self.shared.queue_full();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[chsk::events(ns = "t")]
+    #[derive(Debug, Clone)]
+    enum Ev {
+        Ping,
+    }
+
+    #[test]
+    fn a_full_queue_counts_every_push_it_refuses_and_says_so_once_per_episode() {
+        // Built outside a runtime, the adapter's publisher never runs: its queue of 2 fills.
+        let cluster = RedisCluster::new(
+            "redis://127.0.0.1:1/",
+            RedisOptions {
+                max_pending: 2,
+                ..RedisOptions::default()
+            },
+        )
+        .expect("a valid URL");
+        let server = chsk::Server::builder::<Ev, _>(())
+            .adapter(cluster.clone())
+            .skip_csrf_check()
+            .build();
+        for _ in 0..5 {
+            assert_eq!(server.send_to_user("alice", Ev::Ping).ok(), Some(0));
+        }
+        assert_eq!(cluster.metrics().publish_failed, 3);
+        assert!(cluster.shared.queue_full.load(Ordering::Acquire));
+        // A presence change that finds it full is sent again in full later.
+        cluster.presence_changed("alice", Transport::Ws, true);
+        assert!(cluster.shared.presence_dirty.load(Ordering::Acquire));
     }
 }

@@ -51,6 +51,8 @@ pub(crate) async fn run(weak: Weak<Shared>, mut rx: mpsc::Receiver<Job>) {
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let Some(shared) = weak.upgrade() else { return };
         send(&shared, std::mem::take(&mut batch)).await;
+        // The queue had room again: the next time it is full is logged again.
+        shared.queue_full.store(false, Ordering::Release);
     }
 }
 
